@@ -1,0 +1,6 @@
+from . import segmentation_params
+from . import customer_segment
+from . import customer_segmentation_run
+from . import res_partner
+from . import res_config_settings
+from . import customer_segmentation_demo

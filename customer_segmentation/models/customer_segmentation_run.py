@@ -1,0 +1,194 @@
+import json
+import threading
+import time
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+
+class CustomerSegmentationRun(models.Model):
+    """One full recompute of every customer's segments.
+
+    Thresholds are computed once when the run starts and kept on the run, so a
+    run processed in committed batches classifies every customer against the
+    same population, and an interrupted run resumes where it stopped.
+    """
+
+    _name = "customer.segmentation.run"
+    _description = "Customer Segmentation Run"
+    _order = "id desc"
+
+    name = fields.Char(compute="_compute_name")
+    trigger = fields.Selection(
+        [("cron", "Scheduled"), ("manual", "Manual")], required=True, readonly=True
+    )
+    state = fields.Selection(
+        [("running", "Running"), ("done", "Done"), ("abandoned", "Abandoned")],
+        default="running",
+        required=True,
+        readonly=True,
+    )
+    user_id = fields.Many2one(
+        "res.users", default=lambda self: self.env.user, readonly=True
+    )
+    date = fields.Date(
+        string="Classification Date",
+        required=True,
+        readonly=True,
+        help="The day the customers were classified as of.",
+    )
+    started_at = fields.Datetime(default=fields.Datetime.now, readonly=True)
+    finished_at = fields.Datetime(readonly=True)
+    params = fields.Json(readonly=True)
+    stats = fields.Json(readonly=True)
+    last_customer_id = fields.Integer(
+        readonly=True, help="Customers up to this id are done (resume point)."
+    )
+    customers_total = fields.Integer(string="Customers", readonly=True)
+    customers_done = fields.Integer(string="Processed", readonly=True)
+    customers_written = fields.Integer(string="Written", readonly=True)
+    changes_value = fields.Integer(string="Value Changes", readonly=True)
+    changes_lifecycle = fields.Integer(string="Lifecycle Changes", readonly=True)
+    changes_rfm = fields.Integer(string="RFM Changes", readonly=True)
+    details = fields.Text(
+        string="Settings and Thresholds", compute="_compute_details"
+    )
+
+    @api.depends("started_at", "trigger")
+    def _compute_name(self):
+        for run in self:
+            run.name = self.env._(
+                "Run %(id)s (%(trigger)s)",
+                id=run.id or "",
+                trigger=dict(self._fields["trigger"].selection).get(run.trigger, ""),
+            )
+
+    @api.depends("params", "stats")
+    def _compute_details(self):
+        for run in self:
+            run.details = json.dumps(
+                {"settings": run.params, "thresholds": run.stats}, indent=2
+            )
+
+    @api.model
+    def _start(self, trigger):
+        Partner = self.env["res.partner"].sudo()
+        params = Partner._segmentation_params()
+        today = fields.Date.context_today(self)
+        stats = Partner._segmentation_population_stats(params, today)
+        total = self.env.execute_query(
+            SQL("SELECT count(*) FROM res_partner WHERE id = commercial_partner_id")
+        )[0][0]
+        return self.create(
+            {
+                "trigger": trigger,
+                "date": today,
+                "params": params,
+                "stats": stats,
+                "customers_total": total,
+            }
+        )
+
+    @api.model
+    def _resume_or_start(self, trigger):
+        """The unfinished run of today, or a new one.
+
+        A run left unfinished on an earlier day is abandoned: its thresholds
+        are stale, so its customers are classified again by the new run.
+        """
+        today = fields.Date.context_today(self)
+        unfinished = self.search([("state", "=", "running"), ("trigger", "=", trigger)])
+        stale = unfinished.filtered(lambda run: run.date != today)
+        stale.write({"state": "abandoned", "finished_at": fields.Datetime.now()})
+        current = unfinished - stale
+        return current[:1] or self._start(trigger)
+
+    def _process(self, batch_size=None, time_budget=None):
+        """Classify the customers after ``last_customer_id``.
+
+        ``batch_size`` None does everything in one statement and one
+        transaction; otherwise each batch is committed with the run's resume
+        point, so a crash never leaves a customer half-written and the next
+        call continues after the last committed batch. Stops early once
+        ``time_budget`` seconds are spent, to stay within cron time limits.
+        """
+        self.ensure_one()
+        Partner = self.env["res.partner"].sudo()
+        started = time.monotonic()
+        # Committing inside a test would break the test's transaction.
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        while self.state == "running":
+            upper = self._next_upper_bound(batch_size)
+            if upper is None:
+                self.write({"state": "done", "finished_at": fields.Datetime.now()})
+            else:
+                result = Partner._segmentation_apply(
+                    self.params,
+                    self.stats,
+                    self.date,
+                    id_range=(self.last_customer_id, upper),
+                )
+                done = self._count_customers(self.last_customer_id, upper)
+                self.write(
+                    {
+                        "last_customer_id": upper,
+                        "customers_done": self.customers_done + done,
+                        "customers_written": self.customers_written
+                        + result["customers"],
+                        "changes_value": self.changes_value + result["value"],
+                        "changes_lifecycle": self.changes_lifecycle
+                        + result["lifecycle"],
+                        "changes_rfm": self.changes_rfm + result["rfm"],
+                    }
+                )
+            self.env["ir.cron"]._notify_progress(
+                done=self.customers_done,
+                remaining=max(self.customers_total - self.customers_done, 0)
+                if self.state == "running"
+                else 0,
+            )
+            if auto_commit and batch_size:
+                self.env.cr.commit()
+            if time_budget and time.monotonic() - started > time_budget:
+                break
+
+    def _next_upper_bound(self, batch_size):
+        """Highest customer id of the next batch, or None when all are done."""
+        limit = SQL("LIMIT %s", batch_size) if batch_size else SQL()
+        row = self.env.execute_query(
+            SQL(
+                """
+            SELECT max(id) FROM (
+                SELECT id FROM res_partner
+                 WHERE id = commercial_partner_id AND id > %s
+              ORDER BY id %s
+            ) batch
+                """,
+                self.last_customer_id,
+                limit,
+            )
+        )
+        return row[0][0]
+
+    def _count_customers(self, low, high):
+        return self.env.execute_query(
+            SQL(
+                """SELECT count(*) FROM res_partner
+                    WHERE id = commercial_partner_id AND id > %s AND id <= %s""",
+                low,
+                high,
+            )
+        )[0][0]
+
+    def _summary(self):
+        self.ensure_one()
+        return {
+            "run_id": self.id,
+            "customers": self.customers_done,
+            "written": self.customers_written,
+            "changes": {
+                "value": self.changes_value,
+                "lifecycle": self.changes_lifecycle,
+                "rfm": self.changes_rfm,
+            },
+        }

@@ -1,0 +1,101 @@
+"""Settings of the classification rules, stored as ``ir.config_parameter``.
+
+One definition serves the settings form (``ValidationError`` when saved) and
+the recompute (``UserError`` when a stored value is invalid anyway), so the two
+can never disagree on what a valid setting is.
+"""
+
+PARAM_PREFIX = "customer_segmentation."
+
+# key: (kind, default, label)
+PARAMS = {
+    "lookback_days": ("int", 365, "Look-back Window (days)"),
+    "new_days": ("int", 90, "New Customer Period (days)"),
+    "active_days": ("int", 180, "Active Period (days)"),
+    "churn_days": ("int", 365, "Churn Period (days)"),
+    "value_method": ("method", "quantile", "Value Tier Method"),
+    "value_high_share": ("float", 0.2, "High-Value Share"),
+    "value_medium_share": ("float", 0.3, "Medium-Value Share"),
+    "value_high_amount": ("float", 10000.0, "High-Value Amount"),
+    "value_medium_amount": ("float", 2000.0, "Medium-Value Amount"),
+}
+VALUE_METHODS = ("quantile", "fixed")
+
+
+def parse_params(raw, _):
+    """Parse and check raw setting values.
+
+    :param dict raw: ``{key: value}`` for the keys of ``PARAMS`` (without the
+        prefix); a missing key or a ``None``/empty value takes the default.
+    :param _: translation function, ``env._``
+    :return: ``(values, errors)`` where ``errors`` is a list of messages, each
+        naming the setting and its ``ir.config_parameter`` key.
+    """
+    values, errors = {}, []
+
+    def error(key, message):
+        errors.append(
+            _(
+                "%(label)s (%(key)s): %(message)s",
+                label=_(PARAMS[key][2]),
+                key=PARAM_PREFIX + key,
+                message=message,
+            )
+        )
+
+    for key, (kind, default, _label) in PARAMS.items():
+        value = raw.get(key)
+        if value is None or value == "" or value is False:
+            values[key] = default
+            continue
+        try:
+            if kind == "int":
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                values[key] = int(str(value).strip())
+            elif kind == "float":
+                values[key] = float(value)
+            else:
+                values[key] = str(value).strip()
+        except (TypeError, ValueError):
+            error(key, _("%(value)r is not a number.", value=value))
+
+    for key in ("lookback_days", "new_days", "active_days", "churn_days"):
+        if key in values and values[key] <= 0:
+            error(key, _("must be a positive number of days."))
+    if values.get("value_method", "quantile") not in VALUE_METHODS:
+        error(
+            "value_method",
+            _(
+                "must be 'quantile' or 'fixed', not %(value)r.",
+                value=values["value_method"],
+            ),
+        )
+    if {"active_days", "churn_days"} <= values.keys() and (
+        values["churn_days"] <= values["active_days"]
+    ):
+        error("churn_days", _("must be longer than the active period."))
+    high, medium = values.get("value_high_share"), values.get("value_medium_share")
+    if high is not None and not 0 < high <= 1:
+        error("value_high_share", _("must be a share between 0 and 1."))
+    if medium is not None and not 0 <= medium < 1:
+        error("value_medium_share", _("must be a share between 0 and 1."))
+    if high is not None and medium is not None and high + medium > 1:
+        error(
+            "value_medium_share",
+            _("high and medium shares together must not exceed 1."),
+        )
+    high_amount = values.get("value_high_amount")
+    medium_amount = values.get("value_medium_amount")
+    if medium_amount is not None and medium_amount < 0:
+        error("value_medium_amount", _("must not be negative."))
+    if (
+        high_amount is not None
+        and medium_amount is not None
+        and high_amount <= medium_amount
+    ):
+        error(
+            "value_high_amount",
+            _("must be greater than the medium-value amount."),
+        )
+    return values, errors
