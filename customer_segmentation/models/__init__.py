@@ -3,4 +3,5 @@ from . import customer_segment
 from . import customer_segmentation_run
 from . import res_partner
 from . import res_config_settings
+from . import sale_order
 from . import customer_segmentation_demo

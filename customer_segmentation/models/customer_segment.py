@@ -125,10 +125,3 @@ class CustomerSegment(models.Model):
         action["context"] = {}
         action["display_name"] = self.display_name
         return action
-
-    def _get_by_code(self, dimension):
-        """Return {code: id} of the active segments of ``dimension``."""
-        return {
-            segment.code: segment.id
-            for segment in self.search([("dimension", "=", dimension)])
-        }

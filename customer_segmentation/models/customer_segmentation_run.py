@@ -180,6 +180,12 @@ class CustomerSegmentationRun(models.Model):
             )
         )[0][0]
 
+    @api.model
+    def _latest_stats(self):
+        """Thresholds of the latest run, or None before the first run."""
+        run = self.search([], limit=1)
+        return run.stats if run else None
+
     def _summary(self):
         self.ensure_one()
         return {

@@ -1,4 +1,6 @@
 import datetime
+import logging
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
@@ -22,7 +24,8 @@ STORED_FIELDS = (
     "segment_lifecycle_id",
     "segment_rfm_id",
 )
-CHANGE_DIMENSIONS = ("value", "lifecycle", "rfm")
+
+_logger = logging.getLogger(__name__)
 
 
 class ResPartner(models.Model):
@@ -281,10 +284,20 @@ class ResPartner(models.Model):
     # CRUD
     # ------------------------------------------------------------------
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        partners = super().create(vals_list)
+        # a new contact of a company shows the company's segments at once
+        partners.filtered("parent_id").commercial_partner_id._segmentation_refresh()
+        return partners
+
     def write(self, vals):
+        if "parent_id" not in vals and "is_company" not in vals:
+            return super().write(vals)
+        customers_before = self.commercial_partner_id
         res = super().write(vals)
-        if "parent_id" in vals or "is_company" in vals:
-            self._segmentation_sync_from_commercial_partner()
+        # the orders of a moved contact now count for another customer
+        (customers_before | self.commercial_partner_id)._segmentation_refresh()
         return res
 
     # ------------------------------------------------------------------
@@ -498,20 +511,31 @@ class ResPartner(models.Model):
 
     @api.model
     def _segmentation_segment_ids(self):
-        """Segment ids per code, and the RFM map as 25 cells (R-major)."""
-        Segment = self.env["customer.segment"].sudo()
-        value = Segment._get_by_code("value")
-        lifecycle = Segment._get_by_code("lifecycle")
+        """Active segment ids per code, and the RFM map as 25 cells (R-major,
+        the first segment by sequence winning a cell)."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+            SELECT id, dimension, code, rfm_recency_min, rfm_recency_max,
+                   rfm_frequency_min, rfm_frequency_max
+              FROM customer_segment
+             WHERE active AND dimension IN ('value', 'lifecycle', 'rfm')
+          ORDER BY sequence, id
+                """
+            )
+        )
+        ids = {"value": {}, "lifecycle": {}}
         rfm_cells = [None] * 25
-        for segment in Segment.search([("dimension", "=", "rfm")], order="sequence, id"):
-            for r in range(segment.rfm_recency_min, segment.rfm_recency_max + 1):
-                for f in range(
-                    segment.rfm_frequency_min, segment.rfm_frequency_max + 1
-                ):
+        for segment_id, dimension, code, r_min, r_max, f_min, f_max in rows:
+            if dimension != "rfm":
+                ids[dimension].setdefault(code, segment_id)
+                continue
+            for r in range(max(r_min, 1), min(r_max, 5) + 1):
+                for f in range(max(f_min, 1), min(f_max, 5) + 1):
                     cell = (r - 1) * 5 + (f - 1)
                     if rfm_cells[cell] is None:
-                        rfm_cells[cell] = segment.id
-        return value, lifecycle, rfm_cells
+                        rfm_cells[cell] = segment_id
+        return ids["value"], ids["lifecycle"], rfm_cells
 
     @api.model
     def _segmentation_apply(
@@ -708,25 +732,32 @@ class ResPartner(models.Model):
             "rfm": rfm,
         }
 
-    def _segmentation_sync_from_commercial_partner(self):
-        """Give contacts that changed company the segmentation of their new
-        commercial entity (the entity's own figures are refreshed by the next
-        recompute)."""
-        columns = SQL(", ").join(SQL.identifier(name) for name in STORED_FIELDS)
-        self.env.flush_all()
-        self.env.execute_query(
-            SQL(
-                """
-            UPDATE res_partner p
-               SET (%(columns)s) = (SELECT %(columns)s FROM res_partner c
-                                     WHERE c.id = p.commercial_partner_id)
-             WHERE p.id = ANY(%(ids)s) AND p.id != p.commercial_partner_id
-                """,
-                columns=columns,
-                ids=self.ids,
+    def _segmentation_refresh(self):
+        """Reclassify these commercial partners after their orders or
+        contacts changed, in the current transaction.
+
+        Dates, figures, lifecycle stages and fixed value tiers come out exact;
+        quantile tiers and RFM scores are placed against the thresholds of the
+        latest full run, and the next full run ranks everyone again. Costs a
+        few queries whatever the number of customers.
+        """
+        if not self:
+            return
+        engine = self.env["res.partner"].sudo()
+        try:
+            params = engine._segmentation_params()
+        except UserError:
+            # Invalid settings must not block sales: the full recompute
+            # reports them, to the people who can fix them.
+            _logger.warning(
+                "Customer segments not refreshed: invalid settings", exc_info=True
             )
-        )
-        self.invalidate_recordset(list(STORED_FIELDS))
+            return
+        today = fields.Date.context_today(self)
+        stats = self.env["customer.segmentation.run"].sudo()._latest_stats()
+        if stats is None:
+            stats = engine._segmentation_population_stats(params, today)
+        engine._segmentation_apply(params, stats, today, customer_ids=self.ids)
 
 
 def _numeric(value):

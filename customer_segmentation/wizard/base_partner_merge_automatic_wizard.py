@@ -1,0 +1,13 @@
+from odoo import models
+
+
+class BasePartnerMergeAutomaticWizard(models.TransientModel):
+    _inherit = "base.partner.merge.automatic.wizard"
+
+    def _merge(self, partner_ids, dst_partner=None, extra_checks=True):
+        partners = self.env["res.partner"].browse(partner_ids).exists()
+        customers = partners.commercial_partner_id
+        res = super()._merge(partner_ids, dst_partner, extra_checks)
+        # the merged partners' orders now belong to the destination
+        (customers.exists() | partners.exists().commercial_partner_id)._segmentation_refresh()
+        return res
