@@ -18,6 +18,7 @@
         "views/customer_segmentation_run_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
+        "views/customer_segmentation_settings_views.xml",
         "views/customer_segmentation_menus.xml",
     ],
     "demo": [

@@ -54,13 +54,15 @@ class CustomerSegmentationRun(models.Model):
         string="Settings and Thresholds", compute="_compute_details"
     )
 
-    @api.depends("started_at", "trigger")
+    @api.depends("trigger")
+    @api.depends_context("lang")
     def _compute_name(self):
+        triggers = dict(self._fields["trigger"]._description_selection(self.env))
         for run in self:
             run.name = self.env._(
                 "Run %(id)s (%(trigger)s)",
                 id=run.id or "",
-                trigger=dict(self._fields["trigger"].selection).get(run.trigger, ""),
+                trigger=triggers.get(run.trigger, ""),
             )
 
     @api.depends("params", "stats")

@@ -205,7 +205,13 @@ class ResPartner(models.Model):
         else:
             reason = _("not recomputed since the last order")
         if self.segment_lifecycle_id:
-            lines.append(f"{self.segment_lifecycle_id.name}: {reason}.")
+            lines.append(
+                _(
+                    "%(segment)s: %(reason)s.",
+                    segment=self.segment_lifecycle_id.name,
+                    reason=reason,
+                )
+            )
         if self.segment_value_id:
             amount = self.rfm_monetary
             if params["value_method"] == "fixed":
@@ -232,7 +238,13 @@ class ResPartner(models.Model):
                     high=round(params["value_high_share"] * 100, 2),
                     medium=round(params["value_medium_share"] * 100, 2),
                 )
-            lines.append(f"{self.segment_value_id.name}: {reason}.")
+            lines.append(
+                _(
+                    "%(segment)s: %(reason)s.",
+                    segment=self.segment_value_id.name,
+                    reason=reason,
+                )
+            )
         if self.segment_rfm_id:
             lines.append(
                 _(
@@ -348,9 +360,11 @@ class ResPartner(models.Model):
         'recompute_all_segments', [])``. Requires the Customer Segmentation /
         Manager group.
 
-        :return: ``{'run_id': int, 'customers': int, 'changes': {'value': int,
-            'lifecycle': int, 'rfm': int}}``: customers processed and, per
-            dimension, how many customers changed segment.
+        :return: ``{'run_id': int, 'customers': int, 'written': int,
+            'changes': {'value': int, 'lifecycle': int, 'rfm': int}}``:
+            customers (commercial entities, archived ones included) processed,
+            customers whose stored figures changed and, per dimension, how many
+            customers changed segment.
         """
         self._segmentation_check_group(MANAGER_GROUP)
         run = self.env["customer.segmentation.run"].sudo()._start("manual")
@@ -409,7 +423,7 @@ class ResPartner(models.Model):
         """Read the settings; a stored invalid value aborts with a UserError."""
         get_param = self.env["ir.config_parameter"].sudo().get_param
         raw = {key: get_param(PARAM_PREFIX + key) for key in PARAMS}
-        values, errors = parse_params(raw, self.env._)
+        values, errors = parse_params(raw, self.env)
         if errors:
             raise UserError(
                 self.env._(

@@ -5,39 +5,44 @@ the recompute (``UserError`` when a stored value is invalid anyway), so the two
 can never disagree on what a valid setting is.
 """
 
+from odoo.tools.translate import LazyTranslate
+
+_lt = LazyTranslate(__name__)
+
 PARAM_PREFIX = "customer_segmentation."
 
 # key: (kind, default, label)
 PARAMS = {
-    "lookback_days": ("int", 365, "Look-back Window (days)"),
-    "new_days": ("int", 90, "New Customer Period (days)"),
-    "active_days": ("int", 180, "Active Period (days)"),
-    "churn_days": ("int", 365, "Churn Period (days)"),
-    "value_method": ("method", "quantile", "Value Tier Method"),
-    "value_high_share": ("float", 0.2, "High-Value Share"),
-    "value_medium_share": ("float", 0.3, "Medium-Value Share"),
-    "value_high_amount": ("float", 10000.0, "High-Value Amount"),
-    "value_medium_amount": ("float", 2000.0, "Medium-Value Amount"),
+    "lookback_days": ("int", 365, _lt("Look-back Window (days)")),
+    "new_days": ("int", 90, _lt("New Customer Period (days)")),
+    "active_days": ("int", 180, _lt("Active Period (days)")),
+    "churn_days": ("int", 365, _lt("Churn Period (days)")),
+    "value_method": ("method", "quantile", _lt("Value Tier Method")),
+    "value_high_share": ("float", 0.2, _lt("High-Value Share")),
+    "value_medium_share": ("float", 0.3, _lt("Medium-Value Share")),
+    "value_high_amount": ("float", 10000.0, _lt("High-Value Amount")),
+    "value_medium_amount": ("float", 2000.0, _lt("Medium-Value Amount")),
 }
 VALUE_METHODS = ("quantile", "fixed")
 
 
-def parse_params(raw, _):
+def parse_params(raw, env):
     """Parse and check raw setting values.
 
     :param dict raw: ``{key: value}`` for the keys of ``PARAMS`` (without the
         prefix); a missing key or a ``None``/empty value takes the default.
-    :param _: translation function, ``env._``
+    :param env: the environment whose language the messages are in
     :return: ``(values, errors)`` where ``errors`` is a list of messages, each
         naming the setting and its ``ir.config_parameter`` key.
     """
+    _ = env._
     values, errors = {}, []
 
     def error(key, message):
         errors.append(
             _(
                 "%(label)s (%(key)s): %(message)s",
-                label=_(PARAMS[key][2]),
+                label=PARAMS[key][2]._translate(env.lang or "en_US"),
                 key=PARAM_PREFIX + key,
                 message=message,
             )

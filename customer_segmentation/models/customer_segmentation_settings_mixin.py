@@ -1,0 +1,102 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
+
+SETTING_FIELDS = {f"segmentation_{key}": key for key in PARAMS}
+
+
+class CustomerSegmentationSettingsMixin(models.AbstractModel):
+    """The classification settings as form fields, shared by Odoo's settings
+    page (administrators) and the segmentation settings form (segmentation
+    managers), both stored as ``ir.config_parameter``."""
+
+    _name = "customer.segmentation.settings.mixin"
+    _description = "Customer Segmentation Settings Fields"
+
+    segmentation_lookback_days = fields.Integer(
+        string="Look-back Window (days)",
+        default=PARAMS["lookback_days"][1],
+        help="Frequency and monetary value count the confirmed orders of this "
+        "many last days.",
+    )
+    segmentation_new_days = fields.Integer(
+        string="New Customer Period (days)",
+        default=PARAMS["new_days"][1],
+        help="A customer whose first purchase is at most this many days old is new.",
+    )
+    segmentation_active_days = fields.Integer(
+        string="Active Period (days)",
+        default=PARAMS["active_days"][1],
+        help="A customer whose last purchase is at most this many days old is "
+        "active.",
+    )
+    segmentation_churn_days = fields.Integer(
+        string="Churn Period (days)",
+        default=PARAMS["churn_days"][1],
+        help="Customers whose last purchase is older than the active period are "
+        "at risk up to this many days, churned after.",
+    )
+    segmentation_value_method = fields.Selection(
+        [
+            ("quantile", "Share of customers (quantile)"),
+            ("fixed", "Fixed amounts"),
+        ],
+        string="Value Tier Method",
+        default=PARAMS["value_method"][1],
+    )
+    segmentation_value_high_share = fields.Float(
+        string="High-Value Share",
+        default=PARAMS["value_high_share"][1],
+        help="Share of the customers buying in the window that are high value, "
+        "the best spenders first (0.2 = 20%).",
+    )
+    segmentation_value_medium_share = fields.Float(
+        string="Medium-Value Share",
+        default=PARAMS["value_medium_share"][1],
+        help="Share of the customers, after the high-value ones, that are medium "
+        "value.",
+    )
+    segmentation_value_high_amount = fields.Float(
+        string="High-Value Amount",
+        default=PARAMS["value_high_amount"][1],
+        help="Fixed method: customers spending at least this much in the window, "
+        "in the company currency, are high value.",
+    )
+    segmentation_value_medium_amount = fields.Float(
+        string="Medium-Value Amount",
+        default=PARAMS["value_medium_amount"][1],
+        help="Fixed method: customers spending at least this much are medium value.",
+    )
+
+    @api.constrains(*SETTING_FIELDS)
+    def _check_segmentation_settings(self):
+        for settings in self:
+            _values, errors = parse_params(
+                {key: settings[name] for name, key in SETTING_FIELDS.items()},
+                self.env,
+            )
+            if errors:
+                raise ValidationError("\n".join(errors))
+
+    @api.model
+    def _segmentation_stored_values(self):
+        """The stored settings as ``{field name: value}``, defaults filled in."""
+        get_param = self.env["ir.config_parameter"].sudo().get_param
+        values = {}
+        for name, key in SETTING_FIELDS.items():
+            raw = get_param(PARAM_PREFIX + key)
+            try:
+                values[name] = self._fields[name].convert_to_cache(raw, self)
+            except (TypeError, ValueError):
+                # shown as the default; the recompute reports the bad value
+                raw = None
+            if raw in (None, False, ""):
+                values[name] = PARAMS[key][1]
+        return values
+
+    def _segmentation_store_values(self):
+        self.ensure_one()
+        set_param = self.env["ir.config_parameter"].sudo().set_param
+        for name, key in SETTING_FIELDS.items():
+            set_param(PARAM_PREFIX + key, self[name])

@@ -1,0 +1,30 @@
+from odoo import api, models
+
+
+class CustomerSegmentationSettings(models.TransientModel):
+    """Segmentation settings for segmentation managers, who need not be
+    administrators of the whole database (Odoo's settings page is theirs)."""
+
+    _name = "customer.segmentation.settings"
+    _inherit = ["customer.segmentation.settings.mixin"]
+    _description = "Customer Segmentation Settings"
+
+    @api.model
+    def default_get(self, fields_list):
+        res = super().default_get(fields_list)
+        stored = self._segmentation_stored_values()
+        res.update({name: stored[name] for name in fields_list if name in stored})
+        return res
+
+    def action_save(self):
+        """Store the settings; XML-RPC callers get True."""
+        self.env["res.partner"]._segmentation_check_group(
+            "customer_segmentation.group_segmentation_manager"
+        )
+        self._segmentation_store_values()
+        return True
+
+    def action_save_and_recompute(self):
+        self.action_save()
+        Partner = self.env["res.partner"]
+        return Partner._segmentation_notification(Partner.recompute_all_segments())
