@@ -104,9 +104,7 @@ class CustomerSegment(models.Model):
         Partner = self.env["res.partner"].sudo().with_context(active_test=False)
         for dimension in set(self.mapped("dimension")):
             field_name = DIMENSION_FIELDS[dimension]
-            in_use = Partner.search(
-                [(field_name, "in", self.ids)], limit=1
-            )[field_name]
+            in_use = Partner.search([(field_name, "in", self.ids)], limit=1)[field_name]
             if in_use:
                 raise UserError(
                     self.env._(

@@ -50,9 +50,7 @@ class CustomerSegmentationRun(models.Model):
     changes_value = fields.Integer(string="Value Changes", readonly=True)
     changes_lifecycle = fields.Integer(string="Lifecycle Changes", readonly=True)
     changes_rfm = fields.Integer(string="RFM Changes", readonly=True)
-    details = fields.Text(
-        string="Settings and Thresholds", compute="_compute_details"
-    )
+    details = fields.Text(string="Settings and Thresholds", compute="_compute_details")
 
     @api.depends("trigger")
     @api.depends_context("lang")
@@ -150,7 +148,9 @@ class CustomerSegmentationRun(models.Model):
                 else 0,
             )
             if auto_commit and batch_size:
-                self.env.cr.commit()
+                # A committed batch is never redone: the resume point and the
+                # customers it classified are saved together.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             if time_budget and time.monotonic() - started > time_budget:
                 break
 

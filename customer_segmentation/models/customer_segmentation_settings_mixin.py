@@ -28,8 +28,7 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
     segmentation_active_days = fields.Integer(
         string="Active Period (days)",
         default=PARAMS["active_days"][1],
-        help="A customer whose last purchase is at most this many days old is "
-        "active.",
+        help="A customer whose last purchase is at most this many days old is active.",
     )
     segmentation_churn_days = fields.Integer(
         string="Churn Period (days)",

@@ -12,8 +12,9 @@ class ResConfigSettings(models.TransientModel):
         return res
 
     def set_values(self):
-        super().set_values()
+        res = super().set_values()
         self._segmentation_store_values()
+        return res
 
     def action_recompute_all_segments(self):
         Partner = self.env["res.partner"]

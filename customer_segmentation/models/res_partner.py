@@ -127,9 +127,7 @@ class ResPartner(models.Model):
         today = fields.Date.context_today(self)
         for partner in self:
             partner.rfm_recency_days = (
-                (today - partner.last_order_date).days
-                if partner.last_order_date
-                else 0
+                (today - partner.last_order_date).days if partner.last_order_date else 0
             )
 
     @api.depends(
@@ -330,18 +328,14 @@ class ResPartner(models.Model):
         bad_ids = [rid for rid in self._ids if not isinstance(rid, int)]
         if bad_ids:
             raise UserError(
-                self.env._(
-                    "Partner ids must be integers, got %(ids)s.", ids=bad_ids
-                )
+                self.env._("Partner ids must be integers, got %(ids)s.", ids=bad_ids)
             )
         if not self:
             raise UserError(self.env._("Select the customers to recompute."))
         missing = self - self.exists()
         if missing:
             raise UserError(
-                self.env._(
-                    "These partners do not exist: %(ids)s.", ids=missing.ids
-                )
+                self.env._("These partners do not exist: %(ids)s.", ids=missing.ids)
             )
         self.check_access("read")
         customers = self.sudo().commercial_partner_id

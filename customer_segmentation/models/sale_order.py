@@ -19,7 +19,9 @@ class SaleOrder(models.Model):
             return super().write(vals)
         customers_before = self.partner_id.commercial_partner_id
         res = super().write(vals)
-        (customers_before | self.partner_id.commercial_partner_id)._segmentation_refresh()
+        (
+            customers_before | self.partner_id.commercial_partner_id
+        )._segmentation_refresh()
         return res
 
     def unlink(self):

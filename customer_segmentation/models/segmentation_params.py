@@ -33,21 +33,26 @@ def parse_params(raw, env):
         prefix); a missing key or a ``None``/empty value takes the default.
     :param env: the environment whose language the messages are in
     :return: ``(values, errors)`` where ``errors`` is a list of messages, each
-        naming the setting and its ``ir.config_parameter`` key.
+        naming the setting and its ``ir.config_parameter`` key. A value that
+        does not parse is missing from ``values``.
     """
-    _ = env._
-    values, errors = {}, []
-
-    def error(key, message):
-        errors.append(
-            _(
-                "%(label)s (%(key)s): %(message)s",
-                label=PARAMS[key][2]._translate(env.lang or "en_US"),
-                key=PARAM_PREFIX + key,
-                message=message,
-            )
+    problems = []
+    values = _parse_types(raw, problems, env._)
+    _check_rules(values, problems, env._)
+    errors = [
+        env._(
+            "%(label)s (%(key)s): %(message)s",
+            label=PARAMS[key][2]._translate(env.lang or "en_US"),
+            key=PARAM_PREFIX + key,
+            message=message,
         )
+        for key, message in problems
+    ]
+    return values, errors
 
+
+def _parse_types(raw, problems, _):
+    values = {}
     for key, (kind, default, _label) in PARAMS.items():
         value = raw.get(key)
         if value is None or value == "" or value is False:
@@ -63,44 +68,44 @@ def parse_params(raw, env):
             else:
                 values[key] = str(value).strip()
         except (TypeError, ValueError):
-            error(key, _("%(value)r is not a number.", value=value))
+            problems.append((key, _("%(value)r is not a number.", value=value)))
+    return values
+
+
+def _check_rules(values, problems, _):
+    def check(key, ok, message):
+        if key in values and not ok:
+            problems.append((key, message))
 
     for key in ("lookback_days", "new_days", "active_days", "churn_days"):
-        if key in values and values[key] <= 0:
-            error(key, _("must be a positive number of days."))
-    if values.get("value_method", "quantile") not in VALUE_METHODS:
-        error(
-            "value_method",
-            _(
-                "must be 'quantile' or 'fixed', not %(value)r.",
-                value=values["value_method"],
-            ),
-        )
-    if {"active_days", "churn_days"} <= values.keys() and (
-        values["churn_days"] <= values["active_days"]
-    ):
-        error("churn_days", _("must be longer than the active period."))
-    high, medium = values.get("value_high_share"), values.get("value_medium_share")
-    if high is not None and not 0 < high <= 1:
-        error("value_high_share", _("must be a share between 0 and 1."))
-    if medium is not None and not 0 <= medium < 1:
-        error("value_medium_share", _("must be a share between 0 and 1."))
-    if high is not None and medium is not None and high + medium > 1:
-        error(
-            "value_medium_share",
-            _("high and medium shares together must not exceed 1."),
-        )
-    high_amount = values.get("value_high_amount")
-    medium_amount = values.get("value_medium_amount")
-    if medium_amount is not None and medium_amount < 0:
-        error("value_medium_amount", _("must not be negative."))
-    if (
-        high_amount is not None
-        and medium_amount is not None
-        and high_amount <= medium_amount
-    ):
-        error(
-            "value_high_amount",
-            _("must be greater than the medium-value amount."),
-        )
-    return values, errors
+        check(key, values.get(key, 1) > 0, _("must be a positive number of days."))
+    check(
+        "value_method",
+        values.get("value_method") in VALUE_METHODS,
+        _(
+            "must be 'quantile' or 'fixed', not %(value)r.",
+            value=values.get("value_method"),
+        ),
+    )
+    check(
+        "churn_days",
+        values.get("churn_days", 1) > values.get("active_days", 0),
+        _("must be longer than the active period."),
+    )
+    high = values.get("value_high_share", 0.5)
+    medium = values.get("value_medium_share", 0)
+    check("value_high_share", 0 < high <= 1, _("must be a share between 0 and 1."))
+    check("value_medium_share", 0 <= medium < 1, _("must be a share between 0 and 1."))
+    check(
+        "value_medium_share",
+        high + medium <= 1,
+        _("high and medium shares together must not exceed 1."),
+    )
+    high_amount = values.get("value_high_amount", 1)
+    medium_amount = values.get("value_medium_amount", 0)
+    check("value_medium_amount", medium_amount >= 0, _("must not be negative."))
+    check(
+        "value_high_amount",
+        high_amount > medium_amount,
+        _("must be greater than the medium-value amount."),
+    )

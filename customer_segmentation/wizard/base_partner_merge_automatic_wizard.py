@@ -9,5 +9,7 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
         customers = partners.commercial_partner_id
         res = super()._merge(partner_ids, dst_partner, extra_checks)
         # the merged partners' orders now belong to the destination
-        (customers.exists() | partners.exists().commercial_partner_id)._segmentation_refresh()
+        (
+            customers.exists() | partners.exists().commercial_partner_id
+        )._segmentation_refresh()
         return res

@@ -1,0 +1,288 @@
+import datetime
+from collections import defaultdict
+
+from odoo import Command, api, fields, models
+from odoo.tools import SQL
+
+# Generated customers; the XML id of each is
+# ``customer_segmentation.res_partner_<key>_demo``. Columns: key, name,
+# is_company, city, country code, state code, industry (the letter of
+# ``base.res_partner_industry_<letter>``).
+# fmt: off
+PARTNERS = (
+    ("huasheng", "深圳华晟电子科技有限公司", True, "深圳", "CN", "GD", "C"),
+    ("redwood", "Redwood Analytics LLC", True, "San Francisco", "US", "CA", "J"),
+    ("emily_carter", "Emily Carter", False, "Boston", "US", "MA", None),
+    ("ruifeng", "杭州瑞丰纺织有限公司", True, "杭州", "CN", "ZJ", "C"),
+    ("zhang_wei", "张伟", False, "北京", "CN", "BJ", None),
+    ("bluewater", "Bluewater Logistics Inc.", True, "Houston", "US", "TX", "H"),
+    ("jiahe", "广州嘉禾餐饮管理有限公司", True, "广州", "CN", "GD", "I"),
+    ("hengyuan", "苏州恒远精密制造有限公司", True, "苏州", "CN", "JS", "C"),
+    ("zhou_ting", "周婷", False, "成都", "CN", "SC", None),
+    ("sofia_martinez", "Sofia Martínez", False, "Madrid", "ES", None, None),
+    ("zhongke", "北京中科信达信息技术有限公司", True, "北京", "CN", "BJ", "J"),
+    ("contoso", "Contoso Manufacturing Ltd", True, "Manchester", "GB", None, "C"),
+    ("shudao", "成都蜀道物流有限公司", True, "成都", "CN", "SC", "H"),
+    ("harbor_pine", "Harbor & Pine Retail", True, "Portland", "US", "OR", "G"),
+    ("haitong", "宁波海通进出口有限公司", True, "宁波", "CN", "ZJ", "G"),
+    ("james_obrien", "James O'Brien", False, "Dublin", "IE", None, None),
+    ("changjiang", "武汉长江建材贸易有限公司", True, "武汉", "CN", "HB", "F"),
+    ("liu_yang", "刘洋", False, "上海", "CN", "SH", None),
+    ("chen_jing", "陈静", False, "杭州", "CN", "ZJ", None),
+    ("alpine", "Alpine Medical Supplies GmbH", True, "München", "DE", None, "Q"),
+    ("hairun", "青岛海润食品有限公司", True, "青岛", "CN", "SD", "I"),
+    ("binhai", "天津滨海新能源科技有限公司", True, "天津", "CN", "TJ", "D"),
+    ("oliver_bennett", "Oliver Bennett", False, "Bristol", "GB", None, None),
+    ("maple_leaf", "Maple Leaf Foods Distribution", True, "Toronto", "CA", "ON", "I"),
+    ("ludao", "厦门鹭岛医疗器械有限公司", True, "厦门", "CN", "FJ", "Q"),
+    ("sun_lihua", "孙丽华", False, "广州", "CN", "GD", None),
+    ("priya_sharma", "Priya Sharma", False, "Bengaluru", "IN", "KA", None),
+    ("sunrise", "Sunrise Agritech Pty Ltd", True, "Brisbane", "AU", "QLD", "A"),
+    ("evergreen", "Evergreen Hotel Group", True, "Singapore", "SG", None, "I"),
+    ("shancheng", "重庆山城汽车配件有限公司", True, "重庆", "CN", "CQ", "C"),
+    ("kingsbridge", "Kingsbridge Office Supplies", True, "London", "GB", None, "G"),
+    ("lituo", "东莞力拓五金制品厂", True, "东莞", "CN", "GD", "C"),
+    ("fabrikam", "Fabrikam Components", True, "Chicago", "US", "IL", "C"),
+    ("jinling", "南京金陵印务有限公司", True, "南京", "CN", "JS", "S"),
+    ("zhao_lei", "赵磊", False, "沈阳", "CN", "LN", None),
+    ("qinchuan", "西安秦川智能装备有限公司", True, "西安", "CN", "SN", "C"),
+    ("greenfield", "Greenfield Dental Clinic", True, "Denver", "US", "CO", "Q"),
+    ("wu_fang", "吴芳", False, "深圳", "CN", "GD", None),
+    ("beifang", "沈阳北方重工配件有限公司", True, "沈阳", "CN", "LN", "C"),
+    ("lakeside", "Lakeside Bakery Co.", True, "Chicago", "US", "IL", "I"),
+    ("he_zhiqiang", "何志强", False, "武汉", "CN", "HB", None),
+)
+# fmt: on
+
+# Confirmed orders per ordering partner, as (days before today, untaxed amount
+# in the customer's pricelist currency: yuan in China, the company currency
+# elsewhere).
+# With the sale demo's Gemini Furniture (R5 F5), Lumber Inc (R5 F1) and Joel
+# Willis (R4 F1), 40 customers buy in the look-back window: 8 in each recency
+# and each frequency quintile (F1..F5 = 1..5 orders in the window), with
+# distinct last-order days, so that every RFM segment has members. Orders older
+# than 365 days are history: they date the first purchase, nothing else.
+# fmt: off
+ORDERS = {
+    # Champions (R5 F4-5)
+    "minghui_wang": [(3, 88000), (50, 65600), (110, 102300), (190, 59800),
+                     (260, 78000), (400, 52000), (520, 61500), (650, 38000)],
+    "huasheng": [(6, 96000), (70, 128500), (150, 87200), (240, 112000),
+                 (420, 75000), (560, 64000)],
+    "emily_carter": [(9, 380), (40, 265), (75, 420), (120, 310)],
+    # New customers (R5 F1), their first order ever
+    "redwood": [(4, 36000)],
+    # Potential loyalists (R4-5 F2-3); a first order within 90 days is a new
+    # customer in the lifecycle
+    "ruifeng": [(12, 36800), (45, 29500), (80, 41200)],
+    "zhang_wei": [(15, 4680), (58, 3250)],
+    "bluewater": [(38, 2400), (160, 3150)],
+    "jiahe": [(44, 16200), (120, 19800), (210, 13500)],
+    "sofia_martinez": [(66, 320), (78, 450), (88, 275)],
+    # Promising (R4 F1)
+    "zhou_ting": [(52, 2280)],
+    # Loyal customers (R3-4 F4-5)
+    "northwind_laura": [(35, 8200), (95, 6900), (155, 10400), (220, 7300),
+                        (300, 9100), (380, 7800), (470, 6500), (600, 9200),
+                        (720, 5400)],
+    "hengyuan": [(47, 112000), (115, 84000), (190, 133000), (270, 96500),
+                 (390, 78000), (480, 91000)],
+    "zhongke": [(72, 25400), (100, 29800), (140, 19300), (230, 32400),
+                (310, 27100)],
+    "contoso": [(105, 16000), (180, 21500), (260, 18200), (340, 14800),
+                (410, 12600), (530, 15300)],
+    "haitong": [(125, 49000), (185, 42900), (240, 55200), (295, 45500),
+                (350, 38500), (450, 41000)],
+    "chen_jing": [(170, 5430), (215, 4730), (265, 6220), (320, 4200)],
+    # Need attention (R3 F3)
+    "harbor_pine": [(112, 2100), (200, 1750), (290, 2600)],
+    "changjiang": [(145, 68300), (235, 56900), (330, 80500)],
+    # About to sleep (R3 F1-2)
+    "james_obrien": [(130, 890)],
+    "shudao": [(98, 40300), (250, 45500)],
+    "liu_yang": [(160, 3060), (300, 4200)],
+    # Can't lose them (R1-2 F5): last order over 180 days ago, at risk in
+    # the lifecycle like every R1-2 customer
+    "alpine": [(186, 6800), (230, 7200), (270, 5900), (310, 8100), (345, 6600),
+               (380, 6200), (460, 7400), (540, 5800)],
+    "ludao": [(240, 21900), (265, 25400), (290, 18400), (320, 28900),
+              (352, 23600)],
+    "shancheng": [(298, 85800), (312, 76200), (326, 91900), (341, 81400),
+                  (357, 98100), (375, 72000), (420, 69500), (480, 80000),
+                  (590, 66000)],
+    # At risk (R1-2 F3-4)
+    "binhai": [(198, 100700), (250, 120800), (300, 86700), (355, 110300),
+               (400, 95000), (500, 88000)],
+    "priya_sharma": [(275, 410), (300, 380), (325, 520), (350, 450)],
+    "maple_leaf": [(222, 4100), (280, 3600), (350, 4500)],
+    "evergreen": [(296, 3900), (325, 4300), (356, 3500)],
+    "lituo": [(305, 8580), (332, 9800), (360, 7530)],
+    "fabrikam": [(310, 5100), (330, 4700), (345, 5600), (361, 4900)],
+    # Hibernating (R1-2 F1-2)
+    "oliver_bennett": [(205, 1150)],
+    "hairun": [(190, 28900), (330, 24500)],
+    "sun_lihua": [(260, 2010), (345, 2710)],
+    "kingsbridge": [(300, 640)],
+    "zhao_lei": [(338, 1580)],
+    "sunrise": [(292, 2200), (340, 1900)],
+    "jinling": [(315, 12700), (358, 14900)],
+    # Churned: nothing bought for over a year, no RFM scores, low value
+    "beifang": [(420, 56000), (510, 72500), (600, 48000)],
+    "lakeside": [(450, 1250), (700, 980)],
+    "he_zhiqiang": [(480, 2360)],
+}
+# fmt: on
+
+# Quotations as (days before today, amount, state). Prospects have nothing
+# else; the cancelled ones count for no one.
+QUOTATIONS = {
+    "qinchuan": [(10, 215000, "sent"), (75, 98000, "cancel")],
+    "greenfield": [(20, 3850, "draft")],
+    "wu_fang": [(3, 1680, "draft")],
+    "hengyuan": [(5, 105000, "draft")],
+    "emily_carter": [(2, 450, "sent")],
+    "harbor_pine": [(60, 1500, "cancel")],
+}
+
+# 09:00 UTC falls on the same calendar day from UTC-9 to UTC+14.
+ORDER_TIME = datetime.time(9, 0)
+
+
+def _xmlid(key):
+    return f"customer_segmentation.res_partner_{key}_demo"
+
+
+class CustomerSegmentationDemo(models.AbstractModel):
+    _name = "customer.segmentation.demo"
+    _description = "Customer Segmentation Demo Data"
+
+    @api.model
+    def _generate(self):
+        """Create the demo customers and two years of their sale
+        orders, dated relative to today, then classify every customer.
+
+        Called by the demo data. Runs once: a database that already has the
+        generated customers is left unchanged.
+        """
+        if self.env.ref(_xmlid(PARTNERS[0][0]), raise_if_not_found=False):
+            return
+        partners = self._generate_partners()
+        self._generate_orders(partners)
+        self.env["res.partner"].recompute_all_segments()
+
+    def _generate_partners(self):
+        """Create the customers of ``PARTNERS``; return them by key, together
+        with the demo XML's contacts that place orders."""
+        ref = self.env.ref
+        countries = self.env["res.country"].search(
+            [("code", "in", list({row[4] for row in PARTNERS}))]
+        )
+        country_ids = {country.code: country.id for country in countries}
+        states = self.env["res.country.state"].search(
+            [
+                ("country_id", "in", countries.ids),
+                ("code", "in", list({row[5] for row in PARTNERS if row[5]})),
+            ]
+        )
+        state_ids = {(state.country_id.code, state.code): state.id for state in states}
+        salespeople = (ref("base.user_admin"), ref("base.user_demo"))
+        yuan_pricelist = ref("customer_segmentation.product_pricelist_cny_demo")
+        vals_list = []
+        for index, row in enumerate(PARTNERS):
+            key, name, is_company, city, country, state, industry = row
+            vals_list.append(
+                {
+                    "name": name,
+                    "is_company": is_company,
+                    "city": city,
+                    "country_id": country_ids[country],
+                    "state_id": state_ids.get((country, state), False),
+                    "industry_id": industry
+                    and ref(f"base.res_partner_industry_{industry}").id,
+                    "email": f"info@{key.replace('_', '-')}.example.com"
+                    if is_company
+                    else f"{key.replace('_', '.')}@example.com",
+                    "user_id": salespeople[index % 2].id,
+                    "specific_property_product_pricelist": yuan_pricelist.id
+                    if country == "CN"
+                    else False,
+                }
+            )
+        partners = self.env["res.partner"].create(vals_list)
+        by_key = dict(zip((row[0] for row in PARTNERS), partners, strict=True))
+        self.env["ir.model.data"]._update_xmlids(
+            [
+                {"xml_id": _xmlid(key), "record": partner, "noupdate": True}
+                for key, partner in by_key.items()
+            ]
+        )
+        for key in (ORDERS.keys() | QUOTATIONS.keys()) - by_key.keys():
+            by_key[key] = ref(_xmlid(key))
+        return by_key
+
+    def _generate_orders(self, partners):
+        """Create the orders of ``ORDERS`` and ``QUOTATIONS`` for ``partners``
+        (by key), bring them to their state and date them."""
+        today = fields.Date.context_today(self)
+        product = self.env.ref("customer_segmentation.product_segmentation_demo")
+        rows = [
+            (key, days, amount, "sale")
+            for key, orders in ORDERS.items()
+            for days, amount in orders
+        ]
+        rows += [
+            (key, days, amount, state)
+            for key, quotations in QUOTATIONS.items()
+            for days, amount, state in quotations
+        ]
+        # oldest first, so that order references follow the order dates
+        rows.sort(key=lambda row: -row[1])
+        orders = self.env["sale.order"].create(
+            [
+                {
+                    "partner_id": partners[key].id,
+                    "user_id": partners[key].commercial_partner_id.user_id.id,
+                    "order_line": [
+                        Command.create(
+                            {
+                                "product_id": product.id,
+                                "product_uom_qty": 1,
+                                "price_unit": amount,
+                                "tax_id": False,
+                            }
+                        )
+                    ],
+                }
+                for key, _days, amount, _state in rows
+            ]
+        )
+        ids_by_state = defaultdict(list)
+        for order, (*_values, state) in zip(orders, rows, strict=True):
+            ids_by_state[state].append(order.id)
+        orders.browse(ids_by_state["sale"]).action_confirm()
+        orders.browse(ids_by_state["sent"]).action_quotation_sent()
+        orders.browse(ids_by_state["cancel"]).action_cancel()
+        # Confirming dates an order today: put each back on its day, and its
+        # quotation validity with it.
+        dates = [
+            datetime.datetime.combine(today - datetime.timedelta(days=days), ORDER_TIME)
+            for _key, days, _amount, _state in rows
+        ]
+        self.env.execute_query(
+            SQL(
+                """
+            UPDATE sale_order so
+               SET date_order = fix.date_order,
+                   validity_date = so.validity_date
+                       + (fix.date_order::date - %(today)s::date)
+              FROM unnest(%(ids)s::int[], %(dates)s::timestamp[])
+                   AS fix(id, date_order)
+             WHERE so.id = fix.id
+                """,
+                ids=orders.ids,
+                dates=dates,
+                today=today,
+            )
+        )
+        orders.invalidate_model(["date_order", "validity_date"])
+        return orders
