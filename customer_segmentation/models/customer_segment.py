@@ -29,8 +29,10 @@ class CustomerSegment(models.Model):
         required=True,
         index=True,
     )
-    sequence = fields.Integer(default=10)
-    color = fields.Integer(help="Colour of the segment's tags and kanban badges.")
+    sequence = fields.Integer(default=10, aggregator=None)
+    color = fields.Integer(
+        aggregator=None, help="Colour of the segment's tags and kanban badges."
+    )
     description = fields.Text(
         translate=True,
         help="How to manage the customers of this segment.",

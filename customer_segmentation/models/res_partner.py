@@ -108,7 +108,19 @@ class ResPartner(models.Model):
     )
 
     segment_value_color = fields.Integer(
-        related="segment_value_id.color", groups=SEGMENTATION_GROUP
+        string="Value Tier Colour",
+        related="segment_value_id.color",
+        groups=SEGMENTATION_GROUP,
+    )
+    segment_lifecycle_color = fields.Integer(
+        string="Lifecycle Stage Colour",
+        related="segment_lifecycle_id.color",
+        groups=SEGMENTATION_GROUP,
+    )
+    segment_rfm_color = fields.Integer(
+        string="RFM Segment Colour",
+        related="segment_rfm_id.color",
+        groups=SEGMENTATION_GROUP,
     )
     segmentation_explanation = fields.Text(
         string="Explanation",
