@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Run every linter the way CI does; exits non-zero on any finding:
+#   scripts/lint.sh              lint customer_segmentation and the repository's Python
+# ruff (lint + format check) with pyproject.toml, pylint-odoo's mandatory checks
+# with .pylintrc, and OCA's XML/manifest/PO checks (oca-odoo-pre-commit-hooks).
+# Install the tools with: pip install -r requirements-dev.txt
+# To fix what ruff can fix: ruff check --fix . && ruff format .
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MODULE=${CS_MODULE:-customer_segmentation}
+ADDONS_DIR=$(cd "${CS_ADDONS_DIR:-$REPO}" && pwd)
+MODULE_DIR=$ADDONS_DIR/$MODULE
+
+for tool in ruff pylint oca-checks-odoo-module oca-checks-po; do
+    command -v "$tool" >/dev/null || {
+        echo "lint.sh: error: $tool not found; run: pip install -r requirements-dev.txt" >&2
+        exit 1
+    }
+done
+[[ -f $MODULE_DIR/__manifest__.py ]] || {
+    echo "lint.sh: error: no module $MODULE in $ADDONS_DIR" >&2
+    exit 1
+}
+
+failed=()
+run() {
+    local name=$1
+    shift
+    echo "== $name"
+    if "$@"; then
+        echo "   ok"
+    else
+        failed+=("$name")
+    fi
+}
+
+# From the addons folder, so that findings name paths like customer_segmentation/...
+cd "$ADDONS_DIR" || exit 1
+ruff_targets=("$REPO")
+[[ $ADDONS_DIR == "$REPO" ]] || ruff_targets+=("$MODULE")
+run "ruff check" ruff check --config "$REPO/pyproject.toml" --no-fix "${ruff_targets[@]}"
+run "ruff format --check" ruff format --config "$REPO/pyproject.toml" --check "${ruff_targets[@]}"
+run "pylint-odoo (.pylintrc)" pylint --rcfile="$REPO/.pylintrc" --load-plugins=pylint_odoo "$MODULE"
+run "oca-checks-odoo-module" oca-checks-odoo-module "$MODULE"
+mapfile -t po_files < <(find "$MODULE" -path '*/i18n*/*' \( -name '*.po' -o -name '*.pot' \) | sort)
+if ((${#po_files[@]})); then
+    run "oca-checks-po" oca-checks-po --disable=po-pretty-format "${po_files[@]}"
+fi
+
+if ((${#failed[@]})); then
+    joined=$(printf '%s, ' "${failed[@]}")
+    echo "lint.sh: FAILED: ${joined%, }" >&2
+    exit 1
+fi
+echo "lint.sh: all linters passed"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Run the test suite of customer_segmentation, as a newcomer or CI does:
+#   scripts/test.sh                       every test in customer_segmentation/tests
+#   scripts/test.sh -k rfm -x             extra arguments go to pytest
+#   scripts/test.sh customer_segmentation/tests/test_rfm.py
+#
+# Re-creates the database CS_TEST_DB (default customer_segmentation_test),
+# installs the module without demo data, then runs pytest with pytest-odoo,
+# HttpCase tests included. Fails if any test fails, if no test ran, or if any
+# test was skipped: a skipped Odoo test counts as a failure in this project.
+# The JUnit report is written to CS_JUNIT_XML (default junit.xml at the repo root).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+
+. "$(dirname "${BASH_SOURCE[0]}")/odoo.sh"
+python3 -c "import pytest_odoo" 2>/dev/null ||
+    cs_die "pytest-odoo is not installed: pip install -r requirements-dev.txt"
+. "$REPO/scripts/pg.sh"
+
+DB=${CS_TEST_DB:-customer_segmentation_test}
+JUNIT=${CS_JUNIT_XML:-$REPO/junit.xml}
+
+cs_drop_database "$DB"
+cs_install_module "$DB" --without-demo=all
+
+# The tests folder is the default target unless a path is given.
+targets=("$CS_ADDONS_DIR/$CS_MODULE/tests")
+for arg in "$@"; do
+    if [[ $arg != -* && -e ${arg%%::*} ]]; then
+        targets=()
+        break
+    fi
+done
+
+rm -f "$JUNIT"
+echo "Running pytest on database $DB ..."
+set +e
+python3 -m pytest -c "$REPO/pyproject.toml" --rootdir="$REPO" \
+    --odoo-database="$DB" --odoo-addons-path="$ADDONS_PATH" --odoo-http \
+    --odoo-log-level=warn "${targets[@]}" "$@" --junitxml="$JUNIT"
+rc=$?
+set -e
+
+python3 - "$JUNIT" "$rc" <<'EOF'
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+path, rc = sys.argv[1], int(sys.argv[2])
+problems = []
+passed = failed = 0
+skips = []
+# Count <testcase> elements: the suite's "tests" attribute also counts every
+# subTest() report, so it overstates the number of tests.
+if os.path.exists(path):
+    for case in ET.parse(path).getroot().iter("testcase"):
+        name = f"{case.get('classname')}.{case.get('name')}"
+        skip = case.find("skipped")
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+        elif skip is not None:
+            skips.append(f"{name}: {skip.get('message', '')}")
+        else:
+            passed += 1
+else:
+    problems.append(f"pytest wrote no report ({path})")
+
+if rc == 5 or (os.path.exists(path) and passed + failed + len(skips) == 0):
+    problems.append("no test was collected")
+elif rc != 0:
+    problems.append(f"pytest exited with code {rc}")
+if failed:
+    problems.append(f"{failed} test(s) failed or errored")
+if skips:
+    problems.append(f"{len(skips)} test(s) skipped, which this project counts as failures")
+
+print()
+if problems:
+    print("test.sh: FAILED")
+    for line in problems:
+        print(f"  - {line}")
+    for line in skips:
+        print(f"      skipped {line}")
+else:
+    print("test.sh: OK, every collected test ran and passed")
+print(f"result: {passed} passed, {failed} failed, {len(skips)} skipped")
+sys.exit(1 if problems else 0)
+EOF
