@@ -5,6 +5,8 @@ import time
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .res_partner import _segmentation_today
+
 
 class CustomerSegmentationRun(models.Model):
     """One full recompute of every customer's segments.
@@ -74,7 +76,7 @@ class CustomerSegmentationRun(models.Model):
     def _start(self, trigger):
         Partner = self.env["res.partner"].sudo()
         params = Partner._segmentation_params()
-        today = fields.Date.context_today(self)
+        today = _segmentation_today()
         stats = Partner._segmentation_population_stats(params, today)
         total = self.env.execute_query(
             SQL("SELECT count(*) FROM res_partner WHERE id = commercial_partner_id")
@@ -96,7 +98,7 @@ class CustomerSegmentationRun(models.Model):
         A run left unfinished on an earlier day is abandoned: its thresholds
         are stale, so its customers are classified again by the new run.
         """
-        today = fields.Date.context_today(self)
+        today = _segmentation_today()
         unfinished = self.search([("state", "=", "running"), ("trigger", "=", trigger)])
         stale = unfinished.filtered(lambda run: run.date != today)
         stale.write({"state": "abandoned", "finished_at": fields.Datetime.now()})

@@ -134,9 +134,8 @@ class ResPartner(models.Model):
         self.segmentation_currency_id = self.env.company.currency_id
 
     @api.depends("last_order_date")
-    @api.depends_context("tz")
     def _compute_rfm_recency_days(self):
-        today = fields.Date.context_today(self)
+        today = _segmentation_today()
         for partner in self:
             partner.rfm_recency_days = (
                 (today - partner.last_order_date).days if partner.last_order_date else 0
@@ -151,14 +150,14 @@ class ResPartner(models.Model):
         "rfm_frequency",
         "rfm_monetary",
     )
-    @api.depends_context("lang", "tz")
+    @api.depends_context("lang")
     def _compute_segmentation_explanation(self):
         try:
             params = self._segmentation_params()
         except UserError as error:
             self.segmentation_explanation = error.args[0]
             return
-        today = fields.Date.context_today(self)
+        today = _segmentation_today()
         for partner in self:
             partner.segmentation_explanation = "\n".join(
                 partner._segmentation_explain(params, today)
@@ -224,7 +223,12 @@ class ResPartner(models.Model):
             )
         if self.segment_value_id:
             amount = self.rfm_monetary
-            if params["value_method"] == "fixed":
+            if not self.rfm_frequency:
+                reason = _(
+                    "no confirmed order in the last %(window)s days",
+                    window=params["lookback_days"],
+                )
+            elif params["value_method"] == "fixed":
                 reason = _(
                     "%(amount).2f spent in the last %(window)s days; high value "
                     "from %(high).2f, medium from %(medium).2f",
@@ -232,11 +236,6 @@ class ResPartner(models.Model):
                     window=params["lookback_days"],
                     high=params["value_high_amount"],
                     medium=params["value_medium_amount"],
-                )
-            elif not self.rfm_frequency:
-                reason = _(
-                    "no confirmed order in the last %(window)s days",
-                    window=params["lookback_days"],
                 )
             else:
                 reason = _(
@@ -279,7 +278,7 @@ class ResPartner(models.Model):
             value, int
         ):
             return NotImplemented
-        today = fields.Date.context_today(self)
+        today = _segmentation_today()
         date = today - datetime.timedelta(days=value)
         # more days ago means an earlier date: flip the comparison
         flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(operator, operator)
@@ -353,7 +352,7 @@ class ResPartner(models.Model):
         customers = self.sudo().commercial_partner_id
         engine = self.env["res.partner"].sudo()
         params = engine._segmentation_params()
-        today = fields.Date.context_today(self)
+        today = _segmentation_today()
         stats = engine._segmentation_population_stats(params, today)
         engine._segmentation_apply(params, stats, today, customer_ids=customers.ids)
         return True
@@ -590,12 +589,9 @@ class ResPartner(models.Model):
         if params["value_method"] == "fixed":
             high_cutoff = params["value_high_amount"]
             medium_cutoff = params["value_medium_amount"]
-            value_base = SQL("COALESCE(a.monetary, 0)")
         else:
             high_cutoff = stats["high_cutoff"]
             medium_cutoff = stats["medium_cutoff"]
-            # customers with purchases, but none in the window, are low
-            value_base = SQL("a.monetary")
 
         def score(column, breaks, cast):
             if not breaks:
@@ -648,7 +644,8 @@ class ResPartner(models.Model):
                    a.first_date, a.last_date,
                    COALESCE(a.frequency, 0) AS frequency,
                    COALESCE(a.monetary, 0) AS monetary,
-                   %(value_base)s AS value_base,
+                   -- NULL without purchase in the window: low value
+                   a.monetary AS window_monetary,
                    COALESCE(a.quoted, false) AS quoted,
                    %(today)s::date - a.first_date AS age_days,
                    %(today)s::date - a.last_date AS recency_days
@@ -663,8 +660,8 @@ class ResPartner(models.Model):
                    CASE WHEN m.frequency > 0 THEN %(m_score)s END AS m_score,
                    CASE
                        WHEN m.last_date IS NULL THEN NULL
-                       WHEN m.value_base >= %(high_cutoff)s THEN %(value_high)s
-                       WHEN m.value_base >= %(medium_cutoff)s THEN %(value_medium)s
+                       WHEN m.window_monetary >= %(high_cutoff)s THEN %(value_high)s
+                       WHEN m.window_monetary >= %(medium_cutoff)s THEN %(value_medium)s
                        ELSE %(value_low)s
                    END AS value_id,
                    CASE
@@ -722,7 +719,6 @@ class ResPartner(models.Model):
             window_start=window_start,
             order_scope=order_scope,
             scope=scope,
-            value_base=value_base,
             opportunity=opportunity,
             today=today,
             r_score=score(SQL("m.last_date"), stats["recency_breaks"], "date"),
@@ -773,11 +769,17 @@ class ResPartner(models.Model):
                 "Customer segments not refreshed: invalid settings", exc_info=True
             )
             return
-        today = fields.Date.context_today(self)
+        today = _segmentation_today()
         stats = self.env["customer.segmentation.run"].sudo()._latest_stats()
         if stats is None:
             stats = engine._segmentation_population_stats(params, today)
         engine._segmentation_apply(params, stats, today, customer_ids=self.ids)
+
+
+def _segmentation_today():
+    """Order dates are classified by their UTC date, so "today" is the UTC
+    date too, whoever triggers the classification and wherever they are."""
+    return fields.Date.today()
 
 
 def _numeric(value):
