@@ -1,0 +1,171 @@
+from freezegun import freeze_time
+
+from odoo.tests import tagged
+
+from .common import (
+    NOW,
+    RFM_POPULATION,
+    SEGMENTATION_FIELDS,
+    TODAY,
+    SegmentationCase,
+    days_ago,
+)
+
+# Far below any real batch's duration: the run stops after its first batch.
+ONE_BATCH_BUDGET = 1e-9
+
+
+@tagged("post_install", "-at_install")
+class TestCron(SegmentationCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.population = cls._make_rfm_population()
+        cls.company = cls._make_customer("Company", is_company=True)
+        cls.contact = cls._make_customer("Contact", parent_id=cls.company.id)
+        # before the window, to keep the RFM population's hand-computed scores
+        cls._make_order(cls.contact, 100.0, days_ago(380))
+        cls.dormant = cls._make_customer("Dormant")
+        cls._make_order(cls.dormant, 100.0, days_ago(400))
+        cls.prospect = cls._make_customer("Prospect")
+        cls._make_order(cls.prospect, 100.0, days_ago(1), state="draft")
+        cls.customers = cls.env["res.partner"].union(
+            *cls.population.values(), cls.company, cls.dormant, cls.prospect
+        )
+        cls.partners = cls.customers + cls.contact
+
+    def _clear_segmentation(self):
+        """Forget every partner's segmentation, so that a run's effect shows."""
+        self.env["res.partner"].with_context(active_test=False).search([]).write(
+            dict.fromkeys(SEGMENTATION_FIELDS, False)
+        )
+
+    def _cron_runs(self):
+        return self.env["customer.segmentation.run"].search([("trigger", "=", "cron")])
+
+    def _first_batch_size_up_to(self, customer):
+        """The batch size making ``customer`` the last of the first batch."""
+        partners = (
+            self.env["res.partner"]
+            .with_context(active_test=False)
+            .search([("id", "<=", customer.id)])
+        )
+        return len(partners.filtered(lambda p: p.commercial_partner_id == p))
+
+    def _run_one_batch(self, last_customer, day=NOW):
+        """Start a nightly run on ``day`` and stop it after the batch ending
+        with ``last_customer``."""
+        # The clock must tick for the run to see its time budget spent.
+        with freeze_time(day, tick=True):
+            self.env["res.partner"]._cron_recompute_segments(
+                batch_size=self._first_batch_size_up_to(last_customer),
+                time_budget=ONE_BATCH_BUDGET,
+            )
+
+    def _assert_run_done(self, run):
+        total = self._commercial_partner_count()
+        self.assertRecordValues(
+            run,
+            [
+                {
+                    "state": "done",
+                    "date": TODAY,
+                    "customers_total": total,
+                    "customers_done": total,
+                }
+            ],
+        )
+
+    def test_scheduled_action(self):
+        cron = self.env.ref("customer_segmentation.ir_cron_recompute_segments")
+        self.assertEqual(cron.model_id.model, "res.partner")
+        self.assertIn("model._cron_recompute_segments()", cron.code)
+        self.assertTrue(cron.active)
+        self.assertEqual((cron.interval_number, cron.interval_type), (1, "days"))
+        self._clear_segmentation()
+        cron.method_direct_trigger()
+        run = self._cron_runs()
+        self.assertEqual(len(run), 1)
+        self._assert_run_done(run)
+        self.assertSegments(self.population["champions"], value="high", rfm="champions")
+        self.assertSegments(self.contact, value="low", lifecycle="churned", rfm=False)
+
+    def test_batched_run_matches_full_recompute(self):
+        self._clear_segmentation()
+        self.env["res.partner"]._cron_recompute_segments(batch_size=2)
+        run = self._cron_runs()
+        self._assert_run_done(run)
+        # From nothing: each customer who bought gets a value tier (10 + the
+        # company + the dormant one), who bought or was quoted a lifecycle
+        # stage (+ the prospect), who bought in the window an RFM segment.
+        self.assertRecordValues(
+            run,
+            [{"changes_value": 12, "changes_lifecycle": 13, "changes_rfm": 10}],
+        )
+        batched = self._snapshot(self.partners)
+        self._clear_segmentation()
+        summary = self._recompute_all()
+        self.assertEqual(self._snapshot(self.partners), batched)
+        self.assertEqual(summary["customers"], run.customers_done)
+        self.assertEqual(summary["changes"], {"value": 12, "lifecycle": 13, "rfm": 10})
+        # nothing left to change, batched or not
+        self.env["res.partner"]._cron_recompute_segments(batch_size=2)
+        second = self._cron_runs()[0]
+        self.assertNotEqual(second, run)
+        self.assertRecordValues(
+            second,
+            [
+                {
+                    "state": "done",
+                    "customers_written": 0,
+                    "changes_value": 0,
+                    "changes_lifecycle": 0,
+                    "changes_rfm": 0,
+                }
+            ],
+        )
+
+    def test_unfinished_run_of_today_resumes(self):
+        split = self.population["cant_lose"]
+        self._run_one_batch(split)
+        run = self._cron_runs()
+        self.assertRecordValues(
+            run,
+            [
+                {
+                    "state": "running",
+                    "last_customer_id": split.id,
+                    "customers_done": self._first_batch_size_up_to(split),
+                }
+            ],
+        )
+        self.assertSegments(split, rfm="cant_lose")
+        self._clear_segmentation()
+        self.env["res.partner"]._cron_recompute_segments(batch_size=2)
+        self.assertEqual(self._cron_runs(), run)
+        self._assert_run_done(run)
+        done_before = self.customers.filtered(lambda c: c.id <= split.id)
+        done_after = self.customers - done_before
+        self.assertTrue(done_before and done_after)
+        for customer in done_before:
+            with self.subTest(customer=customer.name):
+                self.assertSegments(customer, value=False, lifecycle=False, rfm=False)
+        for name in ("champions", "new", "loyal"):
+            with self.subTest(customer=name):
+                self.assertSegments(self.population[name], rfm=name)
+        self.assertSegments(self.dormant, value="low", lifecycle="churned")
+        self.assertSegments(self.prospect, lifecycle="prospect")
+
+    def test_unfinished_run_of_an_earlier_day_is_abandoned(self):
+        self._run_one_batch(self.population["cant_lose"], day="2026-06-14 12:00:00")
+        stale = self._cron_runs()
+        self.assertRecordValues(stale, [{"state": "running", "date": days_ago(1)}])
+        self._clear_segmentation()
+        self.env["res.partner"]._cron_recompute_segments(batch_size=2)
+        self.assertEqual(stale.state, "abandoned")
+        run = self._cron_runs() - stale
+        self.assertEqual(len(run), 1)
+        self._assert_run_done(run)
+        for name in RFM_POPULATION:
+            with self.subTest(customer=name):
+                self.assertSegments(self.population[name], rfm=name)
