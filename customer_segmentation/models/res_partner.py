@@ -755,9 +755,10 @@ class ResPartner(models.Model):
         Dates, figures, lifecycle stages and fixed value tiers come out exact;
         quantile tiers and RFM scores are placed against the thresholds of the
         latest full run, and the next full run ranks everyone again. Costs a
-        few queries whatever the number of customers.
+        few queries whatever the number of customers. Bulk imports may pass
+        the context key ``segmentation_skip_refresh`` and recompute once after.
         """
-        if not self:
+        if not self or self.env.context.get("segmentation_skip_refresh"):
             return
         engine = self.env["res.partner"].sudo()
         try:

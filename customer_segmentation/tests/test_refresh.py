@@ -86,3 +86,102 @@ class TestRefresh(SegmentationCase):
             order = self._make_order(customer, 100.0, days_ago(0))
         self.assertEqual(order.state, "sale")
         self.assertEqual(self._snapshot(customer), before)
+
+
+@tagged("post_install", "-at_install", "is_query_count")
+class TestRefreshCost(SegmentationCase):
+    """The same-transaction refresh costs a few queries, whatever the number
+    of orders confirmed together or of customers in the database."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customers = cls.env["res.partner"].create(
+            [{"name": f"Quoted Customer {index}"} for index in range(41)]
+        )
+        cls.quotations = cls.env["sale.order"].create(
+            [
+                cls._order_values(customer, 100.0 + index)
+                for index, customer in enumerate(cls.customers)
+            ]
+        )
+        # thresholds of a first full run, as in production
+        cls._make_confirmed_orders(cls.customers[:5], 500.0, days_ago(40))
+        cls.env["res.partner"].recompute_all_segments()
+
+    def _queries(self, function):
+        self.env.flush_all()
+        self.env.invalidate_all()
+        start = self.cr.sql_log_count
+        function()
+        self.env.flush_all()
+        return self.cr.sql_log_count - start
+
+    def test_refresh_costs_the_same_for_1_or_40_customers(self):
+        self._queries(self.customers[40]._segmentation_refresh)  # warm caches
+        one = self._queries(self.customers[:1]._segmentation_refresh)
+        forty = self._queries(self.customers[1:41]._segmentation_refresh)
+        self.assertEqual(one, forty)
+        self.assertLessEqual(one, 4)
+
+    def test_confirmation_adds_a_few_queries_also_in_batch(self):
+        def extra_queries(orders):
+            # the same confirmation, with and without the refresh
+            skipped = orders[: len(orders) // 2]
+            refreshed = orders[len(orders) // 2 :]
+            without = self._queries(
+                skipped.with_context(segmentation_skip_refresh=True).action_confirm
+            )
+            with_refresh = self._queries(refreshed.action_confirm)
+            return with_refresh - without
+
+        self._queries(self.quotations[40].action_confirm)  # warm caches
+        single = extra_queries(self.quotations[:2])
+        batch = extra_queries(self.quotations[2:40])
+        self.assertLessEqual(single, 4)
+        self.assertEqual(batch, single)
+        self.assertTrue(
+            all(c.segment_lifecycle_id for c in self.customers[21:40]),
+            "the refreshed half is classified",
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestRefreshMatchesRecompute(SegmentationCase):
+    def test_incremental_updates_equal_a_full_recompute(self):
+        self._set_params(
+            value_method="fixed", value_high_amount=500, value_medium_amount=100
+        )
+        company = self._make_customer("Company", is_company=True)
+        contact = self._make_customer("Contact", parent_id=company.id)
+        other = self._make_customer("Other", is_company=True)
+        churned = self._make_customer("Churned")
+        self._make_order(churned, 900.0, days_ago(500))
+        self._make_order(other, 50.0, days_ago(100))
+        self._recompute_all()
+        # a day of business, each step refreshing its customer at once
+        self._make_order(contact, 400.0, days_ago(3))
+        self._make_order(churned, 200.0, days_ago(1))
+        quotation = self._make_order(other, 80.0, days_ago(0), state="draft")
+        quotation.action_confirm()
+        cancelled = self._make_order(company, 999.0, days_ago(2))
+        cancelled._action_cancel()
+        contact.parent_id = other
+        customers = company | contact | other | churned
+        incremental = self._exact_fields(customers)
+        self._recompute_all()
+        self.assertEqual(self._exact_fields(customers), incremental)
+        self.assertSegments(churned, lifecycle="active", value="medium")
+        self.assertSegments(other, value="high")
+
+    def _exact_fields(self, customers):
+        """The fields a refresh gets exact: all but the population-relative
+        RFM scores, which follow the latest run's thresholds until the next."""
+        return {
+            partner_id: {
+                name: value
+                for name, value in fields.items()
+                if not name.endswith("_score") and name != "segment_rfm_id"
+            }
+            for partner_id, fields in self._snapshot(customers).items()
+        }
