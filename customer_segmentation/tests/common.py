@@ -13,6 +13,7 @@ from odoo import Command
 from odoo.tests import TransactionCase, new_test_user
 
 from odoo.addons.base.tests.common import DISABLED_MAIL_CONTEXT
+from odoo.addons.customer_segmentation.models.res_partner import STORED_FIELDS
 
 TODAY = datetime.date(2026, 6, 15)
 NOW = "2026-06-15 12:00:00"
@@ -23,18 +24,7 @@ PARAM_PREFIX = "customer_segmentation."
 # second currency: an order of 200 in it counts as 100 in the company currency.
 OTHER_CURRENCY_RATE = 2.0
 
-SEGMENTATION_FIELDS = (
-    "first_order_date",
-    "last_order_date",
-    "rfm_frequency",
-    "rfm_monetary",
-    "rfm_recency_score",
-    "rfm_frequency_score",
-    "rfm_monetary_score",
-    "segment_value_id",
-    "segment_lifecycle_id",
-    "segment_rfm_id",
-)
+SEGMENTATION_FIELDS = STORED_FIELDS
 
 DIMENSIONS = ("value", "lifecycle", "rfm")
 
