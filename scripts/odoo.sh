@@ -62,15 +62,17 @@ print(odoo.tools.config.filestore(sys.argv[1]))
     rm -rf -- "$filestore"
 }
 
-# Install CS_MODULE into a fresh database; extra arguments go to Odoo
+# Install CS_MODULE (and the comma-separated CS_EXTRA_MODULES, if set) into a
+# fresh database; extra arguments go to Odoo
 # (e.g. --without-demo=all). Fails if Odoo logs an ERROR or CRITICAL line or
 # if the module does not end up installed.
 cs_install_module() {
     local db=$1 log state
     shift
     log=$(mktemp)
-    echo "Installing $CS_MODULE into database $db ..."
-    if ! "${ODOO[@]}" --addons-path="$ADDONS_PATH" -d "$db" -i "$CS_MODULE" \
+    echo "Installing $CS_MODULE${CS_EXTRA_MODULES:+ (with $CS_EXTRA_MODULES)} into database $db ..."
+    if ! "${ODOO[@]}" --addons-path="$ADDONS_PATH" -d "$db" \
+        -i "$CS_MODULE${CS_EXTRA_MODULES:+,$CS_EXTRA_MODULES}" \
         --stop-after-init --no-http --log-level=warn "$@" 2>&1 | tee "$log"; then
         rm -f "$log"
         cs_die "Odoo failed while installing $CS_MODULE (see the log above)"
