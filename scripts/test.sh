@@ -13,8 +13,12 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 
 . "$(dirname "${BASH_SOURCE[0]}")/odoo.sh"
-python3 -c "import pytest_odoo" 2>/dev/null ||
-    cs_die "pytest-odoo is not installed: pip install -r requirements-dev.txt"
+# The test tools are the one thing a newcomer may lack: bring them.
+if ! python3 -c "import pytest_odoo, freezegun" 2>/dev/null; then
+    echo "Installing the test tools (requirements-dev.txt) ..."
+    python3 -m pip install -q --disable-pip-version-check -r "$REPO/requirements-dev.txt" ||
+        cs_die "could not install requirements-dev.txt"
+fi
 . "$REPO/scripts/pg.sh"
 
 DB=${CS_TEST_DB:-customer_segmentation_test}
