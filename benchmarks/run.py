@@ -83,7 +83,9 @@ INSTRUMENTED = (
     ("res.partner", "_segmentation_refresh"),
 )
 
-REFERENCE_UPDATE = """
+# Per commercial partner: last confirmed order date, and count and untaxed
+# amount in company currency of the confirmed orders in the window.
+PURCHASE = """
 WITH purchase AS (
     SELECT p.commercial_partner_id AS customer_id,
            max(so.date_order)::date AS last_date,
@@ -95,6 +97,13 @@ WITH purchase AS (
      WHERE so.state = 'sale'
   GROUP BY p.commercial_partner_id
 )
+"""
+
+# Every partner gets its commercial partner's figures: the rows the module
+# writes after a reset.
+REFERENCE_UPDATE = (
+    PURCHASE
+    + """
 UPDATE res_partner p
    SET last_order_date = a.last_date,
        rfm_frequency = COALESCE(a.frequency, 0),
@@ -104,20 +113,12 @@ UPDATE res_partner p
  WHERE c.id = c.commercial_partner_id
    AND p.commercial_partner_id = c.id
 """
+)
 
 # Partners whose module figures differ from the reference definition.
-REFERENCE_MISMATCHES = """
-WITH purchase AS (
-    SELECT p.commercial_partner_id AS customer_id,
-           max(so.date_order)::date AS last_date,
-           count(*) FILTER (WHERE so.date_order >= %(window_start)s) AS frequency,
-           sum(so.amount_untaxed / COALESCE(NULLIF(so.currency_rate, 0), 1))
-               FILTER (WHERE so.date_order >= %(window_start)s) AS monetary
-      FROM sale_order so
-      JOIN res_partner p ON p.id = so.partner_id
-     WHERE so.state = 'sale'
-  GROUP BY p.commercial_partner_id
-)
+REFERENCE_MISMATCHES = (
+    PURCHASE
+    + """
 SELECT count(*)
   FROM res_partner p
   JOIN res_partner c ON c.id = p.commercial_partner_id
@@ -127,6 +128,7 @@ SELECT count(*)
        IS DISTINCT FROM
        (a.last_date, COALESCE(a.frequency, 0), round(COALESCE(a.monetary, 0), 6))
 """
+)
 
 
 def parse_args():
@@ -259,8 +261,7 @@ class Benchmark:
             params = Partner._segmentation_params()
             Partner._segmentation_segment_ids()
             env.cr.execute(
-                f"SELECT count(*) FROM ({REFERENCE_UPDATE.split('UPDATE')[0]} "
-                "SELECT * FROM purchase) t",
+                PURCHASE + "SELECT count(*) FROM purchase",
                 {"window_start": self.window_start(env, params)},
             )
 
@@ -474,21 +475,43 @@ class Benchmark:
         env.invalidate_all()
 
     def step_incremental(self):
-        """Confirm quotations with the module's hook, then (baseline) others
-        with the hook switched off: the difference is what the module adds."""
-        size = self.args.quotations + self.args.bulk_quotations
-        rounds = 1 if self.args.no_baseline else 2
-        order_ids = self.pick_quotations(rounds * size)
-        size = len(order_ids) // rounds
+        """Confirm quotations with the module's hook and (baseline) others with
+        the hook switched off: the difference is what the module adds. Single
+        confirmations alternate between the two, after one rolled-back warm-up
+        confirmation each, so that both see the same conditions."""
+        modes = (True,) if self.args.no_baseline else (True, False)
+        wanted = len(modes) * (1 + self.args.quotations + self.args.bulk_quotations)
+        order_ids = self.pick_quotations(wanted)
         with environment(self.registry) as env:
             self._snapshot(env, order_ids)
+        size = len(order_ids) // len(modes)
+        groups = {
+            hook: order_ids[index * size : (index + 1) * size]
+            for index, hook in enumerate(modes)
+        }
+        single = min(self.args.quotations, size - 1)
         figures = {"picked": len(order_ids)}
         try:
-            for index in range(rounds):
-                ids = order_ids[index * size : (index + 1) * size]
-                single = min(self.args.quotations, len(ids))
-                series = self._confirm_series(ids[:single], ids[single:], index == 0)
-                if index == 0:
+            for hook in modes:
+                self._confirm_one(groups[hook][0], hook, commit=False)
+            singles = {hook: [] for hook in modes}
+            self.memory.reset_peak()
+            rss_before = self.memory.rss_mib()
+            for index in range(1, 1 + single):
+                for hook in modes:
+                    singles[hook].append(self._confirm_one(groups[hook][index], hook))
+            memory = {
+                "rss_growth_mib": self.memory.rss_mib() - rss_before,
+                "peak_rss_mib": self.memory.peak_mib(),
+            }
+            for hook in modes:
+                series = {}
+                if singles[hook]:
+                    series["single"] = _summarize_singles(singles[hook]) | memory
+                bulk_ids = groups[hook][1 + single :]
+                if bulk_ids:
+                    series["bulk"] = self._confirm_bulk(bulk_ids, hook)
+                if hook:
                     figures.update(series)
                 else:
                     figures["baseline"] = series
@@ -506,76 +529,73 @@ class Benchmark:
         cls._segmentation_refresh = lambda records, *args, **kwargs: None
         return [(cls, "_segmentation_refresh", own)]
 
-    def _confirm_series(self, single_ids, bulk_ids, hook):
+    def _confirm_one(self, order_id, hook, commit=True):
+        """Confirm one quotation in its own transaction, as one click."""
         from odoo import fields
 
-        figures = {}
         undo = self.instrument() if hook else self._disable_hook()
         try:
-            per_order, flush_only, hook_times, queries, fresh = [], [], [], [], 0
-            self.memory.reset_peak()
-            rss_before = self.memory.rss_mib()
-            for order_id in single_ids:
-                with environment(self.registry) as env:
-                    order = env["sale.order"].browse(order_id)
-                    customer_id = order.partner_id.commercial_partner_id.id
-                    queries_before = env.cr.sql_log_count
-                    start = time.perf_counter()
-                    order.action_confirm()
-                    env.flush_all()
-                    flushed = time.perf_counter()
-                    env.cr.commit()
-                    end = time.perf_counter()
-                    queries.append(env.cr.sql_log_count - queries_before)
-                    per_order.append(end - start)
-                    flush_only.append(flushed - start)
-                    parts, _counts = self.take_timings()
-                    hook_times.append(parts.get("_segmentation_refresh", 0.0))
-                    env.cr.execute(
-                        "SELECT last_order_date FROM res_partner WHERE id = %s",
-                        [customer_id],
-                    )
-                    fresh += env.cr.fetchone()[0] == fields.Date.context_today(order)
-            if single_ids:
-                figures["single"] = {
-                    "orders": len(single_ids),
-                    "ms_per_order": 1000 * statistics.mean(per_order),
-                    "ms_median": 1000 * statistics.median(per_order),
-                    "ms_p95": 1000 * _percentile(per_order, 0.95),
-                    "ms_before_commit": 1000 * statistics.mean(flush_only),
-                    "ms_module_hook": 1000 * statistics.mean(hook_times),
-                    "queries_per_order": statistics.mean(queries),
-                    "fresh_customers": fresh,
-                    "rss_growth_mib": self.memory.rss_mib() - rss_before,
-                    "peak_rss_mib": self.memory.peak_mib(),
-                }
-            if bulk_ids:
-
-                def confirm_all(env):
-                    orders = env["sale.order"].browse(bulk_ids)
-                    orders.action_confirm()
-                    env.flush_all()
-                    return orders.partner_id.commercial_partner_id.ids
-
-                customer_ids, bulk_figures = self.measure(confirm_all)
-                parts, counts = self.take_timings()
-                with environment(self.registry) as env:
-                    env.cr.execute(
-                        """SELECT count(*) FROM res_partner
-                            WHERE id = ANY(%s) AND last_order_date = %s""",
-                        [customer_ids, fields.Date.context_today(env.user)],
-                    )
-                    bulk_fresh = env.cr.fetchone()[0]
-                bulk_figures.update(
-                    orders=len(bulk_ids),
-                    ms_per_order=1000 * bulk_figures["seconds"] / len(bulk_ids),
-                    ms_module_hook_total=1000 * parts.get("_segmentation_refresh", 0.0),
-                    module_hook_calls=counts.get("_segmentation_refresh", 0),
-                    fresh_customers=bulk_fresh,
+            with environment(self.registry) as env:
+                order = env["sale.order"].browse(order_id)
+                customer_id = order.partner_id.commercial_partner_id.id
+                queries_before = env.cr.sql_log_count
+                start = time.perf_counter()
+                order.action_confirm()
+                env.flush_all()
+                flushed = time.perf_counter()
+                if not commit:
+                    env.cr.rollback()
+                    return None
+                env.cr.commit()
+                end = time.perf_counter()
+                queries = env.cr.sql_log_count - queries_before
+                parts, _counts = self.take_timings()
+                env.cr.execute(
+                    "SELECT last_order_date FROM res_partner WHERE id = %s",
+                    [customer_id],
                 )
-                figures["bulk"] = bulk_figures
+                fresh = env.cr.fetchone()[0] == fields.Date.context_today(order)
+                return {
+                    "seconds": end - start,
+                    "before_commit": flushed - start,
+                    "hook": parts.get("_segmentation_refresh", 0.0),
+                    "queries": queries,
+                    "fresh": fresh,
+                }
         finally:
             self.uninstrument(undo)
+            self.take_timings()
+
+    def _confirm_bulk(self, order_ids, hook):
+        """Confirm quotations in one ``action_confirm()`` call."""
+        from odoo import fields
+
+        def confirm_all(env):
+            orders = env["sale.order"].browse(order_ids)
+            orders.action_confirm()
+            env.flush_all()
+            return orders.partner_id.commercial_partner_id.ids
+
+        undo = self.instrument() if hook else self._disable_hook()
+        try:
+            customer_ids, figures = self.measure(confirm_all)
+            parts, counts = self.take_timings()
+        finally:
+            self.uninstrument(undo)
+        with environment(self.registry) as env:
+            env.cr.execute(
+                """SELECT count(*) FROM res_partner
+                    WHERE id = ANY(%s) AND last_order_date = %s""",
+                [customer_ids, fields.Date.context_today(env.user)],
+            )
+            fresh = env.cr.fetchone()[0]
+        figures.update(
+            orders=len(order_ids),
+            ms_per_order=1000 * figures["seconds"] / len(order_ids),
+            ms_module_hook_total=1000 * parts.get("_segmentation_refresh", 0.0),
+            module_hook_calls=counts.get("_segmentation_refresh", 0),
+            fresh_customers=fresh,
+        )
         return figures
 
     def step_cron(self):
@@ -637,6 +657,21 @@ def module_fingerprint():
                     digest.update(source.read())
     version = load_manifest("customer_segmentation")["version"]
     return f"{version} ({digest.hexdigest()[:10]})"
+
+
+def _summarize_singles(results):
+    seconds = [result["seconds"] for result in results]
+    return {
+        "orders": len(results),
+        "ms_per_order": 1000 * statistics.mean(seconds),
+        "ms_median": 1000 * statistics.median(seconds),
+        "ms_p95": 1000 * _percentile(seconds, 0.95),
+        "ms_before_commit": 1000
+        * statistics.mean(result["before_commit"] for result in results),
+        "ms_module_hook": 1000 * statistics.mean(result["hook"] for result in results),
+        "queries_per_order": statistics.mean(result["queries"] for result in results),
+        "fresh_customers": sum(result["fresh"] for result in results),
+    }
 
 
 def _percentile(values, share):
