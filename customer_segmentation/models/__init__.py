@@ -5,4 +5,5 @@ from . import res_partner
 from . import customer_segmentation_settings_mixin
 from . import res_config_settings
 from . import sale_order
+from . import sale_order_line
 from . import customer_segmentation_demo

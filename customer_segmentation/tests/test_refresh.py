@@ -1,5 +1,6 @@
 import datetime
 
+from odoo import Command
 from odoo.tests import tagged
 
 from .common import SegmentationCase, days_ago
@@ -187,3 +188,32 @@ class TestRefreshMatchesRecompute(SegmentationCase):
             }
             for partner_id, fields in self._snapshot(customers).items()
         }
+
+
+@tagged("post_install", "-at_install")
+class TestRefreshOrderLines(SegmentationCase):
+    def test_editing_a_confirmed_order_updates_its_customer(self):
+        self._set_params(
+            value_method="fixed", value_high_amount=500, value_medium_amount=100
+        )
+        customer = self._make_customer("Upsold Customer")
+        order = self._make_order(customer, 50.0, days_ago(5))
+        self.assertSegments(customer, value="low")
+        order.order_line.write({"product_uom_qty": 4, "price_unit": 50.0})
+        self.assertEqual(customer.rfm_monetary, 200.0)
+        self.assertSegments(customer, value="medium")
+        order.write(
+            {
+                "order_line": [
+                    Command.create(
+                        {
+                            "product_id": self.product.id,
+                            "price_unit": 400.0,
+                            "tax_id": False,
+                        }
+                    )
+                ]
+            }
+        )
+        self.assertEqual(customer.rfm_monetary, 600.0)
+        self.assertSegments(customer, value="high")
