@@ -187,11 +187,3 @@ def parser(description):
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-
-
-def human_bytes(size):
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"

@@ -14,7 +14,9 @@ module actually sent. Plans are exact but their timings are inflated by the
 per-node instrumentation: use run.py for timings.
 
 Each step is committed, like in run.py; the generated data stays. Last, (d)
-confirms one generated quotation the same way, and rolls it back.
+confirms one generated quotation the same way, and (d*) refreshes the
+customers of ``--bulk-quotations`` quotations at once (what confirming them in
+one call triggers); both are rolled back.
 """
 
 import logging
@@ -67,6 +69,12 @@ def parse_args():
     )
     arguments.add_argument(
         "--top", type=int, default=8, help="statements listed per step"
+    )
+    arguments.add_argument(
+        "--bulk-quotations",
+        type=int,
+        default=1000,
+        help="customers refreshed at once in the last step (default 1000)",
     )
     arguments.add_argument(
         "--sql-chars",
@@ -172,6 +180,25 @@ def main():
         return f"confirmed {order.name} (rolled back)"
 
     profiled(registry, args, "d", "action_confirm() of one quotation", confirm, False)
+
+    # The same refresh for the customers of --bulk-quotations quotations, as
+    # confirming them in one call does, rolled back.
+    with environment(registry) as env:
+        orders = env["sale.order"].browse(bench.pick_quotations(args.bulk_quotations))
+        customer_ids = orders.partner_id.commercial_partner_id.ids
+
+    def refresh(env):
+        env["res.partner"].browse(customer_ids)._segmentation_refresh()
+        return f"refreshed {len(customer_ids)} customers (rolled back)"
+
+    profiled(
+        registry,
+        args,
+        "d*",
+        f"_segmentation_refresh() of {len(customer_ids)} customers",
+        refresh,
+        False,
+    )
 
 
 if __name__ == "__main__":
