@@ -5,7 +5,7 @@ import time
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from .res_partner import _segmentation_today
+from .res_partner import COMMERCIAL_ENTITY, _segmentation_today
 
 
 class CustomerSegmentationRun(models.Model):
@@ -79,7 +79,7 @@ class CustomerSegmentationRun(models.Model):
         today = _segmentation_today()
         stats = Partner._segmentation_population_stats(params, today)
         total = self.env.execute_query(
-            SQL("SELECT count(*) FROM res_partner WHERE id = commercial_partner_id")
+            SQL("SELECT count(*) FROM res_partner WHERE %s", COMMERCIAL_ENTITY)
         )[0][0]
         return self.create(
             {
@@ -128,7 +128,8 @@ class CustomerSegmentationRun(models.Model):
                     self.params,
                     self.stats,
                     self.date,
-                    id_range=(self.last_customer_id, upper),
+                    # one statement for everyone needs no id filter
+                    id_range=(self.last_customer_id, upper) if batch_size else None,
                 )
                 done = self._count_customers(self.last_customer_id, upper)
                 self.write(
@@ -164,10 +165,11 @@ class CustomerSegmentationRun(models.Model):
                 """
             SELECT max(id) FROM (
                 SELECT id FROM res_partner
-                 WHERE id = commercial_partner_id AND id > %s
+                 WHERE %s AND id > %s
               ORDER BY id %s
             ) batch
                 """,
+                COMMERCIAL_ENTITY,
                 self.last_customer_id,
                 limit,
             )
@@ -178,7 +180,8 @@ class CustomerSegmentationRun(models.Model):
         return self.env.execute_query(
             SQL(
                 """SELECT count(*) FROM res_partner
-                    WHERE id = commercial_partner_id AND id > %s AND id <= %s""",
+                    WHERE %s AND id > %s AND id <= %s""",
+                COMMERCIAL_ENTITY,
                 low,
                 high,
             )

@@ -27,6 +27,11 @@ STORED_FIELDS = (
 
 _logger = logging.getLogger(__name__)
 
+# The same rows as "id = commercial_partner_id", in a form PostgreSQL can
+# estimate: with the id form it expected 0.5% of the partners and chose
+# nested loops over the orders.
+COMMERCIAL_ENTITY = SQL("(is_company OR parent_id IS NULL)")
+
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -575,7 +580,7 @@ class ResPartner(models.Model):
         self.env.flush_all()
         value_ids, lifecycle_ids, rfm_cells = self._segmentation_segment_ids()
         window_start = self._segmentation_window_start(params, today)
-        scope = SQL("c.id = c.commercial_partner_id")
+        scope = SQL("(c.is_company OR c.parent_id IS NULL)")
         if customer_ids is not None:
             scope = SQL("%s AND c.id = ANY(%s)", scope, list(customer_ids))
         if id_range is not None:
