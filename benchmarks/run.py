@@ -58,20 +58,6 @@ from benchlib import (
     pg_settings,
 )
 
-# The module's stored columns (customer_segmentation.models.res_partner), in
-# case the module no longer exports the list.
-DEFAULT_STORED_FIELDS = (
-    "first_order_date",
-    "last_order_date",
-    "rfm_frequency",
-    "rfm_monetary",
-    "rfm_recency_score",
-    "rfm_frequency_score",
-    "rfm_monetary_score",
-    "segment_value_id",
-    "segment_lifecycle_id",
-    "segment_rfm_id",
-)
 # Copies of the orders confirmed by step (d), to put them back (kept until
 # then, so an interrupted run is repaired by the next one).
 RESTORE_TABLES = {
@@ -197,12 +183,11 @@ class Benchmark:
 
     @staticmethod
     def _stored_fields():
-        try:
-            from odoo.addons.customer_segmentation.models.res_partner import (
-                STORED_FIELDS,
-            )
-        except ImportError:
-            return DEFAULT_STORED_FIELDS
+        # imported late: the registry must be loaded first
+        from odoo.addons.customer_segmentation.models.res_partner import (
+            STORED_FIELDS,
+        )
+
         return tuple(STORED_FIELDS)
 
     def log(self, message):
