@@ -1,18 +1,14 @@
+import ast
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-
-# Partner field holding the segment of each dimension.
-DIMENSION_FIELDS = {
-    "value": "segment_value_id",
-    "lifecycle": "segment_lifecycle_id",
-    "rfm": "segment_rfm_id",
-}
+from odoo.osv import expression
 
 
 class CustomerSegment(models.Model):
     _name = "customer.segment"
     _description = "Customer Segment"
-    _order = "dimension, sequence, id"
+    _order = "dimension_id, sequence, id"
 
     name = fields.Char(required=True, translate=True)
     code = fields.Char(
@@ -21,15 +17,47 @@ class CustomerSegment(models.Model):
         "XML-RPC clients.",
     )
     dimension = fields.Selection(
-        selection=[
-            ("value", "Value Tier"),
-            ("lifecycle", "Lifecycle Stage"),
-            ("rfm", "RFM Segment"),
-        ],
+        selection="_selection_dimension",
+        string="Dimension Code",
         required=True,
         index=True,
+        help="Code of the dimension this segment belongs to.",
     )
-    sequence = fields.Integer(default=10, aggregator=None)
+    dimension_id = fields.Many2one(
+        "customer.segment.dimension",
+        compute="_compute_dimension_id",
+        store=True,
+        index=True,
+        ondelete="cascade",
+    )
+    dimension_rule_type = fields.Selection(related="dimension_id.rule_type")
+    sequence = fields.Integer(
+        string="Priority",
+        default=10,
+        aggregator=None,
+        help="Segments are listed in this order; for rules by domain, the first "
+        "segment whose domain matches wins.",
+    )
+    rank = fields.Integer(
+        string="Level",
+        aggregator=None,
+        help="Higher is better: a customer moving to a segment of a higher level "
+        "is an upgrade, to a lower level a downgrade (movement report).",
+    )
+    is_churn = fields.Boolean(
+        string="Counts as Churn",
+        help="Customers entering this segment count as churned in the movement report.",
+    )
+    rule_domain = fields.Char(
+        string="Rule",
+        help="Contacts matching this domain belong to the segment (dimensions "
+        "classified by segment domains, and needs set by rule).",
+    )
+    job_title_keywords = fields.Char(
+        help="Comma-separated words; a contact whose job title contains one of "
+        "them, in any case, gets this job level. Levels are tried in priority "
+        "order.",
+    )
     color = fields.Integer(
         aggregator=None, help="Colour of the segment's tags and kanban badges."
     )
@@ -52,11 +80,36 @@ class CustomerSegment(models.Model):
         ),
     ]
 
+    @api.model
+    def _selection_dimension(self):
+        dimensions = (
+            self.env["customer.segment.dimension"]
+            .sudo()
+            .with_context(active_test=False)
+            .search_fetch([], ["code", "name"])
+        )
+        return [(d.code, d.name) for d in dimensions]
+
+    @api.depends("dimension")
+    def _compute_dimension_id(self):
+        dimensions = {
+            d.code: d
+            for d in self.env["customer.segment.dimension"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("code", "in", list(set(self.mapped("dimension"))))])
+        }
+        for segment in self:
+            segment.dimension_id = dimensions.get(segment.dimension)
+
     def _compute_customer_count(self):
         counts = {}
         Partner = self.env["res.partner"]
+        fields_by_dimension = Partner._segmentation_dimension_fields()
         for dimension in set(self.mapped("dimension")):
-            field_name = DIMENSION_FIELDS[dimension]
+            field_name = fields_by_dimension.get(dimension)
+            if not field_name:
+                continue
             domain = [
                 *Partner._segmentation_customer_domain(),
                 (field_name, "in", self.ids),
@@ -101,12 +154,47 @@ class CustomerSegment(models.Model):
                         )
                     )
 
+    @api.constrains("rule_domain", "dimension")
+    def _check_rule_domain(self):
+        for segment in self.filtered("rule_domain"):
+            segment._segmentation_rule_domain()
+
+    def _segmentation_rule_domain(self):
+        """The segment's rule as a domain on partners; a ValidationError naming
+        the segment and the field if it is not a valid domain."""
+        self.ensure_one()
+        try:
+            domain = ast.literal_eval(self.rule_domain or "[]")
+            if not isinstance(domain, (list, tuple)):
+                raise ValueError(self.env._("a domain is a list"))
+            domain = expression.normalize_domain(list(domain))
+            self.env["res.partner"].sudo().with_context(active_test=False)._search(
+                domain
+            )
+        except Exception as error:  # noqa: BLE001 - any failure means invalid
+            raise ValidationError(
+                self.env._(
+                    "Segment %(segment)s: the field Rule is not a valid domain on "
+                    "contacts (%(domain)s): %(error)s",
+                    segment=self.display_name,
+                    domain=self.rule_domain,
+                    error=error,
+                )
+            ) from error
+        return domain
+
     @api.ondelete(at_uninstall=False)
     def _unlink_except_in_use(self):
         Partner = self.env["res.partner"].sudo().with_context(active_test=False)
+        fields_by_dimension = Partner._segmentation_dimension_fields()
         for dimension in set(self.mapped("dimension")):
-            field_name = DIMENSION_FIELDS[dimension]
-            in_use = Partner.search([(field_name, "in", self.ids)], limit=1)[field_name]
+            field_name = fields_by_dimension.get(dimension)
+            if not field_name:
+                continue
+            in_use = (
+                Partner.search([(field_name, "in", self.ids)], limit=1)[field_name]
+                & self
+            )[:1]
             if in_use:
                 raise UserError(
                     self.env._(
@@ -116,12 +204,45 @@ class CustomerSegment(models.Model):
                     )
                 )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        dimension_ids = [v["dimension_id"] for v in vals_list if v.get("dimension_id")]
+        if dimension_ids:
+            codes = {
+                d.id: d.code
+                for d in self.env["customer.segment.dimension"]
+                .sudo()
+                .with_context(active_test=False)
+                .browse(dimension_ids)
+            }
+            for vals in vals_list:
+                if vals.get("dimension_id") and not vals.get("dimension"):
+                    vals["dimension"] = codes[vals["dimension_id"]]
+        segments = super().create(vals_list)
+        if any(vals.get("rule_domain") for vals in vals_list):
+            self.env.registry.clear_cache()  # _segmentation_rule_fields
+        return segments
+
+    def write(self, vals):
+        res = super().write(vals)
+        if "rule_domain" in vals or "active" in vals:
+            self.env.registry.clear_cache()  # _segmentation_rule_fields
+        return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()  # _segmentation_rule_fields
+        return res
+
     def action_view_customers(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "customer_segmentation.res_partner_action_customers"
         )
-        action["domain"] = [(DIMENSION_FIELDS[self.dimension], "=", self.id)]
+        field_name = self.env["res.partner"]._segmentation_dimension_fields()[
+            self.dimension
+        ]
+        action["domain"] = [(field_name, "=", self.id)]
         action["context"] = {}
         action["display_name"] = self.display_name
         return action

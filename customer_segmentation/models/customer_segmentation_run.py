@@ -52,6 +52,12 @@ class CustomerSegmentationRun(models.Model):
     changes_value = fields.Integer(string="Value Changes", readonly=True)
     changes_lifecycle = fields.Integer(string="Lifecycle Changes", readonly=True)
     changes_rfm = fields.Integer(string="RFM Changes", readonly=True)
+    changes_other = fields.Integer(
+        string="Other Changes",
+        readonly=True,
+        help="Segment changes of contacts on geography, business scale, job "
+        "level, needs set by rule and custom dimensions.",
+    )
     details = fields.Text(string="Settings and Thresholds", compute="_compute_details")
 
     @api.depends("trigger")
@@ -116,6 +122,8 @@ class CustomerSegmentationRun(models.Model):
         """
         self.ensure_one()
         Partner = self.env["res.partner"].sudo()
+        # settings added after the run started take their current value
+        params = {**Partner._segmentation_params(), **self.params}
         started = time.monotonic()
         # Committing inside a test would break the test's transaction.
         auto_commit = not getattr(threading.current_thread(), "testing", False)
@@ -124,12 +132,13 @@ class CustomerSegmentationRun(models.Model):
             if upper is None:
                 self.write({"state": "done", "finished_at": fields.Datetime.now()})
             else:
+                # one statement for everyone needs no id filter
+                id_range = (self.last_customer_id, upper) if batch_size else None
                 result = Partner._segmentation_apply(
-                    self.params,
-                    self.stats,
-                    self.date,
-                    # one statement for everyone needs no id filter
-                    id_range=(self.last_customer_id, upper) if batch_size else None,
+                    params, self.stats, self.date, id_range=id_range, run=self
+                )
+                profile = Partner._segmentation_apply_profile(
+                    params, id_range=id_range, run=self
                 )
                 done = self._count_customers(self.last_customer_id, upper)
                 self.write(
@@ -142,6 +151,8 @@ class CustomerSegmentationRun(models.Model):
                         "changes_lifecycle": self.changes_lifecycle
                         + result["lifecycle"],
                         "changes_rfm": self.changes_rfm + result["rfm"],
+                        "changes_other": self.changes_other
+                        + sum(v for k, v in profile.items() if k != "partners"),
                     }
                 )
             self.env["ir.cron"]._notify_progress(
@@ -203,5 +214,6 @@ class CustomerSegmentationRun(models.Model):
                 "value": self.changes_value,
                 "lifecycle": self.changes_lifecycle,
                 "rfm": self.changes_rfm,
+                "other": self.changes_other,
             },
         }

@@ -68,6 +68,28 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         help="Fixed method: customers spending at least this much are medium value.",
     )
 
+    segmentation_scale_large_employees = fields.Integer(
+        string="Large Enterprise Employees",
+        default=PARAMS["scale_large_employees"][1],
+        help="Companies with at least this many employees are large.",
+    )
+    segmentation_scale_medium_employees = fields.Integer(
+        string="Medium Enterprise Employees",
+        default=PARAMS["scale_medium_employees"][1],
+        help="Companies with at least this many employees are at least medium.",
+    )
+    segmentation_scale_large_revenue = fields.Float(
+        string="Large Enterprise Revenue",
+        default=PARAMS["scale_large_revenue"][1],
+        help="Companies with at least this annual revenue, in the company "
+        "currency, are large.",
+    )
+    segmentation_scale_medium_revenue = fields.Float(
+        string="Medium Enterprise Revenue",
+        default=PARAMS["scale_medium_revenue"][1],
+        help="Companies with at least this annual revenue are at least medium.",
+    )
+
     @api.constrains(*SETTING_FIELDS)
     def _check_segmentation_settings(self):
         for settings in self:

@@ -1,8 +1,13 @@
 import datetime
+import json
 import logging
+import re
 
-from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from lxml import etree
+from lxml.builder import E
+
+from odoo import api, fields, models, tools
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
@@ -24,6 +29,20 @@ STORED_FIELDS = (
     "segment_lifecycle_id",
     "segment_rfm_id",
 )
+# Classified from the contact's own data (address, job title, its company's
+# size, the rules of custom dimensions), by a second statement.
+PROFILE_FIELDS = ("segment_geo_id", "segment_scale_id", "segment_job_level_id")
+# Partner fields whose change reclassifies the profile dimensions.
+PROFILE_DEPENDENCIES = {
+    "country_id",
+    "state_id",
+    "company_id",
+    "function",
+    "is_company",
+    "parent_id",
+    "segmentation_employee_count",
+    "segmentation_annual_revenue",
+}
 
 _logger = logging.getLogger(__name__)
 
@@ -89,6 +108,7 @@ class ResPartner(models.Model):
         ondelete="restrict",
         domain=[("dimension", "=", "value")],
         group_expand="_read_group_segment_value_id",
+        tracking=True,
         groups=SEGMENTATION_GROUP,
     )
     segment_lifecycle_id = fields.Many2one(
@@ -99,6 +119,7 @@ class ResPartner(models.Model):
         ondelete="restrict",
         domain=[("dimension", "=", "lifecycle")],
         group_expand="_read_group_segment_lifecycle_id",
+        tracking=True,
         groups=SEGMENTATION_GROUP,
     )
     segment_rfm_id = fields.Many2one(
@@ -109,6 +130,100 @@ class ResPartner(models.Model):
         ondelete="restrict",
         domain=[("dimension", "=", "rfm")],
         group_expand="_read_group_segment_rfm_id",
+        tracking=True,
+        groups=SEGMENTATION_GROUP,
+    )
+
+    segment_geo_id = fields.Many2one(
+        "customer.segment",
+        string="Geography",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        domain=[("dimension", "=", "geo")],
+        group_expand="_read_group_segment_geo_id",
+        tracking=True,
+        groups=SEGMENTATION_GROUP,
+        help="Local: same country and state as the company; domestic: same "
+        "country; international: another country. Contacts without a country "
+        "get none.",
+    )
+    segment_scale_id = fields.Many2one(
+        "customer.segment",
+        string="Business Scale",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        domain=[("dimension", "=", "scale")],
+        group_expand="_read_group_segment_scale_id",
+        tracking=True,
+        groups=SEGMENTATION_GROUP,
+        help="Of the company, from its employees and annual revenue; its contacts "
+        "share it.",
+    )
+    segment_job_level_id = fields.Many2one(
+        "customer.segment",
+        string="Job Level",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        domain=[("dimension", "=", "job_level")],
+        group_expand="_read_group_segment_job_level_id",
+        tracking=True,
+        groups=SEGMENTATION_GROUP,
+        help="Of individual contacts, from the keywords of their job title, or "
+        "pinned by hand.",
+    )
+    segment_psychographic_id = fields.Many2one(
+        "customer.segment",
+        string="Psychographic Type",
+        index="btree_not_null",
+        ondelete="restrict",
+        domain=[("dimension", "=", "psychographic")],
+        group_expand="_read_group_segment_psychographic_id",
+        tracking=True,
+        groups=SEGMENTATION_GROUP,
+        help="How the customer decides: rational, emotional or impulsive.",
+    )
+    segment_need_ids = fields.Many2many(
+        "customer.segment",
+        relation="res_partner_customer_segment_need_rel",
+        column1="partner_id",
+        column2="segment_id",
+        string="Needs",
+        domain=[("dimension", "=", "need")],
+        groups=SEGMENTATION_GROUP,
+        help="Needs without a rule are set by hand; needs with a rule are added "
+        "and removed by it.",
+    )
+    segmentation_decision_maker = fields.Boolean(
+        string="Decision Maker",
+        tracking=True,
+        groups=SEGMENTATION_GROUP,
+        help="This contact takes or signs off the purchase decisions.",
+    )
+    segmentation_employee_count = fields.Integer(
+        string="Employees",
+        aggregator="sum",
+        groups=SEGMENTATION_GROUP,
+        help="Number of employees of the company, for its business scale.",
+    )
+    segmentation_annual_revenue = fields.Monetary(
+        string="Annual Revenue",
+        currency_field="segmentation_currency_id",
+        groups=SEGMENTATION_GROUP,
+        help="Yearly revenue of the company in the company currency, for its "
+        "business scale.",
+    )
+    segment_override_ids = fields.One2many(
+        "customer.segment.override",
+        "partner_id",
+        string="Pinned Segments",
+        groups=SEGMENTATION_GROUP,
+    )
+    segment_history_ids = fields.One2many(
+        "customer.segment.history",
+        "partner_id",
         groups=SEGMENTATION_GROUP,
     )
 
@@ -154,6 +269,10 @@ class ResPartner(models.Model):
         "last_order_date",
         "rfm_frequency",
         "rfm_monetary",
+        "segment_override_ids.active",
+        "segment_override_ids.segment_id",
+        "segment_override_ids.rule_segment_id",
+        "segment_override_ids.date_expiry",
     )
     @api.depends_context("lang")
     def _compute_segmentation_explanation(self):
@@ -166,7 +285,37 @@ class ResPartner(models.Model):
         for partner in self:
             partner.segmentation_explanation = "\n".join(
                 partner._segmentation_explain(params, today)
+                + partner._segmentation_explain_pins()
             )
+
+    def _segmentation_explain_pins(self):
+        """Sentences telling which segments are pinned, by whom and why."""
+        _ = self.env._
+        dimensions = dict(
+            self.env["customer.segment"]
+            ._fields["dimension"]
+            ._description_selection(self.env)
+        )
+        lines = []
+        for pin in self.segment_override_ids.filtered("active"):
+            until = (
+                _("until %(date)s", date=pin.date_expiry)
+                if pin.date_expiry
+                else _("until unpinned")
+            )
+            lines.append(
+                _(
+                    "%(dimension)s pinned to %(segment)s by %(user)s, %(until)s: "
+                    "%(reason)s (the rules say %(rule)s).",
+                    dimension=dimensions.get(pin.dimension, pin.dimension),
+                    segment=pin.segment_id.name,
+                    user=pin.user_id.name,
+                    until=until,
+                    reason=pin.reason,
+                    rule=pin.rule_segment_id.name or _("none"),
+                )
+            )
+        return lines
 
     def _segmentation_explain(self, params, today):
         """Sentences telling why this partner is in its segments."""
@@ -298,6 +447,26 @@ class ResPartner(models.Model):
     def _read_group_segment_rfm_id(self, segments, domain):
         return self._segmentation_group_expand(segments, "rfm")
 
+    def _read_group_segment_geo_id(self, segments, domain):
+        return self._segmentation_group_expand(segments, "geo")
+
+    def _read_group_segment_scale_id(self, segments, domain):
+        return self._segmentation_group_expand(segments, "scale")
+
+    def _read_group_segment_job_level_id(self, segments, domain):
+        return self._segmentation_group_expand(segments, "job_level")
+
+    def _read_group_segment_psychographic_id(self, segments, domain):
+        return self._segmentation_group_expand(segments, "psychographic")
+
+    def _read_group_custom_segment(self, segments, domain):
+        # the segments shown belong to the custom dimension being grouped by
+        dimensions = set(segments.mapped("dimension"))
+        return segments.search(
+            ["|", ("id", "in", segments.ids), ("dimension", "in", list(dimensions))],
+            order=segments._order,
+        )
+
     def _segmentation_group_expand(self, segments, dimension):
         # Every segment of the dimension is a column, in segment order, even
         # when empty, so a kanban shows the whole ladder.
@@ -305,6 +474,41 @@ class ResPartner(models.Model):
             ["|", ("id", "in", segments.ids), ("dimension", "=", dimension)],
             order=segments._order,
         )
+
+    @api.model
+    def _get_view(self, view_id=None, view_type="form", **options):
+        """Search and group contacts by the custom dimensions too.
+
+        Their fields come and go with the dimensions, so the filters are added
+        here rather than in a view; adding or removing a dimension reloads the
+        registry, which clears the cached views.
+        """
+        arch, view = super()._get_view(view_id, view_type, **options)
+        if view_type != "search":
+            return arch, view
+        dimensions = (
+            self.env["customer.segment.dimension"]
+            .sudo()
+            .search([("rule_type", "!=", "builtin")])
+        )
+        custom = [d for d in dimensions if d.partner_field in self._fields]
+        if not custom:
+            return arch, view
+        group_by = arch.find(".//group")
+        if group_by is None:
+            group_by = etree.SubElement(arch, "group", {"expand": "0"})
+        for dimension in custom:
+            attrs = {"groups": SEGMENTATION_GROUP}
+            arch.insert(0, E.field(name=dimension.partner_field, **attrs))
+            group_by.append(
+                E.filter(
+                    name=f"groupby_{dimension.partner_field}",
+                    string=dimension.name,
+                    context=repr({"group_by": dimension.partner_field}),
+                    **attrs,
+                )
+            )
+        return arch, view
 
     # ------------------------------------------------------------------
     # CRUD
@@ -314,16 +518,38 @@ class ResPartner(models.Model):
     def create(self, vals_list):
         partners = super().create(vals_list)
         # a new contact of a company shows the company's segments at once
-        partners.filtered("parent_id").commercial_partner_id._segmentation_refresh()
+        contacts = partners.filtered("parent_id")
+        contacts.commercial_partner_id._segmentation_reclassify(
+            profile=False, commercial=True
+        )
+        partners._segmentation_reclassify(orders=False)
+        manual = self._segmentation_manual_fields()
+        if any(manual.keys() & vals.keys() for vals in vals_list):
+            Segment = self.env["customer.segment"]
+            partners._segmentation_log_manual(
+                {partner.id: dict.fromkeys(manual, Segment) for partner in partners}
+            )
         return partners
 
     def write(self, vals):
-        if "parent_id" not in vals and "is_company" not in vals:
+        written = set(vals)
+        orders = bool({"parent_id", "is_company"} & written)
+        profile = bool(
+            (PROFILE_DEPENDENCIES | self._segmentation_rule_fields()) & written
+        )
+        manual = bool(set(self._segmentation_manual_fields()) & written)
+        if not (orders or profile or manual):
             return super().write(vals)
+        before = self._segmentation_manual_values() if manual else None
         customers_before = self.commercial_partner_id
         res = super().write(vals)
-        # the orders of a moved contact now count for another customer
-        (customers_before | self.commercial_partner_id)._segmentation_refresh()
+        if manual:
+            self._segmentation_log_manual(before)
+        if orders or profile:
+            # the orders of a moved contact now count for another customer
+            (customers_before | self.commercial_partner_id)._segmentation_reclassify(
+                orders=orders, profile=profile
+            )
         return res
 
     # ------------------------------------------------------------------
@@ -360,6 +586,7 @@ class ResPartner(models.Model):
         today = _segmentation_today()
         stats = engine._segmentation_population_stats(params, today)
         engine._segmentation_apply(params, stats, today, customer_ids=customers.ids)
+        engine._segmentation_apply_profile(params, customer_ids=customers.ids)
         return True
 
     @api.model
@@ -377,6 +604,7 @@ class ResPartner(models.Model):
             customers changed segment.
         """
         self._segmentation_check_group(MANAGER_GROUP)
+        self.env["customer.segment.override"]._expire(_segmentation_today())
         run = self.env["customer.segmentation.run"].sudo()._start("manual")
         run._process(batch_size=None)
         return run._summary()
@@ -405,6 +633,7 @@ class ResPartner(models.Model):
     @api.model
     def _cron_recompute_segments(self, batch_size=20000, time_budget=240):
         """Nightly full recompute in committed batches (see the run model)."""
+        self.env["customer.segment.override"]._expire(_segmentation_today())
         Run = self.env["customer.segmentation.run"]
         run = Run._resume_or_start("cron")
         run._process(batch_size=batch_size, time_budget=time_budget)
@@ -563,17 +792,30 @@ class ResPartner(models.Model):
 
     @api.model
     def _segmentation_apply(
-        self, params, stats, today, customer_ids=None, id_range=None
+        self,
+        params,
+        stats,
+        today,
+        customer_ids=None,
+        id_range=None,
+        cause="rule",
+        ended=(),
+        run=None,
     ):
-        """Classify customers and write the rows whose values changed.
+        """Classify customers on value, lifecycle and RFM, write the rows whose
+        values changed and log the segment changes.
 
         One statement for any number of customers: aggregate their orders,
-        score them against ``stats``, update the customers and their child
-        contacts where something differs.
+        score them against ``stats``, keep the pinned segments, update the
+        customers and their child contacts where something differs, and write
+        the history and chatter of the customers that changed segment.
 
         :param customer_ids: commercial partner ids, or None for all
         :param id_range: ``(low, high)``: commercial partners with
             ``low < id <= high`` (used by the batched nightly run)
+        :param cause: history cause of the changes made by the rules
+        :param ended: ``{(partner_id, dimension)}`` whose pin just ended
+        :param run: the ``customer.segmentation.run`` doing this, if any
         :return: ``{'customers': n, 'value': n, 'lifecycle': n, 'rfm': n}``
             where ``customers`` counts the customers written
         """
@@ -619,7 +861,7 @@ class ResPartner(models.Model):
                        AND l.type = 'opportunity'
                        AND NOT COALESCE(st.is_won, false))"""
             )
-        query = SQL(
+        source = SQL(
             """
         WITH agg AS (
             SELECT p.commercial_partner_id AS customer_id,
@@ -643,9 +885,10 @@ class ResPartner(models.Model):
         ),
         metric AS (
             SELECT c.id AS customer_id,
-                   c.segment_value_id AS old_value_id,
-                   c.segment_lifecycle_id AS old_lifecycle_id,
-                   c.segment_rfm_id AS old_rfm_id,
+                   c.company_id,
+                   c.segment_value_id AS old_value,
+                   c.segment_lifecycle_id AS old_lifecycle,
+                   c.segment_rfm_id AS old_rfm,
                    a.first_date, a.last_date,
                    COALESCE(a.frequency, 0) AS frequency,
                    COALESCE(a.monetary, 0) AS monetary,
@@ -668,7 +911,7 @@ class ResPartner(models.Model):
                        WHEN m.window_monetary >= %(high_cutoff)s THEN %(value_high)s
                        WHEN m.window_monetary >= %(medium_cutoff)s THEN %(value_medium)s
                        ELSE %(value_low)s
-                   END AS value_id,
+                   END AS rule_value,
                    CASE
                        WHEN m.last_date IS NULL THEN
                            CASE WHEN m.quoted OR %(opportunity)s
@@ -677,49 +920,12 @@ class ResPartner(models.Model):
                        WHEN m.recency_days <= %(active_days)s THEN %(lc_active)s
                        WHEN m.recency_days <= %(churn_days)s THEN %(lc_at_risk)s
                        ELSE %(lc_churned)s
-                   END AS lifecycle_id
+                   END AS rule_lifecycle
               FROM metric m
-        ),
-        result AS (
-            SELECT s.*,
-                   (%(rfm_cells)s::int[])[(s.r_score - 1) * 5 + s.f_score]
-                       AS rfm_id
-              FROM scored s
-        ),
-        updated AS (
-            UPDATE res_partner p
-               SET first_order_date = r.first_date,
-                   last_order_date = r.last_date,
-                   rfm_frequency = r.frequency,
-                   rfm_monetary = r.monetary,
-                   rfm_recency_score = r.r_score,
-                   rfm_frequency_score = r.f_score,
-                   rfm_monetary_score = r.m_score,
-                   segment_value_id = r.value_id,
-                   segment_lifecycle_id = r.lifecycle_id,
-                   segment_rfm_id = r.rfm_id
-              FROM result r
-             WHERE p.commercial_partner_id = r.customer_id
-               AND (p.first_order_date, p.last_order_date, p.rfm_frequency,
-                    p.rfm_monetary, p.rfm_recency_score, p.rfm_frequency_score,
-                    p.rfm_monetary_score, p.segment_value_id,
-                    p.segment_lifecycle_id, p.segment_rfm_id)
-                   IS DISTINCT FROM
-                   (r.first_date, r.last_date, r.frequency, r.monetary,
-                    r.r_score, r.f_score, r.m_score, r.value_id,
-                    r.lifecycle_id, r.rfm_id)
-         RETURNING p.id = r.customer_id AS is_customer,
-                   r.old_value_id IS DISTINCT FROM r.value_id AS value_changed,
-                   r.old_lifecycle_id IS DISTINCT FROM r.lifecycle_id
-                       AS lifecycle_changed,
-                   r.old_rfm_id IS DISTINCT FROM r.rfm_id AS rfm_changed
         )
-        SELECT count(*),
-               count(*) FILTER (WHERE value_changed),
-               count(*) FILTER (WHERE lifecycle_changed),
-               count(*) FILTER (WHERE rfm_changed)
-          FROM updated
-         WHERE is_customer
+        SELECT s.*,
+               (%(rfm_cells)s::int[])[(s.r_score - 1) * 5 + s.f_score] AS rule_rfm
+          FROM scored s
             """,
             window_start=window_start,
             order_scope=order_scope,
@@ -744,14 +950,793 @@ class ResPartner(models.Model):
             churn_days=params["churn_days"],
             rfm_cells=rfm_cells,
         )
-        customers, value, lifecycle, rfm = self.env.execute_query(query)[0]
-        self.invalidate_model(list(STORED_FIELDS))
-        return {
-            "customers": customers,
-            "value": value,
-            "lifecycle": lifecycle,
-            "rfm": rfm,
+        reasons = self._segmentation_core_reasons(
+            params, lifecycle_ids, high_cutoff, medium_cutoff
+        )
+        figures = {
+            "first_order_date": SQL("first_date"),
+            "last_order_date": SQL("last_date"),
+            "rfm_frequency": SQL("frequency"),
+            "rfm_monetary": SQL("monetary"),
+            "rfm_recency_score": SQL("r_score"),
+            "rfm_frequency_score": SQL("f_score"),
+            "rfm_monetary_score": SQL("m_score"),
         }
+        counts = self._segmentation_write(
+            source,
+            {
+                "value": ("segment_value_id", reasons["value"]),
+                "lifecycle": ("segment_lifecycle_id", reasons["lifecycle"]),
+                "rfm": ("segment_rfm_id", reasons["rfm"]),
+            },
+            figures=figures,
+            children=True,
+            cause=cause,
+            ended=ended,
+            run=run,
+        )
+        self.invalidate_model(list(STORED_FIELDS))
+        return counts
+
+    def _segmentation_core_reasons(self, params, lifecycle_ids, high, medium):
+        """SQL texts telling, in the current language, why a customer got its
+        value tier, lifecycle stage and RFM segment (columns of ``u``)."""
+        _ = self.env._
+        no_window_order = _sql_text(
+            _("no confirmed order in the last %(window)s days"),
+            window=SQL("%s", params["lookback_days"]),
+        )
+        recency = SQL("u.recency_days")
+        lifecycle = SQL(
+            """CASE u.rule_lifecycle
+                 WHEN %(new)s THEN %(new_reason)s
+                 WHEN %(active)s THEN %(active_reason)s
+                 WHEN %(at_risk)s THEN %(at_risk_reason)s
+                 WHEN %(churned)s THEN %(churned_reason)s
+                 WHEN %(prospect)s THEN %(prospect_reason)s
+                 ELSE %(none_reason)s END""",
+            new=lifecycle_ids.get("new"),
+            active=lifecycle_ids.get("active"),
+            at_risk=lifecycle_ids.get("at_risk"),
+            churned=lifecycle_ids.get("churned"),
+            prospect=lifecycle_ids.get("prospect"),
+            new_reason=_sql_text(
+                _("first order %(age)s days ago ≤ new-customer period %(days)s days"),
+                age=SQL("u.age_days"),
+                days=SQL("%s", params["new_days"]),
+            ),
+            active_reason=_sql_text(
+                _("last order %(recency)s days ago ≤ active period %(days)s days"),
+                recency=recency,
+                days=SQL("%s", params["active_days"]),
+            ),
+            at_risk_reason=_sql_text(
+                _(
+                    "last order %(recency)s days ago > active period %(active)s "
+                    "days, ≤ churn period %(churn)s days"
+                ),
+                recency=recency,
+                active=SQL("%s", params["active_days"]),
+                churn=SQL("%s", params["churn_days"]),
+            ),
+            churned_reason=_sql_text(
+                _("last order %(recency)s days ago > churn period %(days)s days"),
+                recency=recency,
+                days=SQL("%s", params["churn_days"]),
+            ),
+            prospect_reason=SQL(
+                "%s::text",
+                _("no confirmed order yet, but an open quotation or opportunity"),
+            ),
+            none_reason=SQL(
+                "%s::text", _("no confirmed order, open quotation or opportunity")
+            ),
+        )
+        value = SQL(
+            """CASE WHEN u.last_date IS NULL THEN %(no_order)s
+                    WHEN u.window_monetary IS NULL THEN %(no_window_order)s
+                    ELSE %(spent)s END""",
+            no_order=SQL("%s::text", _("no confirmed order")),
+            no_window_order=no_window_order,
+            spent=_sql_text(
+                _(
+                    "%(amount)s bought in the last %(window)s days; high value "
+                    "from %(high)s, medium from %(medium)s"
+                ),
+                amount=_amount(SQL("u.window_monetary")),
+                window=SQL("%s", params["lookback_days"]),
+                high=_amount(_numeric(high)),
+                medium=_amount(_numeric(medium)),
+            ),
+        )
+        rfm = SQL(
+            "CASE WHEN u.r_score IS NULL THEN %s ELSE %s END",
+            no_window_order,
+            _sql_text(
+                _(
+                    "recency score %(r)s (last order %(recency)s days ago), "
+                    "frequency score %(f)s (%(orders)s orders), monetary score "
+                    "%(m)s"
+                ),
+                r=SQL("u.r_score"),
+                recency=recency,
+                f=SQL("u.f_score"),
+                orders=SQL("u.frequency"),
+                m=SQL("u.m_score"),
+            ),
+        )
+        return {"value": value, "lifecycle": lifecycle, "rfm": rfm}
+
+    @api.model
+    def _segmentation_write(
+        self,
+        source,
+        dimensions,
+        figures=None,
+        children=False,
+        cause="rule",
+        ended=(),
+        run=None,
+    ):
+        """Write classification results and log what changed, in one statement.
+
+        :param source: SQL selecting one row per classified partner with the
+            columns ``customer_id``, ``company_id``, and per dimension ``d``:
+            ``old_<d>`` (segment before) and ``rule_<d>`` (segment by rule),
+            plus the columns named in ``figures`` and those the reasons use
+        :param dimensions: ``{code: (partner column, reason SQL over u.*)}``
+        :param figures: ``{partner column: SQL column of the source}`` also
+            written
+        :param children: write the child contacts of each row too
+        :return: ``{'customers': n, <code>: n per dimension}``
+        """
+        figures = figures or {}
+        codes = list(dimensions)
+        pin_columns = SQL(", ").join(
+            SQL(
+                """max(segment_id) FILTER (WHERE dimension = %(code)s)
+                       AS %(pin)s,
+                   max(reason) FILTER (WHERE dimension = %(code)s)
+                       AS %(pin_reason)s""",
+                code=code,
+                pin=SQL.identifier(f"pin_{code}"),
+                pin_reason=SQL.identifier(f"pin_reason_{code}"),
+            )
+            for code in codes
+        )
+        final_columns = SQL(", ").join(
+            SQL(
+                "COALESCE(pn.%(pin)s, s.%(rule)s) AS %(new)s",
+                pin=SQL.identifier(f"pin_{code}"),
+                rule=SQL.identifier(f"rule_{code}"),
+                new=SQL.identifier(f"new_{code}"),
+            )
+            for code in codes
+        )
+        pin_reasons = SQL(", ").join(
+            SQL(
+                "pn.%(pin)s, pn.%(pin_reason)s",
+                pin=SQL.identifier(f"pin_{code}"),
+                pin_reason=SQL.identifier(f"pin_reason_{code}"),
+            )
+            for code in codes
+        )
+        targets = [
+            (SQL.identifier(column), SQL("r.%s", SQL.identifier(f"new_{code}")))
+            for code, (column, _reason) in dimensions.items()
+        ] + [
+            (SQL.identifier(column), SQL("r.%s", expression))
+            for column, expression in figures.items()
+        ]
+        assignments = SQL(", ").join(
+            SQL("%s = %s", column, value) for column, value in targets
+        )
+        old_row = SQL(", ").join(SQL("p.%s", column) for column, _v in targets)
+        new_row = SQL(", ").join(value for _c, value in targets)
+        match = (
+            SQL("p.commercial_partner_id = r.customer_id")
+            if children
+            else SQL("p.id = r.customer_id")
+        )
+        rule_by_dimension = SQL(
+            "CASE o.dimension %s END",
+            SQL(" ").join(
+                SQL("WHEN %s THEN r.%s", code, SQL.identifier(f"rule_{code}"))
+                for code in codes
+            ),
+        )
+        changes = SQL(", ").join(
+            SQL(
+                "(%(code)s, u.%(old)s, u.%(new)s, u.%(pin)s IS NOT NULL, "
+                "u.%(pin_reason)s, %(reason)s)",
+                code=code,
+                old=SQL.identifier(f"old_{code}"),
+                new=SQL.identifier(f"new_{code}"),
+                pin=SQL.identifier(f"pin_{code}"),
+                pin_reason=SQL.identifier(f"pin_reason_{code}"),
+                reason=reason,
+            )
+            for code, (_column, reason) in dimensions.items()
+        )
+        was_classified = SQL(" OR ").join(
+            SQL("u.%s IS NOT NULL", SQL.identifier(f"old_{code}")) for code in codes
+        )
+        counts = SQL(", ").join(
+            SQL(
+                "count(*) FILTER (WHERE is_customer AND %s IS DISTINCT FROM %s)",
+                SQL.identifier(f"old_{code}"),
+                SQL.identifier(f"new_{code}"),
+            )
+            for code in codes
+        )
+        _ = self.env._
+        user = self.env.user
+        if ended:
+            ended_text = (
+                _("Pin expired")
+                if self.env.context.get("segmentation_pin_expired")
+                else _("Pin ended by %(user)s", user=user.name)
+            )
+        else:
+            ended_text = ""
+        lang = self.env.lang or "en_US"
+        tracked = {
+            code: self.env["ir.model.fields"]._get("res.partner", column).id
+            for code, (column, _reason) in dimensions.items()
+        }
+        query = SQL(
+            """
+        WITH src AS (%(source)s),
+        pins AS (
+            SELECT partner_id, %(pin_columns)s
+              FROM customer_segment_override
+             WHERE active AND dimension IN %(codes)s
+          GROUP BY partner_id
+        ),
+        result AS (
+            SELECT s.*, %(final_columns)s, %(pin_reasons)s
+              FROM src s
+              LEFT JOIN pins pn ON pn.partner_id = s.customer_id
+        ),
+        updated AS (
+            UPDATE res_partner p
+               SET %(assignments)s
+              FROM result r
+             WHERE %(match)s
+               AND (%(old_row)s) IS DISTINCT FROM (%(new_row)s)
+         RETURNING p.id = r.customer_id AS is_customer, r.*
+        ),
+        pin_rule AS (
+            UPDATE customer_segment_override o
+               SET rule_segment_id = %(rule_by_dimension)s
+              FROM result r
+             WHERE o.active AND o.partner_id = r.customer_id
+               AND o.dimension IN %(codes)s
+               AND o.rule_segment_id IS DISTINCT FROM %(rule_by_dimension)s
+        ),
+        changes AS (
+            SELECT u.customer_id, u.company_id, %(was_classified)s AS was_classified,
+                   v.dimension, v.old_id, v.new_id,
+                   CASE WHEN v.pinned THEN 'override'
+                        WHEN concat(u.customer_id, ':', v.dimension) = ANY(%(ended)s)
+                            THEN 'expiry'
+                        ELSE %(cause)s END AS cause,
+                   CASE WHEN v.pinned THEN concat(%(pinned_text)s, v.pin_reason)
+                        WHEN concat(u.customer_id, ':', v.dimension) = ANY(%(ended)s)
+                            THEN concat(%(ended_text)s, ': ', v.reason)
+                        ELSE v.reason END AS reason
+              FROM updated u
+             CROSS JOIN LATERAL (VALUES %(changes)s)
+                   AS v(dimension, old_id, new_id, pinned, pin_reason, reason)
+             WHERE u.is_customer AND v.old_id IS DISTINCT FROM v.new_id
+        ),
+        history AS (
+            INSERT INTO customer_segment_history (
+                partner_id, company_id, dimension, old_segment_id,
+                new_segment_id, date, user_id, run_id, cause, movement, reason,
+                create_uid, create_date, write_uid, write_date)
+            SELECT c.customer_id, c.company_id, c.dimension, c.old_id, c.new_id,
+                   %(now)s, %(uid)s, %(run_id)s, c.cause,
+                   CASE WHEN c.new_id IS NULL THEN 'exit'
+                        WHEN sn.is_churn THEN 'churn'
+                        WHEN c.old_id IS NULL THEN 'entry'
+                        WHEN sn.rank > so.rank THEN 'upgrade'
+                        WHEN sn.rank < so.rank THEN 'downgrade'
+                        ELSE 'lateral' END,
+                   c.reason, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM changes c
+              LEFT JOIN customer_segment so ON so.id = c.old_id
+              LEFT JOIN customer_segment sn ON sn.id = c.new_id
+        ),
+        message AS (
+            -- the chatter tells changes, not a customer's first classification
+            INSERT INTO mail_message (
+                model, res_id, message_type, subtype_id, author_id, date,
+                body, is_internal, create_uid, create_date, write_uid, write_date)
+            SELECT 'res.partner', c.customer_id, 'notification', %(subtype)s,
+                   %(author)s, %(now)s, '', true, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM changes c
+             WHERE c.was_classified AND %(chatter)s
+          GROUP BY c.customer_id
+         RETURNING id, res_id
+        ),
+        tracking AS (
+            INSERT INTO mail_tracking_value (
+                mail_message_id, field_id, old_value_integer, old_value_char,
+                new_value_integer, new_value_char,
+                create_uid, create_date, write_uid, write_date)
+            SELECT m.id, (%(tracked)s::jsonb ->> c.dimension)::int,
+                   c.old_id, COALESCE(so.name ->> %(lang)s, so.name ->> 'en_US', ''),
+                   c.new_id, COALESCE(sn.name ->> %(lang)s, sn.name ->> 'en_US', ''),
+                   %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM message m
+              JOIN changes c ON c.customer_id = m.res_id
+              LEFT JOIN customer_segment so ON so.id = c.old_id
+              LEFT JOIN customer_segment sn ON sn.id = c.new_id
+        )
+        SELECT count(*) FILTER (WHERE is_customer), %(counts)s
+          FROM updated
+            """,
+            source=source,
+            pin_columns=pin_columns,
+            codes=tuple(codes),
+            final_columns=final_columns,
+            pin_reasons=pin_reasons,
+            assignments=assignments,
+            match=match,
+            old_row=old_row,
+            new_row=new_row,
+            rule_by_dimension=rule_by_dimension,
+            was_classified=was_classified,
+            ended=[f"{partner_id}:{code}" for partner_id, code in ended],
+            cause=cause,
+            pinned_text=_("Pinned by hand: "),
+            ended_text=ended_text,
+            changes=changes,
+            now=SQL("(now() AT TIME ZONE 'UTC')"),
+            uid=self.env.uid,
+            run_id=run.id if run else None,
+            subtype=self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+            author=SQL("(SELECT partner_id FROM res_users WHERE id = %s)", user.id),
+            chatter=SQL("true"),
+            tracked=json.dumps(tracked),
+            lang=lang,
+            counts=counts,
+        )
+        row = self.env.execute_query(query)[0]
+        self.env["customer.segment.history"].invalidate_model()
+        self.env["customer.segment.override"].invalidate_model(["rule_segment_id"])
+        return {"customers": row[0], **dict(zip(codes, row[1:], strict=True))}
+
+    @api.model
+    def _segmentation_apply_profile(
+        self,
+        params,
+        customer_ids=None,
+        id_range=None,
+        cause="rule",
+        ended=(),
+        run=None,
+    ):
+        """Classify contacts on geography, business scale, job level and the
+        custom dimensions, and apply the needs set by rule.
+
+        Works on every contact of the given commercial partners (or of the
+        commercial partners in ``id_range``, or everyone), in one statement
+        plus one per rule need.
+
+        :return: ``{'partners': n, <code>: n per dimension}``
+        """
+        self.env.flush_all()
+        segments = self._segmentation_profile_segments()
+        scope = SQL("TRUE")
+        if customer_ids is not None:
+            scope = SQL("p.commercial_partner_id = ANY(%s)", list(customer_ids))
+        if id_range is not None:
+            scope = SQL(
+                "%s AND p.commercial_partner_id > %s AND p.commercial_partner_id <= %s",
+                scope,
+                *id_range,
+            )
+        _ = self.env._
+        geo = segments["geo"]
+        scale = segments["scale"]
+        job_cases = [
+            SQL(
+                "WHEN p.function ~* %s OR p.function ILIKE ANY(%s::text[]) THEN %s",
+                words,
+                patterns,
+                segment_id,
+            )
+            for segment_id, words, patterns in segments["job_level"]
+        ]
+        job_level = (
+            SQL(
+                "CASE WHEN p.is_company OR COALESCE(p.function, '') = '' THEN NULL "
+                "%s END",
+                SQL(" ").join(job_cases),
+            )
+            if job_cases
+            else SQL("NULL::int")
+        )
+        dimensions = {
+            "geo": (
+                "segment_geo_id",
+                SQL(
+                    """CASE WHEN u.country_id IS NULL THEN %s ELSE %s END""",
+                    SQL("%s::text", _("no country in the address")),
+                    _sql_text(
+                        _("address in %(address)s, company in %(company)s"),
+                        address=SQL("concat_ws('/', u.country_code, u.state_code)"),
+                        company=SQL(
+                            "concat_ws('/', u.company_country_code, "
+                            "u.company_state_code)"
+                        ),
+                    ),
+                ),
+            ),
+            "scale": (
+                "segment_scale_id",
+                SQL(
+                    "CASE WHEN u.rule_scale IS NULL THEN %s ELSE %s END",
+                    SQL(
+                        "%s::text",
+                        _("not a company, or no employees nor annual revenue"),
+                    ),
+                    _sql_text(
+                        _(
+                            "%(employees)s employees, annual revenue %(revenue)s; "
+                            "large from %(large_employees)s employees or "
+                            "%(large_revenue)s, medium from %(medium_employees)s "
+                            "or %(medium_revenue)s"
+                        ),
+                        employees=SQL("COALESCE(u.employees, 0)"),
+                        revenue=_amount(SQL("COALESCE(u.revenue, 0)")),
+                        large_employees=SQL("%s", params["scale_large_employees"]),
+                        large_revenue=_amount(_numeric(params["scale_large_revenue"])),
+                        medium_employees=SQL("%s", params["scale_medium_employees"]),
+                        medium_revenue=_amount(
+                            _numeric(params["scale_medium_revenue"])
+                        ),
+                    ),
+                ),
+            ),
+            "job_level": (
+                "segment_job_level_id",
+                SQL(
+                    "CASE WHEN u.rule_job_level IS NULL THEN %s ELSE %s END",
+                    SQL("%s::text", _("no job title keyword matches")),
+                    _sql_text(
+                        _('job title "%(title)s" matches a keyword of the level'),
+                        title=SQL("u.function"),
+                    ),
+                ),
+            ),
+        }
+        custom_columns = []
+        for code, field_name, rules in segments["custom"]:
+            cases = [
+                SQL("WHEN p.id IN (%s) THEN %s", subquery, segment_id)
+                for segment_id, subquery in rules
+            ]
+            rule = (
+                SQL("CASE %s END", SQL(" ").join(cases)) if cases else SQL("NULL::int")
+            )
+            custom_columns.append(
+                SQL(
+                    "p.%s AS %s, %s AS %s",
+                    SQL.identifier(field_name),
+                    SQL.identifier(f"old_{code}"),
+                    rule,
+                    SQL.identifier(f"rule_{code}"),
+                )
+            )
+            dimensions[code] = (
+                field_name,
+                SQL(
+                    "CASE WHEN u.%s IS NULL THEN %s ELSE %s END",
+                    SQL.identifier(f"rule_{code}"),
+                    SQL("%s::text", _("matches no segment rule")),
+                    SQL("%s::text", _("matches the segment's rule")),
+                ),
+            )
+        source = SQL(
+            """
+            SELECT p.id AS customer_id, p.company_id,
+                   p.country_id, p.function,
+                   pc.code AS country_code, ps.code AS state_code,
+                   cc.code AS company_country_code, cs.code AS company_state_code,
+                   NULLIF(e.segmentation_employee_count, 0) AS employees,
+                   NULLIF(e.segmentation_annual_revenue, 0) AS revenue,
+                   p.segment_geo_id AS old_geo,
+                   p.segment_scale_id AS old_scale,
+                   p.segment_job_level_id AS old_job_level,
+                   CASE WHEN p.country_id IS NULL THEN NULL
+                        WHEN p.country_id = cp.country_id
+                             AND p.state_id = cp.state_id THEN %(local)s
+                        WHEN p.country_id = cp.country_id THEN %(domestic)s
+                        ELSE %(international)s END AS rule_geo,
+                   -- contacts share their company's scale, pinned or not
+                   CASE WHEN NOT e.is_company THEN NULL
+                        WHEN ep.segment_id IS NOT NULL THEN ep.segment_id
+                        WHEN e.segmentation_employee_count >= %(large_employees)s
+                          OR e.segmentation_annual_revenue >= %(large_revenue)s
+                            THEN %(large)s
+                        WHEN e.segmentation_employee_count >= %(medium_employees)s
+                          OR e.segmentation_annual_revenue >= %(medium_revenue)s
+                            THEN %(medium)s
+                        WHEN e.segmentation_employee_count > 0
+                          OR e.segmentation_annual_revenue > 0 THEN %(small)s
+                   END AS rule_scale,
+                   %(job_level)s AS rule_job_level
+                   %(custom_columns)s
+              FROM res_partner p
+              JOIN res_partner e ON e.id = p.commercial_partner_id
+              LEFT JOIN customer_segment_override ep
+                     ON ep.partner_id = e.id AND e.id <> p.id AND ep.active
+                    AND ep.dimension = 'scale'
+              LEFT JOIN res_company co
+                     ON co.id = COALESCE(p.company_id, %(main_company)s)
+              LEFT JOIN res_partner cp ON cp.id = co.partner_id
+              LEFT JOIN res_country pc ON pc.id = p.country_id
+              LEFT JOIN res_country_state ps ON ps.id = p.state_id
+              LEFT JOIN res_country cc ON cc.id = cp.country_id
+              LEFT JOIN res_country_state cs ON cs.id = cp.state_id
+             WHERE %(scope)s
+            """,
+            local=geo.get("local"),
+            domestic=geo.get("domestic"),
+            international=geo.get("international"),
+            large=scale.get("large"),
+            medium=scale.get("medium"),
+            small=scale.get("small"),
+            large_employees=params["scale_large_employees"],
+            medium_employees=params["scale_medium_employees"],
+            large_revenue=_numeric(params["scale_large_revenue"]),
+            medium_revenue=_numeric(params["scale_medium_revenue"]),
+            job_level=job_level,
+            custom_columns=SQL("").join(SQL(", %s", c) for c in custom_columns),
+            main_company=self._segmentation_main_company_id(),
+            scope=scope,
+        )
+        counts = self._segmentation_write(
+            source, dimensions, cause=cause, ended=ended, run=run
+        )
+        counts["need"] = self._segmentation_apply_needs(
+            segments["need"], scope, run=run
+        )
+        self.invalidate_model(
+            [column for column, _reason in dimensions.values()] + ["segment_need_ids"]
+        )
+        counts["partners"] = counts.pop("customers")
+        return counts
+
+    @api.model
+    def _segmentation_apply_needs(self, rules, scope, run=None):
+        """Add the needs whose rule a contact matches and remove those it no
+        longer matches; needs without a rule are left to the users."""
+        if not rules:
+            return 0
+        wanted = SQL(" UNION ALL ").join(
+            SQL("SELECT id AS partner_id, %s AS segment_id FROM (%s) m", segment_id, q)
+            for segment_id, q in rules
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """
+            WITH wanted AS (
+                SELECT w.partner_id, w.segment_id
+                  FROM (%(wanted)s) w
+                  JOIN res_partner p ON p.id = w.partner_id
+                 WHERE %(scope)s
+            ),
+            removed AS (
+                DELETE FROM res_partner_customer_segment_need_rel rel
+                 USING res_partner p
+                 WHERE p.id = rel.partner_id AND %(scope)s
+                   AND rel.segment_id = ANY(%(rule_ids)s)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM wanted w
+                        WHERE w.partner_id = rel.partner_id
+                          AND w.segment_id = rel.segment_id)
+             RETURNING rel.partner_id, rel.segment_id AS old_id, NULL::int AS new_id,
+                       p.company_id
+            ),
+            added AS (
+                INSERT INTO res_partner_customer_segment_need_rel
+                       (partner_id, segment_id)
+                SELECT w.partner_id, w.segment_id FROM wanted w
+                 WHERE NOT EXISTS (
+                       SELECT 1 FROM res_partner_customer_segment_need_rel rel
+                        WHERE rel.partner_id = w.partner_id
+                          AND rel.segment_id = w.segment_id)
+             RETURNING partner_id, NULL::int AS old_id, segment_id AS new_id
+            ),
+            changes AS (
+                SELECT * FROM removed
+                UNION ALL
+                SELECT a.*, p.company_id FROM added a
+                  JOIN res_partner p ON p.id = a.partner_id
+            ),
+            history AS (
+                INSERT INTO customer_segment_history (
+                    partner_id, company_id, dimension, old_segment_id,
+                    new_segment_id, date, user_id, run_id, cause, movement, reason,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT partner_id, company_id, 'need', old_id, new_id, %(now)s,
+                       %(uid)s, %(run_id)s, 'rule',
+                       CASE WHEN new_id IS NULL THEN 'exit' ELSE 'entry' END,
+                       CASE WHEN new_id IS NULL THEN %(removed_text)s
+                            ELSE %(added_text)s END,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM changes
+            )
+            SELECT count(*) FROM changes
+                """,
+                wanted=wanted,
+                scope=scope,
+                rule_ids=[segment_id for segment_id, _q in rules],
+                now=SQL("(now() AT TIME ZONE 'UTC')"),
+                uid=self.env.uid,
+                run_id=run.id if run else None,
+                removed_text=self.env._("no longer matches the need's rule"),
+                added_text=self.env._("matches the need's rule"),
+            )
+        )
+        return rows[0][0]
+
+    @api.model
+    def _segmentation_profile_segments(self):
+        """Active segment ids of the profile dimensions, the job-title
+        patterns per job level, and the rules of custom dimensions and needs
+        as SQL subqueries, in priority order."""
+        Segment = self.env["customer.segment"].sudo()
+        Partner = self.sudo().with_context(active_test=False)
+        segments = Segment.search(
+            [
+                "|",
+                ("dimension", "in", ("geo", "scale", "job_level", "need")),
+                ("dimension_id.rule_type", "=", "domain"),
+            ],
+            order="sequence, id",
+        )
+        result = {"geo": {}, "scale": {}, "job_level": [], "need": [], "custom": []}
+        custom = {}
+        for segment in segments:
+            if segment.dimension in ("geo", "scale"):
+                result[segment.dimension].setdefault(segment.code, segment.id)
+            elif segment.dimension == "job_level":
+                keywords = [
+                    keyword.strip()
+                    for keyword in (segment.job_title_keywords or "").split(",")
+                    if keyword.strip()
+                ]
+                # Latin words match whole words ("COO" is not in
+                # "Coordinator"); Chinese has no spaces, so its keywords
+                # match anywhere in the title.
+                latin = [_regex_escape(k) for k in keywords if k.isascii()]
+                words = r"\m(" + "|".join(latin) + r")\M" if latin else "$^"
+                patterns = [
+                    "%" + _like_escape(k) + "%" for k in keywords if not k.isascii()
+                ]
+                if keywords:
+                    result["job_level"].append((segment.id, words, patterns))
+            elif segment.rule_domain:
+                query = Partner._search(segment._segmentation_rule_domain())
+                subquery = query.subselect()
+                if segment.dimension == "need":
+                    result["need"].append((segment.id, subquery))
+                else:
+                    custom.setdefault(segment.dimension_id, []).append(
+                        (segment.id, subquery)
+                    )
+        dimensions = (
+            self.env["customer.segment.dimension"]
+            .sudo()
+            .search([("rule_type", "=", "domain"), ("partner_field", "!=", False)])
+        )
+        for dimension in dimensions:
+            if dimension.partner_field in self._fields:
+                result["custom"].append(
+                    (
+                        dimension.code,
+                        dimension.partner_field,
+                        custom.get(dimension, []),
+                    )
+                )
+        return result
+
+    @api.model
+    def _segmentation_main_company_id(self):
+        company = self.env.ref("base.main_company", raise_if_not_found=False)
+        return company.id if company else self.env.company.id
+
+    @api.model
+    @tools.ormcache()
+    def _segmentation_rule_fields(self):
+        """Partner fields the segment rules read: writing one reclassifies."""
+        names = set()
+        segments = (
+            self.env["customer.segment"]
+            .sudo()
+            .search([("rule_domain", "not in", (False, "", "[]"))])
+        )
+        for segment in segments:
+            try:
+                domain = segment._segmentation_rule_domain()
+            except ValidationError:
+                continue
+            names.update(
+                leaf[0].split(".")[0]
+                for leaf in domain
+                if isinstance(leaf, (list, tuple)) and len(leaf) == 3
+            )
+        return frozenset(names)
+
+    @api.model
+    @tools.ormcache()
+    def _segmentation_manual_fields(self):
+        """``{partner field: dimension code}`` of the segments set by hand."""
+        dimensions = (
+            self.env["customer.segment.dimension"]
+            .sudo()
+            .with_context(active_test=False)
+            .search(["|", ("rule_type", "=", "manual"), ("code", "=", "need")])
+        )
+        return {
+            d.partner_field: d.code
+            for d in dimensions
+            if d.partner_field in self._fields
+        }
+
+    def _segmentation_manual_values(self):
+        names = self._segmentation_manual_fields()
+        return {
+            partner.id: {name: partner[name] for name in names}
+            for partner in self.sudo()
+        }
+
+    def _segmentation_log_manual(self, before):
+        """History rows for the segments set by hand in this write."""
+        reason = self.env._("Set by %(user)s", user=self.env.user.name)
+        names = self._segmentation_manual_fields()
+        rows = []
+        for partner in self.sudo():
+            changes = []
+            for name, dimension in names.items():
+                old, new = before[partner.id][name], partner[name]
+                if self._fields[name].type == "many2many":
+                    changes += [(dimension, s, s.browse()) for s in old - new]
+                    changes += [(dimension, s.browse(), s) for s in new - old]
+                elif old != new:
+                    changes.append((dimension, old, new))
+            rows += [
+                {
+                    "partner_id": partner.id,
+                    "company_id": partner.company_id.id,
+                    "dimension": dimension,
+                    "old_segment_id": old.id,
+                    "new_segment_id": new.id,
+                    "date": fields.Datetime.now(),
+                    "user_id": self.env.uid,
+                    "cause": "manual",
+                    "movement": _movement(old, new),
+                    "reason": reason,
+                }
+                for dimension, old, new in changes
+            ]
+        self.env["customer.segment.history"].sudo().create(rows)
+
+    @api.model
+    def _segmentation_dimension_fields(self):
+        """``{dimension code: partner field}`` of every dimension."""
+        dimensions = (
+            self.env["customer.segment.dimension"]
+            .sudo()
+            .with_context(active_test=False)
+            .search_fetch([], ["code", "partner_field"])
+        )
+        return {d.code: d.partner_field for d in dimensions if d.partner_field}
 
     def _segmentation_refresh(self):
         """Reclassify these commercial partners after their orders or
@@ -763,9 +1748,35 @@ class ResPartner(models.Model):
         few queries whatever the number of customers. Bulk imports may pass
         the context key ``segmentation_skip_refresh`` and recompute once after.
         """
+        self._segmentation_reclassify(profile=False, commercial=True)
+
+    def _segmentation_reclassify(
+        self,
+        cause="rule",
+        ended=(),
+        expired=False,
+        orders=True,
+        profile=True,
+        commercial=False,
+    ):
+        """Reclassify these partners (and their commercial entities) now.
+
+        :param cause: history cause of the changes the rules make
+        :param ended: ``{(partner_id, dimension)}`` whose pin just ended
+        :param expired: the pins in ``ended`` expired (rather than being ended
+            by a user)
+        :param orders: reclassify value, lifecycle and RFM
+        :param profile: reclassify geography, scale, job level, custom
+            dimensions and rule needs
+        :param commercial: these partners are commercial entities already
+        """
         if not self or self.env.context.get("segmentation_skip_refresh"):
             return
-        engine = self.env["res.partner"].sudo()
+        engine = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(segmentation_pin_expired=expired)
+        )
         try:
             params = engine._segmentation_params()
         except UserError:
@@ -775,11 +1786,24 @@ class ResPartner(models.Model):
                 "Customer segments not refreshed: invalid settings", exc_info=True
             )
             return
-        today = _segmentation_today()
-        stats = self.env["customer.segmentation.run"].sudo()._latest_stats()
-        if stats is None:
-            stats = engine._segmentation_population_stats(params, today)
-        engine._segmentation_apply(params, stats, today, customer_ids=self.ids)
+        customers = self.sudo() if commercial else self.sudo().commercial_partner_id
+        if orders:
+            today = _segmentation_today()
+            stats = self.env["customer.segmentation.run"].sudo()._latest_stats()
+            if stats is None:
+                stats = engine._segmentation_population_stats(params, today)
+            engine._segmentation_apply(
+                params,
+                stats,
+                today,
+                customer_ids=customers.ids,
+                cause=cause,
+                ended=ended,
+            )
+        if profile:
+            engine._segmentation_apply_profile(
+                params, customer_ids=customers.ids, cause=cause, ended=ended
+            )
 
 
 def _segmentation_today():
@@ -792,3 +1816,42 @@ def _numeric(value):
     if value is None:
         return SQL("NULL::numeric")
     return SQL("%s::numeric", str(value))
+
+
+def _movement(old, new):
+    if not new:
+        return "exit"
+    if new.is_churn:
+        return "churn"
+    if not old:
+        return "entry"
+    if new.rank != old.rank:
+        return "upgrade" if new.rank > old.rank else "downgrade"
+    return "lateral"
+
+
+def _amount(value):
+    """An amount as text with thousands separators: 12,345.60."""
+    return SQL("to_char(%s, 'FM999,999,999,999,990.00')", value)
+
+
+def _regex_escape(text):
+    """Escape ``text`` for a PostgreSQL regular expression."""
+    return re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", text)
+
+
+def _like_escape(text):
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _sql_text(template, **values):
+    """SQL concatenating a translated ``template`` whose ``%(name)s``
+    placeholders are the SQL expressions in ``values``."""
+    parts = re.split(r"%\((\w+)\)s", template)
+    pieces = []
+    for index, part in enumerate(parts):
+        if index % 2:
+            pieces.append(SQL("COALESCE((%s)::text, '')", values[part]))
+        elif part:
+            pieces.append(SQL("%s::text", part))
+    return SQL("concat(%s)", SQL(", ").join(pieces))

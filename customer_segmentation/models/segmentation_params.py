@@ -22,6 +22,12 @@ PARAMS = {
     "value_medium_share": ("float", 0.3, _lt("Medium-Value Share")),
     "value_high_amount": ("float", 10000.0, _lt("High-Value Amount")),
     "value_medium_amount": ("float", 2000.0, _lt("Medium-Value Amount")),
+    # The EU definition of SMEs (Recommendation 2003/361/EC): medium below 250
+    # employees and 50 million revenue, small below 50 and 10 million.
+    "scale_large_employees": ("int", 250, _lt("Large Enterprise Employees")),
+    "scale_medium_employees": ("int", 50, _lt("Medium Enterprise Employees")),
+    "scale_large_revenue": ("float", 50000000.0, _lt("Large Enterprise Revenue")),
+    "scale_medium_revenue": ("float", 10000000.0, _lt("Medium Enterprise Revenue")),
 }
 VALUE_METHODS = ("quantile", "fixed")
 
@@ -104,6 +110,15 @@ def _check_rules(values, problems, _):
     high_amount = values.get("value_high_amount", 1)
     medium_amount = values.get("value_medium_amount", 0)
     check("value_medium_amount", medium_amount >= 0, _("must not be negative."))
+    for size in ("employees", "revenue"):
+        large = values.get(f"scale_large_{size}", 1)
+        medium = values.get(f"scale_medium_{size}", 0)
+        check(f"scale_medium_{size}", medium > 0, _("must be positive."))
+        check(
+            f"scale_large_{size}",
+            large > medium,
+            _("must be greater than the medium enterprise threshold."),
+        )
     check(
         "value_high_amount",
         high_amount > medium_amount,

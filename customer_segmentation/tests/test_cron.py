@@ -107,7 +107,9 @@ class TestCron(SegmentationCase):
         summary = self._recompute_all()
         self.assertEqual(self._snapshot(self.partners), batched)
         self.assertEqual(summary["customers"], run.customers_done)
-        self.assertEqual(summary["changes"], {"value": 12, "lifecycle": 13, "rfm": 10})
+        self.assertEqual(
+            summary["changes"], {"value": 12, "lifecycle": 13, "rfm": 10, "other": 0}
+        )
         # nothing left to change, batched or not
         self.env["res.partner"]._cron_recompute_segments(batch_size=2)
         second = self._cron_runs()[0]

@@ -109,8 +109,12 @@ class TestRecomputeMethods(SegmentationCase):
         )
         self.assertEqual(summary["customers"], self._commercial_partner_count())
         self.assertEqual(summary["written"], 1)
-        self.assertEqual(summary["changes"], {"value": 1, "lifecycle": 1, "rfm": 0})
+        self.assertEqual(
+            summary["changes"], {"value": 1, "lifecycle": 1, "rfm": 0, "other": 0}
+        )
         again = self._recompute_all()
         self.assertGreater(again["run_id"], summary["run_id"])
         self.assertEqual(again["written"], 0)
-        self.assertEqual(again["changes"], {"value": 0, "lifecycle": 0, "rfm": 0})
+        self.assertEqual(
+            again["changes"], {"value": 0, "lifecycle": 0, "rfm": 0, "other": 0}
+        )

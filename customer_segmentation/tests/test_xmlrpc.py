@@ -157,7 +157,11 @@ class TestXmlRpc(SegmentationMixin, HttpCase):
         self.assertRecordValues(run, [{"trigger": "manual", "state": "done"}])
         self.assertEqual(summary["customers"], self._commercial_partner_count())
         self.assertEqual(summary["written"], 1)
-        self.assertEqual(summary["changes"], {"value": 1, "lifecycle": 0, "rfm": 0})
+        self.assertEqual(
+            summary["changes"], {"value": 1, "lifecycle": 0, "rfm": 0, "other": 0}
+        )
         again = execute_kw("res.partner", "recompute_all_segments", [])
         self.assertEqual(again["written"], 0)
-        self.assertEqual(again["changes"], {"value": 0, "lifecycle": 0, "rfm": 0})
+        self.assertEqual(
+            again["changes"], {"value": 0, "lifecycle": 0, "rfm": 0, "other": 0}
+        )

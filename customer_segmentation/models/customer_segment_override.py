@@ -1,0 +1,201 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+# Dimensions that describe the customer (the commercial entity); a pin on one
+# of them is set on the company or individual, and its contacts follow.
+CUSTOMER_DIMENSIONS = ("value", "lifecycle", "rfm", "scale")
+
+
+class CustomerSegmentOverride(models.Model):
+    """A customer's segment on one dimension, pinned by hand.
+
+    While active, recomputes keep the pinned segment and record what the rule
+    would have said. Ending it, by hand or when it expires, hands the dimension
+    back to the rule; both are logged in the segment history.
+    """
+
+    _name = "customer.segment.override"
+    _description = "Pinned Customer Segment"
+    _order = "active desc, create_date desc, id desc"
+    _rec_name = "segment_id"
+
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        ondelete="cascade",
+    )
+    company_id = fields.Many2one(related="partner_id.company_id", store=True)
+    dimension = fields.Selection(selection="_selection_dimension", required=True)
+    segment_id = fields.Many2one(
+        "customer.segment",
+        string="Pinned Segment",
+        required=True,
+        ondelete="cascade",
+        domain="[('dimension', '=', dimension)]",
+    )
+    rule_segment_id = fields.Many2one(
+        "customer.segment",
+        string="Rule Says",
+        readonly=True,
+        ondelete="set null",
+        help="The segment the rules gave at the latest recompute.",
+    )
+    reason = fields.Text(required=True)
+    date_expiry = fields.Date(
+        string="Until",
+        help="From the day after, the rule classifies the customer again.",
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Pinned By",
+        default=lambda self: self.env.user,
+        readonly=True,
+    )
+    active = fields.Boolean(default=True, readonly=True)
+    ended_by_id = fields.Many2one("res.users", readonly=True)
+    date_end = fields.Datetime(string="Ended On", readonly=True)
+
+    def init(self):
+        # one active pin per customer and dimension; ended pins are kept
+        self.env.cr.execute(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS customer_segment_override_active_uniq
+                ON customer_segment_override (partner_id, dimension) WHERE active
+            """
+        )
+
+    @api.model
+    def _selection_dimension(self):
+        return self.env["customer.segment"]._selection_dimension()
+
+    @api.constrains("partner_id", "dimension", "segment_id", "reason", "active")
+    def _check_override(self):
+        dimensions = {
+            d.code: d
+            for d in self.env["customer.segment.dimension"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([])
+        }
+        for override in self.filtered("active"):
+            dimension = dimensions[override.dimension]
+            if not dimension.allow_override:
+                raise ValidationError(
+                    self.env._(
+                        "Dimension: segments of %(dimension)s cannot be pinned; "
+                        "set them on the customer instead.",
+                        dimension=dimension.name,
+                    )
+                )
+            if override.segment_id.dimension != override.dimension:
+                raise ValidationError(
+                    self.env._(
+                        "Pinned Segment: %(segment)s is not a segment of "
+                        "%(dimension)s.",
+                        segment=override.segment_id.display_name,
+                        dimension=dimension.name,
+                    )
+                )
+            if not (override.reason or "").strip():
+                raise ValidationError(
+                    self.env._("Reason: say why the segment is pinned.")
+                )
+            partner = override.partner_id
+            if override.dimension in CUSTOMER_DIMENSIONS and (
+                partner.commercial_partner_id != partner
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Customer: %(dimension)s is pinned on %(customer)s, the "
+                        "company, not on its contact %(contact)s.",
+                        dimension=dimension.name,
+                        customer=partner.commercial_partner_id.display_name,
+                        contact=partner.display_name,
+                    )
+                )
+            if override.dimension == "job_level" and partner.is_company:
+                raise ValidationError(
+                    self.env._(
+                        "Customer: a job level is pinned on a person, not on the "
+                        "company %(company)s.",
+                        company=partner.display_name,
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # A new pin replaces the partner's current one on the dimension: the
+        # segment goes from the old pin to the new one, without the rule's
+        # segment in between.
+        for vals in vals_list:
+            self.search(
+                [
+                    ("partner_id", "=", vals.get("partner_id")),
+                    ("dimension", "=", vals.get("dimension")),
+                ]
+            ).write(
+                {
+                    "active": False,
+                    "ended_by_id": self.env.uid,
+                    "date_end": fields.Datetime.now(),
+                }
+            )
+        # the ended pin must leave the unique index before the new one enters
+        self.flush_model(["active"])
+        overrides = super().create(vals_list)
+        overrides.partner_id._segmentation_reclassify(cause="override")
+        return overrides
+
+    def write(self, vals):
+        if {"partner_id", "dimension"} & set(vals):
+            raise UserError(
+                self.env._(
+                    "A pin's customer and dimension cannot change: end it and pin "
+                    "again."
+                )
+            )
+        if set(vals) - {"active", "ended_by_id", "date_end"} and not all(
+            self.mapped("active")
+        ):
+            raise UserError(self.env._("An ended pin cannot be changed."))
+        res = super().write(vals)
+        if {"segment_id", "date_expiry"} & set(vals):
+            self.partner_id._segmentation_reclassify(cause="override")
+        return res
+
+    def action_end(self):
+        """End these pins now: the rule classifies the customers again.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'customer.segment.override',
+        'action_end', [[id, ...]])``.
+
+        :return: True
+        """
+        self._end()
+        return True
+
+    def _end(self, expired=False):
+        active = self.filtered("active")
+        if not active:
+            return
+        active.write(
+            {
+                "active": False,
+                "ended_by_id": self.env.user.id,
+                "date_end": fields.Datetime.now(),
+            }
+        )
+        active.partner_id._segmentation_reclassify(
+            cause="expiry",
+            ended={(o.partner_id.id, o.dimension) for o in active},
+            expired=expired,
+        )
+
+    @api.model
+    def _expire(self, today):
+        """End the pins whose last day is before ``today``."""
+        expired = self.sudo().search([("date_expiry", "<", today)])
+        expired._end(expired=True)
+        return len(expired)
