@@ -9,3 +9,7 @@ from . import test_server_actions
 from . import test_refresh
 from . import test_performance
 from . import test_xmlrpc
+from . import test_dimensions
+from . import test_custom_dimension
+from . import test_override
+from . import test_history
