@@ -6,51 +6,52 @@ from odoo.tools import SQL
 
 # Generated customers; the XML id of each is
 # ``customer_segmentation.res_partner_<key>_demo``. Columns: key, name,
-# is_company, city, country code, state code, industry (the letter of
+# is_company, city, country code, state code (Odoo's Chinese provinces use
+# their one-character abbreviation: 粤 for Guangdong), industry (the letter of
 # ``base.res_partner_industry_<letter>``).
 # fmt: off
 PARTNERS = (
-    ("huasheng", "深圳华晟电子科技有限公司", True, "深圳", "CN", "GD", "C"),
+    ("huasheng", "深圳华晟电子科技有限公司", True, "深圳", "CN", "粤", "C"),
     ("redwood", "Redwood Analytics LLC", True, "San Francisco", "US", "CA", "J"),
     ("emily_carter", "Emily Carter", False, "Boston", "US", "MA", None),
-    ("ruifeng", "杭州瑞丰纺织有限公司", True, "杭州", "CN", "ZJ", "C"),
-    ("zhang_wei", "张伟", False, "北京", "CN", "BJ", None),
+    ("ruifeng", "杭州瑞丰纺织有限公司", True, "杭州", "CN", "浙", "C"),
+    ("zhang_wei", "张伟", False, "北京", "CN", "京", None),
     ("bluewater", "Bluewater Logistics Inc.", True, "Houston", "US", "TX", "H"),
-    ("jiahe", "广州嘉禾餐饮管理有限公司", True, "广州", "CN", "GD", "I"),
-    ("hengyuan", "苏州恒远精密制造有限公司", True, "苏州", "CN", "JS", "C"),
-    ("zhou_ting", "周婷", False, "成都", "CN", "SC", None),
+    ("jiahe", "广州嘉禾餐饮管理有限公司", True, "广州", "CN", "粤", "I"),
+    ("hengyuan", "苏州恒远精密制造有限公司", True, "苏州", "CN", "苏", "C"),
+    ("zhou_ting", "周婷", False, "成都", "CN", "蜀", None),
     ("sofia_martinez", "Sofia Martínez", False, "Madrid", "ES", None, None),
-    ("zhongke", "北京中科信达信息技术有限公司", True, "北京", "CN", "BJ", "J"),
+    ("zhongke", "北京中科信达信息技术有限公司", True, "北京", "CN", "京", "J"),
     ("contoso", "Contoso Manufacturing Ltd", True, "Manchester", "GB", None, "C"),
-    ("shudao", "成都蜀道物流有限公司", True, "成都", "CN", "SC", "H"),
+    ("shudao", "成都蜀道物流有限公司", True, "成都", "CN", "蜀", "H"),
     ("harbor_pine", "Harbor & Pine Retail", True, "Portland", "US", "OR", "G"),
-    ("haitong", "宁波海通进出口有限公司", True, "宁波", "CN", "ZJ", "G"),
+    ("haitong", "宁波海通进出口有限公司", True, "宁波", "CN", "浙", "G"),
     ("james_obrien", "James O'Brien", False, "Dublin", "IE", None, None),
-    ("changjiang", "武汉长江建材贸易有限公司", True, "武汉", "CN", "HB", "F"),
-    ("liu_yang", "刘洋", False, "上海", "CN", "SH", None),
-    ("chen_jing", "陈静", False, "杭州", "CN", "ZJ", None),
+    ("changjiang", "武汉长江建材贸易有限公司", True, "武汉", "CN", "鄂", "F"),
+    ("liu_yang", "刘洋", False, "上海", "CN", "沪", None),
+    ("chen_jing", "陈静", False, "杭州", "CN", "浙", None),
     ("alpine", "Alpine Medical Supplies GmbH", True, "München", "DE", None, "Q"),
-    ("hairun", "青岛海润食品有限公司", True, "青岛", "CN", "SD", "I"),
-    ("binhai", "天津滨海新能源科技有限公司", True, "天津", "CN", "TJ", "D"),
+    ("hairun", "青岛海润食品有限公司", True, "青岛", "CN", "鲁", "I"),
+    ("binhai", "天津滨海新能源科技有限公司", True, "天津", "CN", "津", "D"),
     ("oliver_bennett", "Oliver Bennett", False, "Bristol", "GB", None, None),
     ("maple_leaf", "Maple Leaf Foods Distribution", True, "Toronto", "CA", "ON", "I"),
-    ("ludao", "厦门鹭岛医疗器械有限公司", True, "厦门", "CN", "FJ", "Q"),
-    ("sun_lihua", "孙丽华", False, "广州", "CN", "GD", None),
+    ("ludao", "厦门鹭岛医疗器械有限公司", True, "厦门", "CN", "闽", "Q"),
+    ("sun_lihua", "孙丽华", False, "广州", "CN", "粤", None),
     ("priya_sharma", "Priya Sharma", False, "Bengaluru", "IN", "KA", None),
     ("sunrise", "Sunrise Agritech Pty Ltd", True, "Brisbane", "AU", "QLD", "A"),
     ("evergreen", "Evergreen Hotel Group", True, "Singapore", "SG", None, "I"),
-    ("shancheng", "重庆山城汽车配件有限公司", True, "重庆", "CN", "CQ", "C"),
+    ("shancheng", "重庆山城汽车配件有限公司", True, "重庆", "CN", "渝", "C"),
     ("kingsbridge", "Kingsbridge Office Supplies", True, "London", "GB", None, "G"),
-    ("lituo", "东莞力拓五金制品厂", True, "东莞", "CN", "GD", "C"),
+    ("lituo", "东莞力拓五金制品厂", True, "东莞", "CN", "粤", "C"),
     ("fabrikam", "Fabrikam Components", True, "Chicago", "US", "IL", "C"),
-    ("jinling", "南京金陵印务有限公司", True, "南京", "CN", "JS", "S"),
-    ("zhao_lei", "赵磊", False, "沈阳", "CN", "LN", None),
-    ("qinchuan", "西安秦川智能装备有限公司", True, "西安", "CN", "SN", "C"),
+    ("jinling", "南京金陵印务有限公司", True, "南京", "CN", "苏", "S"),
+    ("zhao_lei", "赵磊", False, "沈阳", "CN", "辽", None),
+    ("qinchuan", "西安秦川智能装备有限公司", True, "西安", "CN", "陕", "C"),
     ("greenfield", "Greenfield Dental Clinic", True, "Denver", "US", "CO", "Q"),
-    ("wu_fang", "吴芳", False, "深圳", "CN", "GD", None),
-    ("beifang", "沈阳北方重工配件有限公司", True, "沈阳", "CN", "LN", "C"),
+    ("wu_fang", "吴芳", False, "深圳", "CN", "粤", None),
+    ("beifang", "沈阳北方重工配件有限公司", True, "沈阳", "CN", "辽", "C"),
     ("lakeside", "Lakeside Bakery Co.", True, "Chicago", "US", "IL", "I"),
-    ("he_zhiqiang", "何志强", False, "武汉", "CN", "HB", None),
+    ("he_zhiqiang", "何志强", False, "武汉", "CN", "鄂", None),
 )
 # fmt: on
 
@@ -166,8 +167,12 @@ class CustomerSegmentationDemo(models.AbstractModel):
         """
         if self.env.ref(_xmlid(PARTNERS[0][0]), raise_if_not_found=False):
             return
-        partners = self._generate_partners()
-        self._generate_orders(partners)
+        # Orders are confirmed today and dated back afterwards: classify once,
+        # at the end, so the history shows where customers are, not the steps
+        # of building the demo.
+        generator = self.with_context(segmentation_skip_refresh=True)
+        partners = generator._generate_partners()
+        generator._generate_orders(partners)
         self.env["res.partner"].recompute_all_segments()
 
     def _generate_partners(self):
