@@ -268,7 +268,8 @@ class CustomerSegmentationDemo(models.AbstractModel):
         orders.browse(ids_by_state["sent"]).action_quotation_sent()
         orders.browse(ids_by_state["cancel"]).action_cancel()
         # Confirming dates an order today: put each back on its day, and its
-        # quotation validity with it.
+        # quotation validity with it, once the confirmation is written.
+        self.env.flush_all()
         dates = [
             datetime.datetime.combine(today - datetime.timedelta(days=days), ORDER_TIME)
             for _key, days, _amount, _state in rows
