@@ -1171,14 +1171,14 @@ class ResPartner(models.Model):
         )
         _ = self.env._
         user = self.env.user
-        if ended:
-            ended_text = (
-                _("Pin expired")
-                if self.env.context.get("segmentation_pin_expired")
-                else _("Pin ended by %(user)s", user=user.name)
-            )
+        if self.env.context.get("segmentation_pin_expired"):
+            ended_text = _sql_text(_("Pin expired: %(reason)s"), reason=SQL("v.reason"))
         else:
-            ended_text = ""
+            ended_text = _sql_text(
+                _("Pin ended by %(user)s: %(reason)s"),
+                user=SQL("%s", user.name),
+                reason=SQL("v.reason"),
+            )
         lang = self.env.lang or "en_US"
         tracked = {
             code: self.env["ir.model.fields"]._get("res.partner", column).id
@@ -1221,9 +1221,9 @@ class ResPartner(models.Model):
                         WHEN concat(u.customer_id, ':', v.dimension) = ANY(%(ended)s)
                             THEN 'expiry'
                         ELSE %(cause)s END AS cause,
-                   CASE WHEN v.pinned THEN concat(%(pinned_text)s, v.pin_reason)
+                   CASE WHEN v.pinned THEN %(pinned_text)s
                         WHEN concat(u.customer_id, ':', v.dimension) = ANY(%(ended)s)
-                            THEN concat(%(ended_text)s, ': ', v.reason)
+                            THEN %(ended_text)s
                         ELSE v.reason END AS reason
               FROM updated u
              CROSS JOIN LATERAL (VALUES %(changes)s)
@@ -1290,7 +1290,9 @@ class ResPartner(models.Model):
             was_classified=was_classified,
             ended=[f"{partner_id}:{code}" for partner_id, code in ended],
             cause=cause,
-            pinned_text=_("Pinned by hand: "),
+            pinned_text=_sql_text(
+                _("Pinned by hand: %(reason)s"), reason=SQL("v.pin_reason")
+            ),
             ended_text=ended_text,
             changes=changes,
             now=SQL("(now() AT TIME ZONE 'UTC')"),
@@ -1606,9 +1608,12 @@ class ResPartner(models.Model):
             if segment.dimension in ("geo", "scale"):
                 result[segment.dimension].setdefault(segment.code, segment.id)
             elif segment.dimension == "job_level":
+                # commas as typed in English or Chinese: , ， 、
                 keywords = [
                     keyword.strip()
-                    for keyword in (segment.job_title_keywords or "").split(",")
+                    for keyword in re.split(
+                        r"[,，、]", segment.job_title_keywords or ""
+                    )
                     if keyword.strip()
                 ]
                 # Latin words match whole words ("COO" is not in
