@@ -14,6 +14,7 @@
         "security/customer_segmentation_security.xml",
         "data/customer_segment_dimension_data.xml",
         "data/customer_segment_data.xml",
+        "data/mail_activity_type_data.xml",
         "data/ir_cron_data.xml",
         "data/ir_actions_server_data.xml",
         "views/customer_segment_dimension_views.xml",

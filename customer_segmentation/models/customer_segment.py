@@ -54,9 +54,10 @@ class CustomerSegment(models.Model):
         "classified by segment domains, and needs set by rule).",
     )
     job_title_keywords = fields.Char(
-        help="Comma-separated words; a contact whose job title contains one of "
-        "them, in any case, gets this job level. Levels are tried in priority "
-        "order.",
+        help="Words separated by commas (, ， or 、); a contact whose job title "
+        "contains one of them, in any case, gets this job level: whole words "
+        "for Latin keywords, anywhere for Chinese ones. Levels are tried in "
+        "priority order.",
     )
     color = fields.Integer(
         aggregator=None, help="Colour of the segment's tags and kanban badges."
@@ -71,6 +72,73 @@ class CustomerSegment(models.Model):
     rfm_frequency_min = fields.Integer(string="Frequency Score From", default=1)
     rfm_frequency_max = fields.Integer(string="Frequency Score To", default=5)
     customer_count = fields.Integer(compute="_compute_customer_count")
+
+    # Management strategy of the segment's customers
+    service_level = fields.Selection(
+        [
+            ("dedicated", "Dedicated account manager"),
+            ("periodic", "Periodic care"),
+            ("automated", "Automated handling"),
+        ],
+        help="How much personal attention the segment's customers get.",
+    )
+    strategy_priority = fields.Integer(
+        default=10,
+        aggregator=None,
+        help="When several segments of a customer set the same thing (account "
+        "manager, follow-up, pricelist), the segment with the highest strategy "
+        "priority wins; tags of all its segments add up.",
+    )
+    manager_policy = fields.Selection(
+        [
+            ("keep", "Keep the current one"),
+            ("round_robin", "Assign in turn in a sales team"),
+            ("least_loaded", "Assign the least loaded of a sales team"),
+        ],
+        string="Account Manager Policy",
+        default="keep",
+        required=True,
+        help="For customers of the segment without an account manager (salesperson).",
+    )
+    manager_team_id = fields.Many2one(
+        "crm.team",
+        string="Assign From Team",
+        help="Account managers are chosen among this team's members.",
+    )
+    followup_days = fields.Integer(
+        string="Follow-up Every (days)",
+        aggregator=None,
+        help="The nightly job schedules a follow-up for the account manager of "
+        "each customer whose last interaction (done activity, message, order) "
+        "is older than this. 0: no follow-up.",
+    )
+    followup_activity_type_id = fields.Many2one(
+        "mail.activity.type",
+        string="Follow-up Activity",
+        domain="['|', ('res_model', '=', False), ('res_model', '=', 'res.partner')]",
+    )
+    followup_summary = fields.Char(
+        string="Follow-up Summary",
+        translate=True,
+        help="Summary of the scheduled activities; {customer}, {segment} and "
+        "{days} are replaced by the customer's name, the segment and the days "
+        "since the last interaction.",
+    )
+    pricelist_id = fields.Many2one(
+        "product.pricelist",
+        string="Exclusive Pricelist",
+        help="Applied to the segment's customers while they are in it; their "
+        "previous pricelist comes back when they leave.",
+    )
+    partner_tag_ids = fields.Many2many(
+        "res.partner.category",
+        relation="customer_segment_partner_tag_rel",
+        column1="segment_id",
+        column2="category_id",
+        string="Customer Tags",
+        help="Added to the segment's customers while they are in it, removed "
+        "when they leave.",
+    )
 
     _sql_constraints = [
         (
@@ -153,6 +221,26 @@ class CustomerSegment(models.Model):
                             high=high,
                         )
                     )
+
+    @api.constrains("manager_policy", "manager_team_id", "followup_days")
+    def _check_strategy(self):
+        for segment in self:
+            if segment.manager_policy != "keep" and not segment.manager_team_id:
+                raise ValidationError(
+                    self.env._(
+                        "Segment %(segment)s: Assign From Team is required by the "
+                        "account manager policy.",
+                        segment=segment.display_name,
+                    )
+                )
+            if segment.followup_days < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Segment %(segment)s: Follow-up Every (days) must not be "
+                        "negative.",
+                        segment=segment.display_name,
+                    )
+                )
 
     @api.constrains("rule_domain", "dimension")
     def _check_rule_domain(self):

@@ -90,6 +90,34 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         help="Companies with at least this annual revenue are at least medium.",
     )
 
+    segmentation_churn_full_risk_ratio = fields.Float(
+        string="Full Churn Risk at (x usual gap)",
+        default=PARAMS["churn_full_risk_ratio"][1],
+        help="A customer whose last order is as old as its usual gap between "
+        "orders has a churn risk of 0; as old as this many usual gaps, 100.",
+    )
+    segmentation_churn_risk_threshold = fields.Integer(
+        string="Churn Warning Threshold",
+        default=PARAMS["churn_risk_threshold"][1],
+        help="Customers reaching this churn risk (1 to 100) get an early-warning "
+        "activity for their account manager.",
+    )
+    segmentation_pool_enabled = fields.Boolean(
+        string="Shared Customer Pool",
+        default=PARAMS["pool_enabled"][1],
+        help="Customers without an account manager, or not followed up within "
+        "their segment's cadence plus the grace period, return to a shared pool "
+        "(公海) that salespeople claim customers from.",
+    )
+    segmentation_pool_grace_days = fields.Integer(
+        string="Pool Grace Period (days)",
+        default=PARAMS["pool_grace_days"][1],
+    )
+    segmentation_pool_daily_claim_limit = fields.Integer(
+        string="Daily Pool Claims per Salesperson",
+        default=PARAMS["pool_daily_claim_limit"][1],
+    )
+
     @api.constrains(*SETTING_FIELDS)
     def _check_segmentation_settings(self):
         for settings in self:

@@ -227,6 +227,80 @@ class ResPartner(models.Model):
         groups=SEGMENTATION_GROUP,
     )
 
+    # Management (issue: strategies, churn early warning, customer pool)
+    segmentation_last_interaction = fields.Date(
+        string="Last Interaction",
+        readonly=True,
+        groups=SEGMENTATION_GROUP,
+        help="Latest done activity, message or confirmed order of the customer "
+        "and its contacts, as of the last nightly strategy run.",
+    )
+    churn_typical_gap_days = fields.Integer(
+        string="Usual Gap (days)",
+        readonly=True,
+        aggregator="avg",
+        groups=SEGMENTATION_GROUP,
+        help="Median number of days between the customer's consecutive "
+        "confirmed orders.",
+    )
+    churn_risk_score = fields.Integer(
+        string="Churn Risk",
+        readonly=True,
+        aggregator="avg",
+        groups=SEGMENTATION_GROUP,
+        help="0 while the customer orders within its usual gap, rising to 100 "
+        "when its last order is as old as the set number of usual gaps.",
+    )
+    churn_risk_explanation = fields.Char(
+        string="Churn Risk Reason",
+        compute="_compute_churn_risk_explanation",
+        groups=SEGMENTATION_GROUP,
+    )
+    churn_dismissed = fields.Boolean(
+        string="Churn Alarm Dismissed",
+        readonly=True,
+        groups=SEGMENTATION_GROUP,
+        help="A user judged the churn warning a false alarm; it comes back when "
+        "the customer orders again and then lapses.",
+    )
+    churn_dismiss_reason = fields.Text(
+        string="Dismissal Reason", readonly=True, groups=SEGMENTATION_GROUP
+    )
+    churn_dismissed_order_date = fields.Date(readonly=True, groups=SEGMENTATION_GROUP)
+    segmentation_in_pool = fields.Boolean(
+        string="In Customer Pool",
+        readonly=True,
+        index="btree_not_null",
+        groups=SEGMENTATION_GROUP,
+        help="In the shared customer pool (公海): salespeople may claim it.",
+    )
+    segmentation_pool_date = fields.Datetime(
+        string="In Pool Since", readonly=True, groups=SEGMENTATION_GROUP
+    )
+    segmentation_tag_ids = fields.Many2many(
+        "res.partner.category",
+        relation="res_partner_segmentation_tag_rel",
+        column1="partner_id",
+        column2="category_id",
+        string="Tags from Segments",
+        readonly=True,
+        groups=SEGMENTATION_GROUP,
+    )
+    segmentation_pricelist_id = fields.Many2one(
+        "product.pricelist",
+        string="Pricelist from Segment",
+        readonly=True,
+        groups=SEGMENTATION_GROUP,
+        help="The exclusive pricelist of a segment, applied to this customer.",
+    )
+    segmentation_previous_pricelist_id = fields.Many2one(
+        "product.pricelist",
+        string="Pricelist Before Segment",
+        readonly=True,
+        groups=SEGMENTATION_GROUP,
+        help="Restored when the customer leaves the segment.",
+    )
+
     segment_value_color = fields.Integer(
         string="Value Tier Colour",
         related="segment_value_id.color",
@@ -248,6 +322,27 @@ class ResPartner(models.Model):
         groups=SEGMENTATION_GROUP,
         help="The figures and settings behind each segment of the customer.",
     )
+
+    @api.depends("churn_risk_score", "churn_typical_gap_days", "last_order_date")
+    @api.depends_context("lang")
+    def _compute_churn_risk_explanation(self):
+        today = _segmentation_today()
+        for partner in self:
+            gap = partner.churn_typical_gap_days
+            if not gap or not partner.last_order_date:
+                partner.churn_risk_explanation = self.env._(
+                    "Fewer than two order dates: no usual gap to compare with."
+                )
+                continue
+            recency = (today - partner.last_order_date).days
+            partner.churn_risk_explanation = self.env._(
+                "Usually orders every %(gap)s days; last order %(recency)s days "
+                "ago, %(ratio)s times the usual gap: risk %(risk)s/100.",
+                gap=gap,
+                recency=recency,
+                ratio=round(recency / gap, 1),
+                risk=partner.churn_risk_score,
+            )
 
     @api.depends_context("company")
     def _compute_segmentation_currency_id(self):
@@ -608,6 +703,143 @@ class ResPartner(models.Model):
         run = self.env["customer.segmentation.run"].sudo()._start("manual")
         run._process(batch_size=None)
         return run._summary()
+
+    @api.model
+    def apply_segment_strategies(self):
+        """Apply every segment's management strategy now, as the nightly job
+        does: account managers, shared pool, tags, pricelists, follow-up and
+        churn early-warning activities.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
+        'apply_segment_strategies', [])``. Requires the Customer Segmentation /
+        Manager group.
+
+        :return: ``{'assigned', 'returned_to_pool', 'tags_added',
+            'tags_removed', 'pricelists_applied', 'pricelists_restored',
+            'followups', 'churn_warnings'}``, each a number of customers
+        """
+        self._segmentation_check_group(MANAGER_GROUP)
+        return self.env["customer.segmentation.strategy"].sudo()._apply()
+
+    @api.model
+    def _cron_apply_segment_strategies(self):
+        """Nightly: strategies after the recompute, keeping what each batch
+        of activities scheduled if the job is stopped."""
+        self.env["customer.segmentation.strategy"].with_context(
+            segmentation_commit=True
+        )._apply()
+
+    def action_claim_from_pool(self):
+        """Take these customers from the shared pool as their account manager.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
+        'action_claim_from_pool', [[id, ...]])``. Each salesperson may claim
+        up to the daily limit set in the settings.
+
+        :return: True
+        """
+        self._segmentation_check_group(SEGMENTATION_GROUP)
+        if not self:
+            raise UserError(self.env._("Select the customers to claim."))
+        self.check_access("read")
+        customers = self.sudo()
+        not_in_pool = customers.filtered(lambda p: not p.segmentation_in_pool)
+        if not_in_pool:
+            raise UserError(
+                self.env._(
+                    "These customers are not in the customer pool: %(names)s.",
+                    names=", ".join(not_in_pool.mapped("display_name")),
+                )
+            )
+        limit = self._segmentation_params()["pool_daily_claim_limit"]
+        today_start = fields.Datetime.to_datetime(_segmentation_today())
+        claimed = (
+            self.env["customer.segmentation.pool.move"]
+            .sudo()
+            .search_count(
+                [
+                    ("user_id", "=", self.env.uid),
+                    ("move", "=", "claim"),
+                    ("date", ">=", today_start),
+                ]
+            )
+        )
+        if claimed + len(customers) > limit:
+            raise UserError(
+                self.env._(
+                    "Daily Pool Claims per Salesperson "
+                    "(customer_segmentation.pool_daily_claim_limit) is %(limit)s: "
+                    "you claimed %(claimed)s customers today and cannot claim "
+                    "%(count)s more.",
+                    limit=limit,
+                    claimed=claimed,
+                    count=len(customers),
+                )
+            )
+        customers.write(
+            {
+                "user_id": self.env.uid,
+                "segmentation_in_pool": False,
+                "segmentation_pool_date": False,
+            }
+        )
+        self.env["customer.segmentation.pool.move"].sudo().create(
+            [
+                {
+                    "partner_id": customer.id,
+                    "company_id": customer.company_id.id,
+                    "user_id": self.env.uid,
+                    "move": "claim",
+                    "reason": self.env._("Claimed from the customer pool"),
+                }
+                for customer in customers
+            ]
+        )
+        return True
+
+    def action_dismiss_churn_risk(self, reason):
+        """Mark the churn warning of these customers as a false alarm.
+
+        The warning comes back only after the customer's next order lapses
+        again. Open early-warning activities are removed.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
+        'action_dismiss_churn_risk', [[id, ...], 'reason'])``.
+
+        :return: True
+        """
+        self._segmentation_check_group(SEGMENTATION_GROUP)
+        if not isinstance(reason, str) or not reason.strip():
+            raise UserError(self.env._("Reason: say why the churn warning is wrong."))
+        if not self:
+            raise UserError(self.env._("Select the customers to dismiss."))
+        self.check_access("write")
+        for last_order_date, customers in (
+            self.sudo().grouped("last_order_date").items()
+        ):
+            customers.write(
+                {
+                    "churn_dismissed": True,
+                    "churn_dismiss_reason": reason.strip(),
+                    "churn_dismissed_order_date": last_order_date,
+                }
+            )
+        self.env["mail.activity"].sudo().search(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "in", self.ids),
+                (
+                    "activity_type_id",
+                    "=",
+                    self.env.ref(
+                        "customer_segmentation.mail_activity_type_churn_warning"
+                    ).id,
+                ),
+            ]
+        ).unlink()
+        body = self.env._("Churn warning dismissed: %(reason)s", reason=reason.strip())
+        self._message_log_batch(bodies=dict.fromkeys(self.ids, body))
+        return True
 
     @api.model
     def _segmentation_notification(self, summary):

@@ -28,6 +28,13 @@ PARAMS = {
     "scale_medium_employees": ("int", 50, _lt("Medium Enterprise Employees")),
     "scale_large_revenue": ("float", 50000000.0, _lt("Large Enterprise Revenue")),
     "scale_medium_revenue": ("float", 10000000.0, _lt("Medium Enterprise Revenue")),
+    # A customer whose last order is as late as its usual gap between orders
+    # has risk 0; as late as this many gaps, risk 100.
+    "churn_full_risk_ratio": ("float", 3.0, _lt("Full Churn Risk at (x usual gap)")),
+    "churn_risk_threshold": ("int", 50, _lt("Churn Warning Threshold")),
+    "pool_enabled": ("bool", False, _lt("Shared Customer Pool")),
+    "pool_grace_days": ("int", 15, _lt("Pool Grace Period (days)")),
+    "pool_daily_claim_limit": ("int", 20, _lt("Daily Pool Claims per Salesperson")),
 }
 VALUE_METHODS = ("quantile", "fixed")
 
@@ -71,10 +78,22 @@ def _parse_types(raw, problems, _):
                 values[key] = int(str(value).strip())
             elif kind == "float":
                 values[key] = float(value)
+            elif kind == "bool":
+                text = str(value).strip().lower()
+                if text not in ("true", "false", "1", "0"):
+                    raise ValueError
+                values[key] = text in ("true", "1")
             else:
                 values[key] = str(value).strip()
         except (TypeError, ValueError):
-            problems.append((key, _("%(value)r is not a number.", value=value)))
+            problems.append(
+                (
+                    key,
+                    _("%(value)r is not true or false.", value=value)
+                    if kind == "bool"
+                    else _("%(value)r is not a number.", value=value),
+                )
+            )
     return values
 
 
@@ -110,6 +129,26 @@ def _check_rules(values, problems, _):
     high_amount = values.get("value_high_amount", 1)
     medium_amount = values.get("value_medium_amount", 0)
     check("value_medium_amount", medium_amount >= 0, _("must not be negative."))
+    check(
+        "churn_full_risk_ratio",
+        values.get("churn_full_risk_ratio", 2) > 1,
+        _("must be more than 1 (one usual gap means no risk)."),
+    )
+    check(
+        "churn_risk_threshold",
+        1 <= values.get("churn_risk_threshold", 1) <= 100,
+        _("must be between 1 and 100."),
+    )
+    check(
+        "pool_grace_days",
+        values.get("pool_grace_days", 0) >= 0,
+        _("must not be negative."),
+    )
+    check(
+        "pool_daily_claim_limit",
+        values.get("pool_daily_claim_limit", 1) > 0,
+        _("must be positive."),
+    )
     for size in ("employees", "revenue"):
         large = values.get(f"scale_large_{size}", 1)
         medium = values.get(f"scale_medium_{size}", 0)

@@ -1,2 +1,3 @@
 from . import base_partner_merge_automatic_wizard
 from . import customer_segmentation_settings
+from . import customer_churn_dismiss

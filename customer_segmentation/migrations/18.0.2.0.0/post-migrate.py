@@ -1,5 +1,6 @@
-"""From 18.0.1: link the existing segments to the dimension records and give the
-shipped ones the levels the movement report compares (their data is noupdate)."""
+"""From 18.0.1: link the existing segments to the dimension records, and give the
+shipped ones the levels the movement report compares and the default management
+strategies (their data is noupdate, so an upgrade does not write them)."""
 
 from odoo import SUPERUSER_ID, api
 
@@ -24,6 +25,22 @@ LEVELS = {
     "segment_rfm_hibernating": 1,
 }
 
+STRATEGIES = {
+    "segment_value_high": {
+        "service_level": "dedicated",
+        "strategy_priority": 30,
+        "followup_days": 30,
+    },
+    "segment_value_medium": {
+        "service_level": "periodic",
+        "strategy_priority": 20,
+        "followup_days": 90,
+    },
+    "segment_value_low": {"service_level": "automated", "strategy_priority": 10},
+    "segment_lifecycle_new": {"strategy_priority": 25, "followup_days": 30},
+    "segment_lifecycle_at_risk": {"strategy_priority": 40, "followup_days": 14},
+}
+
 
 def migrate(cr, version):
     env = api.Environment(cr, SUPERUSER_ID, {})
@@ -36,3 +53,13 @@ def migrate(cr, version):
             segment.write(
                 {"rank": level, "is_churn": xmlid == "segment_lifecycle_churned"}
             )
+    for xmlid, values in STRATEGIES.items():
+        segment = env.ref(f"customer_segmentation.{xmlid}", raise_if_not_found=False)
+        if segment:
+            segment.write(values)
+    vip = env.ref(
+        "customer_segmentation.partner_category_vip", raise_if_not_found=False
+    )
+    high = env.ref("customer_segmentation.segment_value_high", raise_if_not_found=False)
+    if vip and high:
+        high.partner_tag_ids = [(4, vip.id)]

@@ -1,0 +1,596 @@
+import heapq
+import threading
+from collections import defaultdict
+
+from odoo import api, models
+from odoo.tools import SQL
+
+from .res_partner import COMMERCIAL_ENTITY, _segmentation_today, _sql_text
+
+# Customers a policy may give an account manager (not those in the pool).
+UNASSIGNED = SQL(
+    "AND c.user_id IS NULL AND NOT COALESCE(c.segmentation_in_pool, false)"
+)
+FOLLOWUP_TYPE = "customer_segmentation.mail_activity_type_segment_followup"
+CHURN_TYPE = "customer_segmentation.mail_activity_type_churn_warning"
+# Activities created per statement and, in the nightly job, per commit.
+ACTIVITY_BATCH = 1000
+
+
+class CustomerSegmentationStrategy(models.AbstractModel):
+    """Applies the management strategy of each customer's segments.
+
+    Every step works on all customers (or the given ones) at once: one SQL
+    statement, or one ORM call per group of identical changes. When several
+    segments of a customer set the same thing, the segment with the highest
+    strategy priority wins (ties: the oldest segment); tags add up.
+    """
+
+    _name = "customer.segmentation.strategy"
+    _description = "Customer Segmentation Strategies"
+
+    @api.model
+    def _apply(self, customer_ids=None):
+        """Apply the strategies to these commercial partners (None: all).
+
+        :return: dict of counters, see ``res.partner.apply_segment_strategies``
+        """
+        Partner = self.env["res.partner"].sudo()
+        params = Partner._segmentation_params()
+        today = _segmentation_today()
+        self.env.flush_all()
+        scope = SQL("%s", COMMERCIAL_ENTITY)
+        if customer_ids is not None:
+            scope = SQL("%s AND id = ANY(%s)", scope, list(customer_ids))
+        # the SQL steps write partners behind the ORM's back: forget them
+        self._update_interactions(scope)
+        self._update_churn_risk(params, today, scope)
+        result = {"assigned": self._assign_managers(scope)}
+        result["returned_to_pool"] = (
+            self._return_to_pool(params, today, scope) if params["pool_enabled"] else 0
+        )
+        result.update(self._apply_tags(scope))
+        Partner.invalidate_model()
+        result.update(self._apply_pricelists(scope, customer_ids))
+        result["followups"] = self._schedule_followups(today, scope)
+        result["churn_warnings"] = self._schedule_churn_warnings(params, today, scope)
+        Partner.invalidate_model()
+        return result
+
+    # ------------------------------------------------------------------
+    # Figures
+    # ------------------------------------------------------------------
+
+    def _update_interactions(self, scope):
+        """Latest done activity, message or e-mail on the customer or its
+        contacts, or its latest confirmed order."""
+        self.env.execute_query(
+            SQL(
+                """
+            WITH customer AS (SELECT id, last_order_date FROM res_partner WHERE %s),
+            messaged AS (
+                SELECT p.commercial_partner_id AS id, max(m.date)::date AS date
+                  FROM mail_message m
+                  JOIN res_partner p ON p.id = m.res_id
+                 WHERE m.model = 'res.partner'
+                   AND (m.message_type IN ('comment', 'email')
+                        OR m.mail_activity_type_id IS NOT NULL)
+                   AND p.commercial_partner_id IN (SELECT id FROM customer)
+              GROUP BY p.commercial_partner_id
+            )
+            UPDATE res_partner p
+               SET segmentation_last_interaction = x.date
+              FROM (SELECT c.id, GREATEST(c.last_order_date, m.date) AS date
+                      FROM customer c LEFT JOIN messaged m ON m.id = c.id) x
+             WHERE p.id = x.id
+               AND p.segmentation_last_interaction IS DISTINCT FROM x.date
+                """,
+                scope,
+            )
+        )
+
+    def _update_churn_risk(self, params, today, scope):
+        """The usual gap is the median of the days between consecutive order
+        dates; the risk grows from 0, when the last order is as old as that
+        gap, to 100, when it is ``churn_full_risk_ratio`` gaps old. A
+        dismissal holds until the customer orders again."""
+        self.env.execute_query(
+            SQL(
+                """
+            WITH customer AS (SELECT id FROM res_partner WHERE %(scope)s),
+            dates AS (
+                SELECT DISTINCT p.commercial_partner_id AS id,
+                       so.date_order::date AS date
+                  FROM sale_order so
+                  JOIN res_partner p ON p.id = so.partner_id
+                 WHERE so.state = 'sale'
+                   AND p.commercial_partner_id IN (SELECT id FROM customer)
+            ),
+            gaps AS (
+                SELECT id, date - lag(date) OVER (PARTITION BY id ORDER BY date)
+                           AS gap
+                  FROM dates
+            ),
+            usual AS (
+                SELECT id,
+                       GREATEST(1, round(percentile_cont(0.5)
+                                         WITHIN GROUP (ORDER BY gap)))::int AS gap
+                  FROM gaps WHERE gap IS NOT NULL GROUP BY id
+            ),
+            scored AS (
+                SELECT c.id, u.gap,
+                       CASE WHEN u.gap IS NULL OR p.last_order_date IS NULL THEN 0
+                            ELSE LEAST(100, GREATEST(0, round(
+                                100 * ((%(today)s::date - p.last_order_date)::numeric
+                                       / u.gap - 1)
+                                / (%(ratio)s::numeric - 1))))::int
+                       END AS risk,
+                       p.churn_dismissed
+                           AND p.churn_dismissed_order_date
+                               IS NOT DISTINCT FROM p.last_order_date
+                           AS dismissed
+                  FROM customer c
+                  JOIN res_partner p ON p.id = c.id
+                  LEFT JOIN usual u ON u.id = c.id
+            )
+            UPDATE res_partner p
+               SET churn_typical_gap_days = s.gap,
+                   churn_risk_score = s.risk,
+                   churn_dismissed = s.dismissed
+              FROM scored s
+             WHERE p.id = s.id
+               AND (p.churn_typical_gap_days, p.churn_risk_score, p.churn_dismissed)
+                   IS DISTINCT FROM (s.gap, s.risk, s.dismissed)
+                """,
+                scope=scope,
+                today=today,
+                ratio=str(params["churn_full_risk_ratio"]),
+            )
+        )
+
+    # ------------------------------------------------------------------
+    # Strategies
+    # ------------------------------------------------------------------
+
+    def _winners(self, condition, scope, extra=None):
+        """SQL selecting, per customer in ``scope``, its segment of highest
+        strategy priority among those matching ``condition`` (on ``s``)."""
+        Partner = self.env["res.partner"]
+        columns = [
+            SQL.identifier(name)
+            for name in Partner._segmentation_dimension_fields().values()
+            if name in Partner._fields and Partner._fields[name].type == "many2one"
+        ]
+        return SQL(
+            """
+            SELECT DISTINCT ON (c.id) c.id AS partner_id, s.id AS segment_id,
+                   c.user_id, c.company_id
+              FROM res_partner c
+             CROSS JOIN LATERAL unnest(ARRAY[%(columns)s]::int[]) AS m(segment_id)
+              JOIN customer_segment s ON s.id = m.segment_id AND s.active
+             WHERE %(scope)s AND %(condition)s %(extra)s
+          ORDER BY c.id, s.strategy_priority DESC, s.id
+            """,
+            columns=SQL(", ").join(SQL("c.%s", column) for column in columns),
+            scope=SQL("c.id IN (SELECT id FROM res_partner WHERE %s)", scope),
+            condition=condition,
+            extra=extra or SQL(),
+        )
+
+    def _assign_managers(self, scope):
+        """Give customers without an account manager one from the sales team
+        of their winning segment: in turn, or the member holding the fewest
+        customers."""
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT w.partner_id, s.manager_team_id, s.manager_policy
+                     FROM (%s) w JOIN customer_segment s ON s.id = w.segment_id
+                    ORDER BY w.partner_id""",
+                self._winners(
+                    SQL("s.manager_policy != 'keep' AND s.manager_team_id IS NOT NULL"),
+                    scope,
+                    UNASSIGNED,
+                ),
+            )
+        )
+        if not rows:
+            return 0
+        by_team = defaultdict(list)
+        for partner_id, team_id, policy in rows:
+            by_team[team_id, policy].append(partner_id)
+        teams = self.env["crm.team"].sudo().browse({team for team, _p in by_team})
+        loads = self._manager_loads(teams.member_ids)
+        assignments = {}
+        for (team_id, policy), partner_ids in by_team.items():
+            team = teams.browse(team_id)
+            members = team.member_ids.filtered("active").sorted("id")
+            if not members:
+                continue
+            if policy == "round_robin":
+                last = team.segmentation_last_assigned_user_id
+                start = (members.ids.index(last.id) + 1) if last in members else 0
+                for index, partner_id in enumerate(partner_ids):
+                    user_id = members.ids[(start + index) % len(members)]
+                    assignments[partner_id] = user_id
+                team.segmentation_last_assigned_user_id = user_id
+            else:
+                heap = [(loads.get(uid, 0), uid) for uid in members.ids]
+                heapq.heapify(heap)
+                for partner_id in partner_ids:
+                    load, user_id = heapq.heappop(heap)
+                    assignments[partner_id] = user_id
+                    loads[user_id] = load + 1
+                    heapq.heappush(heap, (load + 1, user_id))
+        if assignments:
+            self.env.execute_query(
+                SQL(
+                    """
+                WITH assigned AS (
+                    UPDATE res_partner p SET user_id = a.user_id
+                      FROM unnest(%(partners)s::int[], %(users)s::int[])
+                           AS a(partner_id, user_id)
+                     WHERE p.id = a.partner_id
+                 RETURNING p.id, p.company_id, a.user_id
+                )
+                INSERT INTO customer_segmentation_pool_move
+                       (partner_id, company_id, user_id, move, date, reason,
+                        create_uid, create_date, write_uid, write_date)
+                SELECT id, company_id, user_id, 'assign', %(now)s, %(reason)s,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM assigned
+                    """,
+                    partners=list(assignments),
+                    users=list(assignments.values()),
+                    now=SQL("(now() AT TIME ZONE 'UTC')"),
+                    reason=self.env._(
+                        "Account manager policy of the customer's segment"
+                    ),
+                    uid=self.env.uid,
+                )
+            )
+        return len(assignments)
+
+    def _manager_loads(self, users):
+        """Customers (commercial entities) held per salesperson."""
+        if not users:
+            return {}
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT user_id, count(*) FROM res_partner
+                    WHERE %s AND active AND user_id = ANY(%s) GROUP BY user_id""",
+                COMMERCIAL_ENTITY,
+                users.ids,
+            )
+        )
+        return dict(rows)
+
+    def _return_to_pool(self, params, today, scope):
+        """Customers without an account manager, or whose manager has not
+        interacted with them within their segment's follow-up cadence plus
+        the grace period, go to the shared pool."""
+        neglected = self._winners(
+            SQL("s.followup_days > 0"),
+            scope,
+            SQL("AND c.user_id IS NOT NULL"),
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """
+            WITH neglected AS (
+                SELECT w.partner_id, s.followup_days, w.user_id AS old_user
+                  FROM (%(neglected)s) w
+                  JOIN customer_segment s ON s.id = w.segment_id
+                  JOIN res_partner c ON c.id = w.partner_id
+                 WHERE COALESCE(c.segmentation_last_interaction, c.create_date::date)
+                       < %(today)s::date - (s.followup_days + %(grace)s)
+            ),
+            orphan AS (
+                SELECT id AS partner_id, NULL::int AS followup_days,
+                       NULL::int AS old_user
+                  FROM res_partner
+                 WHERE %(scope)s AND active AND user_id IS NULL
+                   AND NOT COALESCE(segmentation_in_pool, false)
+                   AND (segment_value_id IS NOT NULL
+                        OR segment_lifecycle_id IS NOT NULL)
+            ),
+            moved AS (
+                UPDATE res_partner p
+                   SET user_id = NULL, segmentation_in_pool = true,
+                       segmentation_pool_date = %(now)s
+                  FROM (SELECT * FROM neglected UNION ALL SELECT * FROM orphan) x
+                 WHERE p.id = x.partner_id
+             RETURNING p.id, p.company_id, x.followup_days, x.old_user
+            )
+            INSERT INTO customer_segmentation_pool_move
+                   (partner_id, company_id, user_id, move, date, reason,
+                    create_uid, create_date, write_uid, write_date)
+            SELECT id, company_id, old_user, 'return', %(now)s,
+                   CASE WHEN followup_days IS NULL THEN %(orphan_reason)s
+                        ELSE %(neglect_reason)s END,
+                   %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM moved
+         RETURNING 1
+                """,
+                neglected=neglected,
+                scope=scope,
+                today=today,
+                grace=params["pool_grace_days"],
+                now=SQL("(now() AT TIME ZONE 'UTC')"),
+                orphan_reason=self.env._("No account manager"),
+                neglect_reason=_sql_text(
+                    self.env._(
+                        "No interaction within the follow-up cadence of %(days)s "
+                        "days plus %(grace)s days of grace"
+                    ),
+                    days=SQL("followup_days"),
+                    grace=SQL("%s", params["pool_grace_days"]),
+                ),
+                uid=self.env.uid,
+            )
+        )
+        return len(rows)
+
+    def _apply_tags(self, scope):
+        """Add the tags of a customer's segments, and remove those the
+        segments added once the customer has left them. A tag the customer
+        already had is left to the users."""
+        Partner = self.env["res.partner"]
+        columns = [
+            SQL("c.%s", SQL.identifier(name))
+            for name in Partner._segmentation_dimension_fields().values()
+            if name in Partner._fields and Partner._fields[name].type == "many2one"
+        ]
+        added, removed = self.env.execute_query(
+            SQL(
+                """
+            WITH customer AS (SELECT * FROM res_partner c WHERE %(scope)s),
+            membership AS (
+                SELECT c.id AS partner_id, m.segment_id
+                  FROM customer c
+                 CROSS JOIN LATERAL unnest(ARRAY[%(columns)s]::int[]) AS m(segment_id)
+                 WHERE m.segment_id IS NOT NULL
+                UNION ALL
+                SELECT n.partner_id, n.segment_id
+                  FROM res_partner_customer_segment_need_rel n
+                 WHERE n.partner_id IN (SELECT id FROM customer)
+            ),
+            desired AS (
+                SELECT DISTINCT m.partner_id, t.category_id
+                  FROM membership m
+                  JOIN customer_segment s ON s.id = m.segment_id AND s.active
+                  JOIN customer_segment_partner_tag_rel t ON t.segment_id = s.id
+            ),
+            removed AS (
+                DELETE FROM res_partner_segmentation_tag_rel r
+                 WHERE r.partner_id IN (SELECT id FROM customer)
+                   AND NOT EXISTS (SELECT 1 FROM desired d
+                                    WHERE d.partner_id = r.partner_id
+                                      AND d.category_id = r.category_id)
+             RETURNING r.partner_id, r.category_id
+            ),
+            untagged AS (
+                DELETE FROM res_partner_res_partner_category_rel r
+                 USING removed x
+                 WHERE r.partner_id = x.partner_id AND r.category_id = x.category_id
+            ),
+            added AS (
+                INSERT INTO res_partner_segmentation_tag_rel (partner_id, category_id)
+                SELECT d.partner_id, d.category_id FROM desired d
+                 WHERE NOT EXISTS (SELECT 1 FROM res_partner_segmentation_tag_rel r
+                                    WHERE r.partner_id = d.partner_id
+                                      AND r.category_id = d.category_id)
+                   AND NOT EXISTS (SELECT 1 FROM res_partner_res_partner_category_rel r
+                                    WHERE r.partner_id = d.partner_id
+                                      AND r.category_id = d.category_id)
+             RETURNING partner_id, category_id
+            ),
+            tagged AS (
+                INSERT INTO res_partner_res_partner_category_rel
+                       (partner_id, category_id)
+                SELECT partner_id, category_id FROM added
+            )
+            SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM removed)
+                """,
+                scope=scope,
+                columns=SQL(", ").join(columns),
+            )
+        )[0]
+        return {"tags_added": added, "tags_removed": removed}
+
+    def _apply_pricelists(self, scope, customer_ids=None):
+        """Give customers the exclusive pricelist of their winning segment,
+        and their previous one back when they leave it (unless a user changed
+        it meanwhile)."""
+        Partner = self.env["res.partner"].sudo()
+        winners = dict(
+            self.env.execute_query(
+                SQL(
+                    """SELECT w.partner_id, s.pricelist_id FROM (%s) w
+                         JOIN customer_segment s ON s.id = w.segment_id""",
+                    self._winners(SQL("s.pricelist_id IS NOT NULL"), scope),
+                )
+            )
+        )
+        domain = [
+            ("segmentation_pricelist_id", "!=", False),
+            ("id", "not in", list(winners)),
+        ]
+        if customer_ids is not None:
+            domain.append(("id", "in", list(customer_ids)))
+        holders = Partner.with_context(active_test=False).search(domain)
+        partners = Partner.browse(list(winners))
+        changes = defaultdict(list)
+        for partner in partners:
+            wanted = winners[partner.id]
+            if partner.segmentation_pricelist_id.id == wanted and (
+                partner.specific_property_product_pricelist.id == wanted
+            ):
+                continue
+            previous = (
+                partner.segmentation_previous_pricelist_id
+                if partner.segmentation_pricelist_id
+                else partner.specific_property_product_pricelist
+            )
+            changes[wanted, previous.id].append(partner.id)
+        applied = 0
+        for (wanted, previous_id), ids in changes.items():
+            pricelist = self.env["product.pricelist"].browse(wanted)
+            Partner.browse(ids).with_company(
+                pricelist.company_id or self.env.company
+            ).write(
+                {
+                    "specific_property_product_pricelist": wanted,
+                    "segmentation_pricelist_id": wanted,
+                    "segmentation_previous_pricelist_id": previous_id,
+                }
+            )
+            applied += len(ids)
+        restores = defaultdict(list)
+        for partner in holders:
+            still_ours = (
+                partner.specific_property_product_pricelist
+                == partner.segmentation_pricelist_id
+            )
+            restores[
+                partner.segmentation_previous_pricelist_id.id if still_ours else None,
+                still_ours,
+            ].append(partner.id)
+        for (previous_id, still_ours), ids in restores.items():
+            values = {
+                "segmentation_pricelist_id": False,
+                "segmentation_previous_pricelist_id": False,
+            }
+            if still_ours:
+                values["specific_property_product_pricelist"] = previous_id or False
+            Partner.browse(ids).write(values)
+        return {"pricelists_applied": applied, "pricelists_restored": len(holders)}
+
+    def _schedule_followups(self, today, scope):
+        """One follow-up activity for the account manager of each customer
+        whose last interaction is older than its segment's cadence, unless
+        one of the same type is open already."""
+        default_type = self.env.ref(FOLLOWUP_TYPE)
+        rows = self.env.execute_query(
+            SQL(
+                """
+            SELECT w.partner_id, w.user_id, s.id,
+                   COALESCE(s.followup_activity_type_id, %(default_type)s),
+                   %(today)s::date - c.segmentation_last_interaction
+              FROM (%(winners)s) w
+              JOIN customer_segment s ON s.id = w.segment_id
+              JOIN res_partner c ON c.id = w.partner_id
+              JOIN res_users u ON u.id = w.user_id AND u.active
+             WHERE (c.segmentation_last_interaction IS NULL
+                    OR c.segmentation_last_interaction
+                       < %(today)s::date - s.followup_days)
+               AND NOT EXISTS (
+                   SELECT 1 FROM mail_activity a
+                    WHERE a.res_model = 'res.partner' AND a.res_id = w.partner_id
+                      AND a.active
+                      AND a.activity_type_id
+                          = COALESCE(s.followup_activity_type_id, %(default_type)s))
+          ORDER BY w.partner_id
+                """,
+                winners=self._winners(
+                    SQL("s.followup_days > 0"), scope, SQL("AND c.user_id IS NOT NULL")
+                ),
+                default_type=default_type.id,
+                today=today,
+            )
+        )
+        segments = self.env["customer.segment"].browse({row[2] for row in rows})
+        partners = self.env["res.partner"].sudo().browse([row[0] for row in rows])
+        names = dict(zip(partners.ids, partners.mapped("display_name"), strict=True))
+        vals_list = []
+        for partner_id, user_id, segment_id, type_id, days in rows:
+            segment = segments.browse(segment_id)
+            template = segment.followup_summary or self.env._(
+                "Follow up {customer} ({segment})"
+            )
+            vals_list.append(
+                {
+                    "res_id": partner_id,
+                    "user_id": user_id,
+                    "activity_type_id": type_id,
+                    "date_deadline": today,
+                    "summary": _format_summary(
+                        template,
+                        customer=names[partner_id],
+                        segment=segment.name,
+                        days=days if days is not None else "-",
+                    ),
+                }
+            )
+        return self._create_activities(vals_list)
+
+    def _schedule_churn_warnings(self, params, today, scope):
+        """An early-warning activity for the account manager of each
+        customer whose churn risk reaches the threshold, unless dismissed or
+        one is open already."""
+        churn_type = self.env.ref(CHURN_TYPE)
+        partners = (
+            self.env["res.partner"]
+            .sudo()
+            .browse(
+                row[0]
+                for row in self.env.execute_query(
+                    SQL(
+                        """
+                SELECT c.id FROM res_partner c
+                  JOIN res_users u ON u.id = c.user_id AND u.active
+                 WHERE c.id IN (SELECT id FROM res_partner WHERE %(scope)s)
+                   AND c.churn_risk_score >= %(threshold)s
+                   AND NOT COALESCE(c.churn_dismissed, false)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM mail_activity a
+                        WHERE a.res_model = 'res.partner' AND a.res_id = c.id
+                          AND a.active AND a.activity_type_id = %(type)s)
+              ORDER BY c.id
+                        """,
+                        scope=scope,
+                        threshold=params["churn_risk_threshold"],
+                        type=churn_type.id,
+                    )
+                )
+            )
+        )
+        vals_list = [
+            {
+                "res_id": partner.id,
+                "user_id": partner.user_id.id,
+                "activity_type_id": churn_type.id,
+                "date_deadline": today,
+                "summary": self.env._(
+                    "Churn risk %(risk)s/100", risk=partner.churn_risk_score
+                ),
+                "note": partner.churn_risk_explanation,
+            }
+            for partner in partners
+        ]
+        return self._create_activities(vals_list)
+
+    def _create_activities(self, vals_list):
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        Activity = (
+            self.env["mail.activity"]
+            .sudo()
+            .with_context(mail_activity_quick_update=True)
+        )
+        # Committing inside a test would break the test's transaction.
+        auto_commit = self.env.context.get("segmentation_commit") and not getattr(
+            threading.current_thread(), "testing", False
+        )
+        for start in range(0, len(vals_list), ACTIVITY_BATCH):
+            batch = vals_list[start : start + ACTIVITY_BATCH]
+            Activity.create([dict(vals, res_model_id=model_id) for vals in batch])
+            if auto_commit:
+                # the nightly job keeps what it scheduled if it is stopped
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        return len(vals_list)
+
+
+def _format_summary(template, **values):
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template
