@@ -8,6 +8,7 @@ from lxml.builder import E
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.osv import expression
 from odoo.tools import SQL
 
 from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
@@ -256,6 +257,14 @@ class ResPartner(models.Model):
         compute="_compute_churn_risk_explanation",
         groups=SEGMENTATION_GROUP,
     )
+    churn_alert = fields.Boolean(
+        string="Churn Warning",
+        compute="_compute_churn_alert",
+        search="_search_churn_alert",
+        groups=SEGMENTATION_GROUP,
+        help="The churn risk reaches the warning threshold of the settings and "
+        "nobody dismissed it.",
+    )
     churn_dismissed = fields.Boolean(
         string="Churn Alarm Dismissed",
         readonly=True,
@@ -322,6 +331,30 @@ class ResPartner(models.Model):
         groups=SEGMENTATION_GROUP,
         help="The figures and settings behind each segment of the customer.",
     )
+
+    @api.depends("churn_risk_score", "churn_dismissed")
+    def _compute_churn_alert(self):
+        threshold = self._segmentation_churn_threshold()
+        for partner in self:
+            partner.churn_alert = (
+                partner.churn_risk_score >= threshold and not partner.churn_dismissed
+            )
+
+    def _search_churn_alert(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        alert = [
+            ("churn_risk_score", ">=", self._segmentation_churn_threshold()),
+            ("churn_dismissed", "!=", True),
+        ]
+        return alert if (operator == "=") == value else ["!", *expression.AND([alert])]
+
+    @api.model
+    def _segmentation_churn_threshold(self):
+        try:
+            return self._segmentation_params()["churn_risk_threshold"]
+        except UserError:
+            return PARAMS["churn_risk_threshold"][1]
 
     @api.depends("churn_risk_score", "churn_typical_gap_days", "last_order_date")
     @api.depends_context("lang")
