@@ -1,5 +1,6 @@
 import heapq
 import threading
+import time
 from collections import defaultdict
 
 from odoo import api, models
@@ -52,8 +53,11 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         result.update(self._apply_tags(scope))
         Partner.invalidate_model()
         result.update(self._apply_pricelists(scope, customer_ids))
-        result["followups"] = self._schedule_followups(today, scope)
-        result["churn_warnings"] = self._schedule_churn_warnings(params, today, scope)
+        result["followups"], followups_left = self._schedule_followups(today, scope)
+        result["churn_warnings"], warnings_left = self._schedule_churn_warnings(
+            params, today, scope
+        )
+        result["activities_left"] = followups_left + warnings_left
         Partner.invalidate_model()
         return result
 
@@ -489,7 +493,8 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                       AND a.active
                       AND a.activity_type_id
                           = COALESCE(s.followup_activity_type_id, %(default_type)s))
-          ORDER BY w.partner_id
+          -- most valuable customers first, in case time runs out
+          ORDER BY c.rfm_monetary DESC NULLS LAST, w.partner_id
                 """,
                 winners=self._winners(
                     SQL("s.followup_days > 0"), scope, SQL("AND c.user_id IS NOT NULL")
@@ -545,7 +550,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                        SELECT 1 FROM mail_activity a
                         WHERE a.res_model = 'res.partner' AND a.res_id = c.id
                           AND a.active AND a.activity_type_id = %(type)s)
-              ORDER BY c.id
+              ORDER BY c.rfm_monetary DESC NULLS LAST, c.id
                         """,
                         scope=scope,
                         threshold=params["churn_risk_threshold"],
@@ -570,23 +575,33 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         return self._create_activities(vals_list)
 
     def _create_activities(self, vals_list):
+        """Create activities in batches, return ``(created, left)``; with the
+        context key
+        ``segmentation_deadline`` (a ``time.monotonic()`` value), stop when
+        it is passed: the next run schedules the rest, as they are still
+        missing."""
         model_id = self.env["ir.model"]._get_id("res.partner")
         Activity = (
             self.env["mail.activity"]
             .sudo()
             .with_context(mail_activity_quick_update=True)
         )
+        deadline = self.env.context.get("segmentation_deadline")
         # Committing inside a test would break the test's transaction.
         auto_commit = self.env.context.get("segmentation_commit") and not getattr(
             threading.current_thread(), "testing", False
         )
+        created = 0
         for start in range(0, len(vals_list), ACTIVITY_BATCH):
+            if deadline and time.monotonic() > deadline:
+                break
             batch = vals_list[start : start + ACTIVITY_BATCH]
             Activity.create([dict(vals, res_model_id=model_id) for vals in batch])
+            created += len(batch)
             if auto_commit:
                 # the nightly job keeps what it scheduled if it is stopped
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-        return len(vals_list)
+        return created, len(vals_list) - created
 
 
 def _format_summary(template, **values):

@@ -2,6 +2,7 @@ import datetime
 import json
 import logging
 import re
+import time
 
 from lxml import etree
 from lxml.builder import E
@@ -749,18 +750,30 @@ class ResPartner(models.Model):
 
         :return: ``{'assigned', 'returned_to_pool', 'tags_added',
             'tags_removed', 'pricelists_applied', 'pricelists_restored',
-            'followups', 'churn_warnings'}``, each a number of customers
+            'followups', 'churn_warnings', 'activities_left'}``: numbers of
+            customers (tags: of customer-tag pairs); ``activities_left`` is 0
+            here, as there is no time limit
         """
         self._segmentation_check_group(MANAGER_GROUP)
         return self.env["customer.segmentation.strategy"].sudo()._apply()
 
     @api.model
-    def _cron_apply_segment_strategies(self):
-        """Nightly: strategies after the recompute, keeping what each batch
-        of activities scheduled if the job is stopped."""
-        self.env["customer.segmentation.strategy"].with_context(
-            segmentation_commit=True
-        )._apply()
+    def _cron_apply_segment_strategies(self, time_budget=240):
+        """Nightly: strategies after the recompute. Activities are created in
+        committed batches within ``time_budget`` seconds; if some are left,
+        the job reports progress and Odoo runs it again at once."""
+        result = (
+            self.env["customer.segmentation.strategy"]
+            .with_context(
+                segmentation_commit=True,
+                segmentation_deadline=time.monotonic() + time_budget,
+            )
+            ._apply()
+        )
+        self.env["ir.cron"]._notify_progress(
+            done=result["followups"] + result["churn_warnings"],
+            remaining=result["activities_left"],
+        )
 
     def action_claim_from_pool(self):
         """Take these customers from the shared pool as their account manager.
