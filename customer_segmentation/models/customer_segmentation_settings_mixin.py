@@ -112,10 +112,15 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
     segmentation_pool_grace_days = fields.Integer(
         string="Pool Grace Period (days)",
         default=PARAMS["pool_grace_days"][1],
+        help="Days of grace after a segment's follow-up cadence before a "
+        "customer its account manager has not interacted with returns to the "
+        "pool.",
     )
     segmentation_pool_daily_claim_limit = fields.Integer(
         string="Daily Pool Claims per Salesperson",
         default=PARAMS["pool_daily_claim_limit"][1],
+        help="How many customers each salesperson may claim from the pool per "
+        "day (UTC).",
     )
 
     @api.constrains(*SETTING_FIELDS)
@@ -127,6 +132,27 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
             )
             if errors:
                 raise ValidationError("\n".join(errors))
+
+    def action_apply_segment_strategies(self):
+        """Apply the segments' strategies now (managers), as the nightly job."""
+        result = self.env["res.partner"].apply_segment_strategies()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Segment strategies applied"),
+                "message": self.env._(
+                    "%(assigned)s account managers assigned, %(pool)s customers "
+                    "returned to the pool, %(followups)s follow-ups and "
+                    "%(warnings)s churn warnings scheduled.",
+                    assigned=result["assigned"],
+                    pool=result["returned_to_pool"],
+                    followups=result["followups"],
+                    warnings=result["churn_warnings"],
+                ),
+            },
+        }
 
     @api.model
     def _segmentation_stored_values(self):

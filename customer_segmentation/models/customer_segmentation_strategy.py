@@ -230,7 +230,9 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 SQL(
                     """
                 WITH assigned AS (
-                    UPDATE res_partner p SET user_id = a.user_id
+                    UPDATE res_partner p
+                       SET user_id = a.user_id,
+                           segmentation_manager_since = %(today)s
                       FROM unnest(%(partners)s::int[], %(users)s::int[])
                            AS a(partner_id, user_id)
                      WHERE p.id = a.partner_id
@@ -245,6 +247,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                     """,
                     partners=list(assignments),
                     users=list(assignments.values()),
+                    today=_segmentation_today(),
                     now=SQL("(now() AT TIME ZONE 'UTC')"),
                     reason=self.env._(
                         "Account manager policy of the customer's segment"
@@ -285,7 +288,10 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                   FROM (%(neglected)s) w
                   JOIN customer_segment s ON s.id = w.segment_id
                   JOIN res_partner c ON c.id = w.partner_id
-                 WHERE COALESCE(c.segmentation_last_interaction, c.create_date::date)
+                 -- the clock starts when the manager got the customer
+                 WHERE GREATEST(COALESCE(c.segmentation_last_interaction,
+                                         c.create_date::date),
+                                c.segmentation_manager_since)
                        < %(today)s::date - (s.followup_days + %(grace)s)
             ),
             orphan AS (
@@ -304,6 +310,16 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                   FROM (SELECT * FROM neglected UNION ALL SELECT * FROM orphan) x
                  WHERE p.id = x.partner_id
              RETURNING p.id, p.company_id, x.followup_days, x.old_user
+            ),
+            cancelled AS (
+                -- the former manager's open follow-ups go with the customer
+                DELETE FROM mail_activity a
+                 USING moved m
+                 WHERE a.res_model = 'res.partner' AND a.res_id = m.id
+                   AND a.active AND a.user_id = m.old_user
+                   AND a.activity_type_id IN (
+                       SELECT %(types)s::int UNION
+                       SELECT followup_activity_type_id FROM customer_segment)
             )
             INSERT INTO customer_segmentation_pool_move
                    (partner_id, company_id, user_id, move, date, reason,
@@ -330,6 +346,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                     grace=SQL("%s", params["pool_grace_days"]),
                 ),
                 uid=self.env.uid,
+                types=self.env.ref(FOLLOWUP_TYPE).id,
             )
         )
         return len(rows)
@@ -439,14 +456,18 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         applied = 0
         for (wanted, previous_id), ids in changes.items():
             pricelist = self.env["product.pricelist"].browse(wanted)
-            Partner.browse(ids).with_company(
+            customers = Partner.browse(ids).with_company(
                 pricelist.company_id or self.env.company
-            ).write(
+            )
+            customers.write(
                 {
-                    "specific_property_product_pricelist": wanted,
                     "segmentation_pricelist_id": wanted,
                     "segmentation_previous_pricelist_id": previous_id,
                 }
+            )
+            # the pricelist is a commercial field: the contacts share it
+            self._with_contacts(customers).write(
+                {"specific_property_product_pricelist": wanted}
             )
             applied += len(ids)
         restores = defaultdict(list)
@@ -464,10 +485,18 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 "segmentation_pricelist_id": False,
                 "segmentation_previous_pricelist_id": False,
             }
+            customers = Partner.browse(ids)
+            customers.write(values)
             if still_ours:
-                values["specific_property_product_pricelist"] = previous_id or False
-            Partner.browse(ids).write(values)
+                self._with_contacts(customers).write(
+                    {"specific_property_product_pricelist": previous_id or False}
+                )
         return {"pricelists_applied": applied, "pricelists_restored": len(holders)}
+
+    def _with_contacts(self, customers):
+        return customers.with_context(active_test=False).search(
+            [("commercial_partner_id", "in", customers.ids)]
+        )
 
     def _schedule_followups(self, today, scope):
         """One follow-up activity for the account manager of each customer
@@ -546,6 +575,8 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                  WHERE c.id IN (SELECT id FROM res_partner WHERE %(scope)s)
                    AND c.churn_risk_score >= %(threshold)s
                    AND NOT COALESCE(c.churn_dismissed, false)
+                   -- one warning per lapse: none again before a new order
+                   AND c.churn_warned_order_date IS DISTINCT FROM c.last_order_date
                    AND NOT EXISTS (
                        SELECT 1 FROM mail_activity a
                         WHERE a.res_model = 'res.partner' AND a.res_id = c.id
@@ -572,7 +603,15 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             }
             for partner in partners
         ]
-        return self._create_activities(vals_list)
+        created, left = self._create_activities(vals_list)
+        self.env.execute_query(
+            SQL(
+                """UPDATE res_partner SET churn_warned_order_date = last_order_date
+                    WHERE id = ANY(%s)""",
+                partners[:created].ids,
+            )
+        )
+        return created, left
 
     def _create_activities(self, vals_list):
         """Create activities in batches, return ``(created, left)``; with the

@@ -277,6 +277,14 @@ class ResPartner(models.Model):
         string="Dismissal Reason", readonly=True, groups=SEGMENTATION_GROUP
     )
     churn_dismissed_order_date = fields.Date(readonly=True, groups=SEGMENTATION_GROUP)
+    churn_warned_order_date = fields.Date(readonly=True, groups=SEGMENTATION_GROUP)
+    segmentation_manager_since = fields.Date(
+        string="Account Manager Since",
+        readonly=True,
+        groups=SEGMENTATION_GROUP,
+        help="When the salesperson got the customer: the shared pool measures "
+        "neglect from this date at the earliest.",
+    )
     segmentation_in_pool = fields.Boolean(
         string="In Customer Pool",
         readonly=True,
@@ -667,11 +675,15 @@ class ResPartner(models.Model):
             (PROFILE_DEPENDENCIES | self._segmentation_rule_fields()) & written
         )
         manual = bool(set(self._segmentation_manual_fields()) & written)
-        if not (orders or profile or manual):
-            return super().write(vals)
         before = self._segmentation_manual_values() if manual else None
-        customers_before = self.commercial_partner_id
+        customers_before = self.commercial_partner_id if orders or profile else None
         res = super().write(vals)
+        if vals.get("user_id"):
+            # The shared pool measures neglect from here. Whoever sets the
+            # salesperson need not see the segmentation fields.
+            super(ResPartner, self.sudo()).write(
+                {"segmentation_manager_since": _segmentation_today()}
+            )
         if manual:
             self._segmentation_log_manual(before)
         if orders or profile:
@@ -859,7 +871,16 @@ class ResPartner(models.Model):
             raise UserError(self.env._("Reason: say why the churn warning is wrong."))
         if not self:
             raise UserError(self.env._("Select the customers to dismiss."))
-        self.check_access("write")
+        quiet = self.sudo().filtered(lambda p: not p.churn_alert)
+        if quiet:
+            raise UserError(
+                self.env._(
+                    "These customers have no churn warning to dismiss: %(names)s.",
+                    names=", ".join(quiet.mapped("display_name")),
+                )
+            )
+        # a judgement on the segmentation, not an edit of the contact
+        self.check_access("read")
         for last_order_date, customers in (
             self.sudo().grouped("last_order_date").items()
         ):
@@ -1449,7 +1470,9 @@ class ResPartner(models.Model):
         )
         _ = self.env._
         user = self.env.user
-        if self.env.context.get("segmentation_pin_expired"):
+        if not ended:
+            ended_text = SQL("NULL::text")
+        elif self.env.context.get("segmentation_pin_expired"):
             ended_text = _sql_text(_("Pin expired: %(reason)s"), reason=SQL("v.reason"))
         else:
             ended_text = _sql_text(

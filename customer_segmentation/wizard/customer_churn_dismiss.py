@@ -9,9 +9,14 @@ class CustomerChurnDismiss(models.TransientModel):
         "res.partner",
         string="Customers",
         required=True,
-        default=lambda self: self.env.context.get("active_ids", []),
+        default=lambda self: self._default_partner_ids(),
     )
     reason = fields.Text(required=True)
+
+    def _default_partner_ids(self):
+        if self.env.context.get("active_model") != "res.partner":
+            return []
+        return self.env.context.get("active_ids", [])
 
     def action_dismiss(self):
         self.ensure_one()
