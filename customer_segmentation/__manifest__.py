@@ -11,6 +11,7 @@
     "data": [
         "security/customer_segmentation_groups.xml",
         "security/ir.model.access.csv",
+        "security/customer_segmentation_performance_security.xml",
         "security/customer_segmentation_security.xml",
         "data/customer_segment_dimension_data.xml",
         "data/customer_segment_data.xml",
@@ -22,9 +23,13 @@
         "views/customer_segment_override_views.xml",
         "views/customer_segment_history_views.xml",
         "views/customer_segmentation_run_views.xml",
+        "views/customer_churn_dismiss_views.xml",
+        "views/customer_segmentation_pool_move_views.xml",
+        "views/crm_team_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/customer_segmentation_settings_views.xml",
+        "views/customer_segmentation_performance_report_views.xml",
         "views/customer_segmentation_menus.xml",
     ],
     "demo": [
