@@ -13,3 +13,9 @@ from . import test_dimensions
 from . import test_custom_dimension
 from . import test_override
 from . import test_history
+from . import test_performance_report
+from . import test_strategy
+from . import test_assignment
+from . import test_followup
+from . import test_churn
+from . import test_pool

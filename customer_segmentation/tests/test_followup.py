@@ -1,0 +1,260 @@
+"""Follow-up activities: one per customer whose last interaction is older than
+its segment's cadence, for its account manager, never two open at once."""
+
+import datetime
+
+from odoo import Command
+from odoo.tests import freeze_time, new_test_user, tagged
+
+from .common import TODAY, SegmentationCase, days_ago
+
+# No segment manages anyone until a test says so.
+NO_STRATEGY = {
+    "manager_policy": "keep",
+    "manager_team_id": False,
+    "followup_days": 0,
+    "followup_activity_type_id": False,
+    "followup_summary": False,
+    "pricelist_id": False,
+    "partner_tag_ids": [Command.clear()],
+}
+FOLLOWUP_TYPE = "customer_segmentation.mail_activity_type_segment_followup"
+
+
+def noon(days_later):
+    """Noon UTC ``days_later`` days after the frozen ``TODAY``."""
+    day = TODAY + datetime.timedelta(days=days_later)
+    return datetime.datetime.combine(day, datetime.time(12))
+
+
+@tagged("post_install", "-at_install")
+class TestFollowup(SegmentationCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # value tiers by amount: 20,000 is high value
+        cls._set_params(value_method="fixed")
+        cls.env["customer.segment"].with_context(active_test=False).search([]).write(
+            NO_STRATEGY
+        )
+        cls.env["res.partner"].recompute_all_segments()
+        cls.env["res.partner"].apply_segment_strategies()
+
+        cls.account_manager = new_test_user(
+            cls.env, "cs_followup_am", groups="sales_team.group_sale_salesman"
+        )
+        cls.call = cls.env.ref("mail.mail_activity_data_call")
+        cls.high = cls.env.ref("customer_segmentation.segment_value_high")
+        cls.high.write(
+            {
+                "followup_days": 30,
+                "followup_activity_type_id": cls.call.id,
+                "followup_summary": "Call {customer} ({segment}): {days} days",
+            }
+        )
+        # high value customers of the account manager, whose only interaction
+        # is their order: exactly one cadence ago, and one day more
+        cls.on_time = cls._high_value_customer("Ordered 30 Days Ago", 30)
+        cls.due = cls._high_value_customer("Ordered 31 Days Ago", 31)
+        cls.Activity = cls.env["mail.activity"]
+
+    @classmethod
+    def _high_value_customer(cls, name, ordered_days_ago, **values):
+        customer = cls._make_customer(
+            name, **{"user_id": cls.account_manager.id, **values}
+        )
+        cls._make_order(customer, 20000.0, days_ago(ordered_days_ago))
+        return customer
+
+    def _apply(self):
+        return (
+            self.env["res.partner"]
+            .with_user(self.sales_manager)
+            .apply_segment_strategies()
+        )
+
+    def _activities(self, partner, active=True):
+        return self.Activity.with_context(active_test=False).search(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+                ("active", "=", active),
+            ]
+        )
+
+    # ------------------------------------------------------------------
+    # Cadence
+    # ------------------------------------------------------------------
+
+    def test_cadence_boundary(self):
+        self.assertEqual(self._apply()["followups"], 1)
+        self.assertEqual(self.on_time.segmentation_last_interaction, days_ago(30))
+        self.assertFalse(self._activities(self.on_time))
+        self.assertEqual(len(self._activities(self.due)), 1)
+
+    def test_activity_for_the_account_manager_with_the_segment_type_and_summary(
+        self,
+    ):
+        self._apply()
+        self.assertRecordValues(
+            self._activities(self.due),
+            [
+                {
+                    "res_model": "res.partner",
+                    "user_id": self.account_manager.id,
+                    "activity_type_id": self.call.id,
+                    "summary": "Call Ordered 31 Days Ago (High Value): 31 days",
+                    "date_deadline": TODAY,
+                }
+            ],
+        )
+        # the account manager sees it among their activities
+        mine = self.Activity.with_user(self.account_manager).search(
+            [("user_id", "=", self.account_manager.id)]
+        )
+        self.assertEqual(mine, self._activities(self.due))
+
+    def test_default_type_and_summary(self):
+        self.high.write({"followup_activity_type_id": False, "followup_summary": False})
+        self._apply()
+        activity = self._activities(self.due)
+        self.assertEqual(activity.activity_type_id, self.env.ref(FOLLOWUP_TYPE))
+        self.assertEqual(activity.summary, "Follow up Ordered 31 Days Ago (High Value)")
+
+    def test_summary_with_an_unknown_placeholder_is_kept_as_written(self):
+        self.high.followup_summary = "Call {nobody} today"
+        self._apply()
+        self.assertEqual(self._activities(self.due).summary, "Call {nobody} today")
+
+    def test_cadence_as_time_passes(self):
+        recent = self._high_value_customer("Ordered 10 Days Ago", 10)
+        self._apply()
+        self.assertFalse(self._activities(recent))
+        with freeze_time(noon(20)):
+            self._apply()
+            self.assertFalse(self._activities(recent))
+        with freeze_time(noon(21)):
+            self._apply()
+            activity = self._activities(recent)
+            self.assertEqual(len(activity), 1)
+            self.assertEqual(activity.date_deadline, TODAY + datetime.timedelta(21))
+
+    def test_cadence_comes_from_the_segment(self):
+        self.high.followup_days = 31
+        self.assertEqual(self._apply()["followups"], 0)
+        self.high.followup_days = 29
+        self.assertEqual(self._apply()["followups"], 2)
+        self.assertEqual(len(self._activities(self.on_time)), 1)
+
+    def test_no_followup_without_cadence(self):
+        self.high.followup_days = 0
+        self.assertEqual(self._apply()["followups"], 0)
+        self.assertFalse(self._activities(self.due))
+
+    # ------------------------------------------------------------------
+    # Never two open at once
+    # ------------------------------------------------------------------
+
+    def test_never_two_open_at_once_across_runs(self):
+        self.assertEqual(self._apply()["followups"], 1)
+        self.assertEqual(self._apply()["followups"], 0)
+        # still not done a cadence later: still one
+        with freeze_time(noon(40)):
+            self.assertEqual(self._apply()["followups"], 1)  # on_time is due now
+        self.assertEqual(len(self._activities(self.due)), 1)
+        self.assertEqual(len(self._activities(self.on_time)), 1)
+
+    def test_what_the_time_budget_leaves_the_next_run_schedules(self):
+        self.env["res.partner"]._cron_apply_segment_strategies(time_budget=-1)
+        self.assertFalse(self._activities(self.due))
+        result = self._apply()
+        self.assertEqual((result["followups"], result["activities_left"]), (1, 0))
+        self.assertEqual(len(self._activities(self.due)), 1)
+
+    def test_open_activity_of_the_same_type_planned_by_hand(self):
+        self.Activity.create(
+            {
+                "res_model_id": self.env["ir.model"]._get_id("res.partner"),
+                "res_id": self.due.id,
+                "activity_type_id": self.call.id,
+                "user_id": self.account_manager.id,
+                "date_deadline": noon(3).date(),
+            }
+        )
+        self.assertEqual(self._apply()["followups"], 0)
+        self.assertEqual(len(self._activities(self.due)), 1)
+
+    # ------------------------------------------------------------------
+    # Interactions
+    # ------------------------------------------------------------------
+
+    def test_done_activity_counts_as_interaction(self):
+        # the shipped follow-up type keeps done activities
+        self.high.followup_activity_type_id = False
+        self._apply()
+        activity = self._activities(self.due)
+        with freeze_time(noon(5)):
+            activity.with_user(self.account_manager).action_feedback("Called them")
+            self._apply()
+        self.assertEqual(self.due.segmentation_last_interaction, noon(5).date())
+        self.assertFalse(self._activities(self.due))
+        self.assertEqual(self._activities(self.due, active=False), activity)
+        with freeze_time(noon(35)):
+            self._apply()
+            self.assertFalse(self._activities(self.due))
+        with freeze_time(noon(36)):
+            self._apply()
+            self.assertEqual(len(self._activities(self.due)), 1)
+
+    def test_note_counts_as_interaction(self):
+        with freeze_time(noon(-10)):
+            self.due.with_user(self.account_manager).message_post(
+                body="Met them at the trade fair",
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+        self.assertEqual(self._apply()["followups"], 0)
+        self.assertEqual(self.due.segmentation_last_interaction, days_ago(10))
+
+    def test_email_to_a_contact_of_the_customer_counts(self):
+        company = self._high_value_customer(
+            "Company Ordered 31 Days Ago", 31, is_company=True
+        )
+        contact = self._make_customer("Buyer At The Company", parent_id=company.id)
+        with freeze_time(noon(-2)):
+            contact.message_post(
+                body="About your next order",
+                message_type="email",
+                subtype_xmlid="mail.mt_comment",
+            )
+        self._apply()
+        self.assertEqual(company.segmentation_last_interaction, days_ago(2))
+        self.assertFalse(self._activities(company))
+        self.assertFalse(self._activities(contact))
+
+    def test_system_log_does_not_count(self):
+        with freeze_time(noon(-1)):
+            self.due._message_log(body="Imported from the old CRM")
+        self._apply()
+        self.assertEqual(self.due.segmentation_last_interaction, days_ago(31))
+        self.assertEqual(len(self._activities(self.due)), 1)
+
+    def test_order_counts_as_interaction(self):
+        self._make_order(self.due, 100.0, days_ago(5))
+        self.assertEqual(self._apply()["followups"], 0)
+        self.assertEqual(self.due.segmentation_last_interaction, days_ago(5))
+        self.assertFalse(self._activities(self.due))
+
+    # ------------------------------------------------------------------
+    # Without an account manager
+    # ------------------------------------------------------------------
+
+    def test_no_account_manager_no_followup(self):
+        orphan = self._high_value_customer("Nobody's Customer", 60, user_id=False)
+        self.assertEqual(self._apply()["followups"], 1)  # self.due only
+        self.assertFalse(self._activities(orphan))
+
+    def test_archived_account_manager_gets_no_followup(self):
+        self.account_manager.active = False
+        self.assertEqual(self._apply()["followups"], 0)
+        self.assertFalse(self._activities(self.due))
