@@ -91,7 +91,7 @@ class CustomerSegment(models.Model):
     )
     manager_policy = fields.Selection(
         [
-            ("keep", "Keep the current one"),
+            ("keep", "Keep the current account manager"),
             ("round_robin", "Assign in turn in a sales team"),
             ("least_loaded", "Assign the least loaded of a sales team"),
         ],

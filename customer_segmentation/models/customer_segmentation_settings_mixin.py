@@ -143,7 +143,7 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
                 "type": "success",
                 "title": self.env._("Segment strategies applied"),
                 "message": self.env._(
-                    "%(assigned)s account managers assigned, %(pool)s customers "
+                    "%(assigned)s customers given an account manager, %(pool)s "
                     "returned to the pool, %(followups)s follow-ups and "
                     "%(warnings)s churn warnings scheduled.",
                     assigned=result["assigned"],

@@ -28,7 +28,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     """
 
     _name = "customer.segmentation.strategy"
-    _description = "Customer Segmentation Strategies"
+    _description = "Customer Segmentation Strategy Engine"
 
     @api.model
     def _apply(self, customer_ids=None):

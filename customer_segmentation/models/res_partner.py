@@ -267,7 +267,7 @@ class ResPartner(models.Model):
         "nobody dismissed it.",
     )
     churn_dismissed = fields.Boolean(
-        string="Churn Alarm Dismissed",
+        string="Churn Warning Dismissed",
         readonly=True,
         groups=SEGMENTATION_GROUP,
         help="A user judged the churn warning a false alarm; it comes back when "
@@ -276,8 +276,12 @@ class ResPartner(models.Model):
     churn_dismiss_reason = fields.Text(
         string="Dismissal Reason", readonly=True, groups=SEGMENTATION_GROUP
     )
-    churn_dismissed_order_date = fields.Date(readonly=True, groups=SEGMENTATION_GROUP)
-    churn_warned_order_date = fields.Date(readonly=True, groups=SEGMENTATION_GROUP)
+    churn_dismissed_order_date = fields.Date(
+        string="Last Order When Dismissed", readonly=True, groups=SEGMENTATION_GROUP
+    )
+    churn_warned_order_date = fields.Date(
+        string="Last Order When Warned", readonly=True, groups=SEGMENTATION_GROUP
+    )
     segmentation_manager_since = fields.Date(
         string="Account Manager Since",
         readonly=True,
