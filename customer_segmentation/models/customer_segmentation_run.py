@@ -134,12 +134,15 @@ class CustomerSegmentationRun(models.Model):
             else:
                 # one statement for everyone needs no id filter
                 id_range = (self.last_customer_id, upper) if batch_size else None
-                result = Partner._segmentation_apply(
+                # each partner written once, with every dimension
+                result = Partner._segmentation_apply_all(
                     params, self.stats, self.date, id_range=id_range, run=self
                 )
-                profile = Partner._segmentation_apply_profile(
-                    params, id_range=id_range, run=self
-                )
+                profile = {
+                    k: v
+                    for k, v in result.items()
+                    if k not in ("customers", "value", "lifecycle", "rfm")
+                }
                 done = self._count_customers(self.last_customer_id, upper)
                 self.write(
                     {

@@ -730,8 +730,7 @@ class ResPartner(models.Model):
         params = engine._segmentation_params()
         today = _segmentation_today()
         stats = engine._segmentation_population_stats(params, today)
-        engine._segmentation_apply(params, stats, today, customer_ids=customers.ids)
-        engine._segmentation_apply_profile(params, customer_ids=customers.ids)
+        engine._segmentation_apply_all(params, stats, today, customer_ids=customers.ids)
         return True
 
     @api.model
@@ -1104,6 +1103,7 @@ class ResPartner(models.Model):
         cause="rule",
         ended=(),
         run=None,
+        build_only=False,
     ):
         """Classify customers on value, lifecycle and RFM, write the rows whose
         values changed and log the segment changes.
@@ -1119,6 +1119,8 @@ class ResPartner(models.Model):
         :param cause: history cause of the changes made by the rules
         :param ended: ``{(partner_id, dimension)}`` whose pin just ended
         :param run: the ``customer.segmentation.run`` doing this, if any
+        :param build_only: return ``(source, dimensions, figures)`` for
+            ``_segmentation_write`` instead of writing
         :return: ``{'customers': n, 'value': n, 'lifecycle': n, 'rfm': n}``
             where ``customers`` counts the customers written
         """
@@ -1265,13 +1267,16 @@ class ResPartner(models.Model):
             "rfm_frequency_score": SQL("f_score"),
             "rfm_monetary_score": SQL("m_score"),
         }
+        dimensions = {
+            "value": ("segment_value_id", reasons["value"]),
+            "lifecycle": ("segment_lifecycle_id", reasons["lifecycle"]),
+            "rfm": ("segment_rfm_id", reasons["rfm"]),
+        }
+        if build_only:
+            return source, dimensions, figures
         counts = self._segmentation_write(
             source,
-            {
-                "value": ("segment_value_id", reasons["value"]),
-                "lifecycle": ("segment_lifecycle_id", reasons["lifecycle"]),
-                "rfm": ("segment_rfm_id", reasons["rfm"]),
-            },
+            dimensions,
             figures=figures,
             children=True,
             cause=cause,
@@ -1380,6 +1385,7 @@ class ResPartner(models.Model):
         cause="rule",
         ended=(),
         run=None,
+        entity_codes=(),
     ):
         """Write classification results and log what changed, in one statement.
 
@@ -1391,6 +1397,9 @@ class ResPartner(models.Model):
         :param figures: ``{partner column: SQL column of the source}`` also
             written
         :param children: write the child contacts of each row too
+        :param entity_codes: dimensions of the commercial entity in a source
+            with one row per partner (column ``entity_id``): pinned on the
+            entity, logged and counted on the entity's own row only
         :return: ``{'customers': n, <code>: n per dimension}``
         """
         figures = figures or {}
@@ -1407,9 +1416,14 @@ class ResPartner(models.Model):
             )
             for code in codes
         )
+
+        def pins_of(code):
+            return SQL("pe" if code in entity_codes else "pn")
+
         final_columns = SQL(", ").join(
             SQL(
-                "COALESCE(pn.%(pin)s, s.%(rule)s) AS %(new)s",
+                "COALESCE(%(pins)s.%(pin)s, s.%(rule)s) AS %(new)s",
+                pins=pins_of(code),
                 pin=SQL.identifier(f"pin_{code}"),
                 rule=SQL.identifier(f"rule_{code}"),
                 new=SQL.identifier(f"new_{code}"),
@@ -1418,7 +1432,8 @@ class ResPartner(models.Model):
         )
         pin_reasons = SQL(", ").join(
             SQL(
-                "pn.%(pin)s, pn.%(pin_reason)s",
+                "%(pins)s.%(pin)s, %(pins)s.%(pin_reason)s",
+                pins=pins_of(code),
                 pin=SQL.identifier(f"pin_{code}"),
                 pin_reason=SQL.identifier(f"pin_reason_{code}"),
             )
@@ -1461,16 +1476,33 @@ class ResPartner(models.Model):
             )
             for code, (_column, reason) in dimensions.items()
         )
+        own_row = SQL("u.customer_id = u.entity_id") if entity_codes else SQL("true")
         was_classified = SQL(" OR ").join(
-            SQL("u.%s IS NOT NULL", SQL.identifier(f"old_{code}")) for code in codes
+            SQL(
+                "(%s AND u.%s IS NOT NULL)",
+                own_row if code in entity_codes else SQL("true"),
+                SQL.identifier(f"old_{code}"),
+            )
+            for code in codes
         )
         counts = SQL(", ").join(
             SQL(
-                "count(*) FILTER (WHERE is_customer AND %s IS DISTINCT FROM %s)",
+                "count(*) FILTER (WHERE is_customer AND %s AND %s IS DISTINCT FROM %s)",
+                SQL("customer_id = entity_id") if code in entity_codes else SQL("true"),
                 SQL.identifier(f"old_{code}"),
                 SQL.identifier(f"new_{code}"),
             )
             for code in codes
+        )
+        logged = (
+            SQL("(v.dimension NOT IN %s OR %s)", tuple(entity_codes), own_row)
+            if entity_codes
+            else SQL("true")
+        )
+        written = (
+            SQL("count(*) FILTER (WHERE customer_id = entity_id), count(*)")
+            if entity_codes
+            else SQL("count(*) FILTER (WHERE is_customer), NULL")
         )
         _ = self.env._
         user = self.env.user
@@ -1502,6 +1534,7 @@ class ResPartner(models.Model):
             SELECT s.*, %(final_columns)s, %(pin_reasons)s
               FROM src s
               LEFT JOIN pins pn ON pn.partner_id = s.customer_id
+              %(entity_pins)s
         ),
         updated AS (
             UPDATE res_partner p
@@ -1534,6 +1567,7 @@ class ResPartner(models.Model):
              CROSS JOIN LATERAL (VALUES %(changes)s)
                    AS v(dimension, old_id, new_id, pinned, pin_reason, reason)
              WHERE u.is_customer AND v.old_id IS DISTINCT FROM v.new_id
+               AND %(logged)s
         ),
         history AS (
             INSERT INTO customer_segment_history (
@@ -1579,7 +1613,7 @@ class ResPartner(models.Model):
               LEFT JOIN customer_segment so ON so.id = c.old_id
               LEFT JOIN customer_segment sn ON sn.id = c.new_id
         )
-        SELECT count(*) FILTER (WHERE is_customer), %(counts)s
+        SELECT %(written)s, %(counts)s
           FROM updated
             """,
             source=source,
@@ -1593,6 +1627,11 @@ class ResPartner(models.Model):
             new_row=new_row,
             rule_by_dimension=rule_by_dimension,
             was_classified=was_classified,
+            entity_pins=SQL("LEFT JOIN pins pe ON pe.partner_id = s.entity_id")
+            if entity_codes
+            else SQL(),
+            logged=logged,
+            written=written,
             ended=[f"{partner_id}:{code}" for partner_id, code in ended],
             cause=cause,
             pinned_text=_sql_text(
@@ -1613,7 +1652,103 @@ class ResPartner(models.Model):
         row = self.env.execute_query(query)[0]
         self.env["customer.segment.history"].invalidate_model()
         self.env["customer.segment.override"].invalidate_model(["rule_segment_id"])
-        return {"customers": row[0], **dict(zip(codes, row[1:], strict=True))}
+        counts = {"customers": row[0], **dict(zip(codes, row[2:], strict=True))}
+        if entity_codes:
+            counts["partners"] = row[1]
+        return counts
+
+    @api.model
+    def _segmentation_apply_all(
+        self,
+        params,
+        stats,
+        today,
+        customer_ids=None,
+        id_range=None,
+        cause="rule",
+        ended=(),
+        run=None,
+    ):
+        """``_segmentation_apply`` and ``_segmentation_apply_profile`` in one
+        statement that writes each partner once: its commercial entity's
+        figures and core segments and its own profile segments.
+
+        Two UPDATEs of the same rows in one transaction cost far more than
+        one: the second writes another version of the wide row (all its
+        indexes again), and PostgreSQL re-checks every foreign key of a row
+        its own transaction wrote (15 on ``res_partner``), changed or not.
+
+        :return: ``{'customers': n, 'partners': n, <code>: n per dimension,
+            'need': n}``
+        """
+        self.env.flush_all()
+        core, core_dimensions, figures = self._segmentation_apply(
+            params,
+            stats,
+            today,
+            customer_ids=customer_ids,
+            id_range=id_range,
+            build_only=True,
+        )
+        profile, profile_dimensions, segments = self._segmentation_apply_profile(
+            params, customer_ids=customer_ids, id_range=id_range, build_only=True
+        )
+        core_columns = (
+            "old_value",
+            "old_lifecycle",
+            "old_rfm",
+            "first_date",
+            "last_date",
+            "frequency",
+            "monetary",
+            "window_monetary",
+            "quoted",
+            "age_days",
+            "recency_days",
+            "r_score",
+            "f_score",
+            "m_score",
+            "rule_value",
+            "rule_lifecycle",
+            "rule_rfm",
+        )
+        source = SQL(
+            """
+            SELECT x.*, c.customer_id AS entity_id, %s
+              FROM (%s) x
+              JOIN (%s) c ON c.customer_id = x.entity_ref
+            """,
+            SQL(", ").join(SQL("c.%s", SQL.identifier(n)) for n in core_columns),
+            profile,
+            core,
+        )
+        counts = self._segmentation_write(
+            source,
+            {**core_dimensions, **profile_dimensions},
+            figures=figures,
+            cause=cause,
+            ended=ended,
+            run=run,
+            entity_codes=set(core_dimensions),
+        )
+        scope = SQL("TRUE")
+        if customer_ids is not None:
+            scope = SQL("p.commercial_partner_id = ANY(%s)", list(customer_ids))
+        if id_range is not None:
+            scope = SQL(
+                "%s AND p.commercial_partner_id > %s AND p.commercial_partner_id <= %s",
+                scope,
+                *id_range,
+            )
+        counts["need"] = self._segmentation_apply_needs(
+            segments["need"], scope, run=run
+        )
+        self.invalidate_model(
+            list(STORED_FIELDS)
+            + [column for column, _reason in profile_dimensions.values()]
+            + ["segment_need_ids"]
+        )
+        return counts
 
     @api.model
     def _segmentation_apply_profile(
@@ -1624,6 +1759,7 @@ class ResPartner(models.Model):
         cause="rule",
         ended=(),
         run=None,
+        build_only=False,
     ):
         """Classify contacts on geography, business scale, job level and the
         custom dimensions, and apply the needs set by rule.
@@ -1750,6 +1886,7 @@ class ResPartner(models.Model):
         source = SQL(
             """
             SELECT p.id AS customer_id, p.company_id,
+                   p.commercial_partner_id AS entity_ref,
                    p.country_id, p.function,
                    pc.code AS country_code, ps.code AS state_code,
                    cc.code AS company_country_code, cs.code AS company_state_code,
@@ -1806,6 +1943,8 @@ class ResPartner(models.Model):
             main_company=self._segmentation_main_company_id(),
             scope=scope,
         )
+        if build_only:
+            return source, dimensions, segments
         counts = self._segmentation_write(
             source, dimensions, cause=cause, ended=ended, run=run
         )
@@ -2102,7 +2241,13 @@ class ResPartner(models.Model):
             stats = self.env["customer.segmentation.run"].sudo()._latest_stats()
             if stats is None:
                 stats = engine._segmentation_population_stats(params, today)
-            engine._segmentation_apply(
+            # one UPDATE per partner when both change (see _apply_all)
+            apply = (
+                engine._segmentation_apply_all
+                if profile
+                else engine._segmentation_apply
+            )
+            apply(
                 params,
                 stats,
                 today,
@@ -2110,7 +2255,7 @@ class ResPartner(models.Model):
                 cause=cause,
                 ended=ended,
             )
-        if profile:
+        if profile and not orders:
             engine._segmentation_apply_profile(
                 params, customer_ids=customers.ids, cause=cause, ended=ended
             )
