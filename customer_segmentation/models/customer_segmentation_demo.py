@@ -145,6 +145,11 @@ QUOTATIONS = {
     "harbor_pine": [(60, 1500, "cancel")],
 }
 
+# Bought today, after the baseline classification: their moves (a churned
+# customer back to active, upgrades of value tier and RFM segment) are the
+# demo's first entries in the segment history.
+LATE_ORDERS = {"lakeside": 4200, "james_obrien": 26000, "zhou_ting": 3100}
+
 # 09:00 UTC falls on the same calendar day from UTC-9 to UTC+14.
 ORDER_TIME = datetime.time(9, 0)
 
@@ -174,6 +179,7 @@ class CustomerSegmentationDemo(models.AbstractModel):
         partners = generator._generate_partners()
         generator._generate_orders(partners)
         self.env["res.partner"].recompute_all_segments()
+        self._generate_late_orders(partners)
 
     def _generate_partners(self):
         """Create the customers of ``PARTNERS``; return them by key, together
@@ -224,6 +230,29 @@ class CustomerSegmentationDemo(models.AbstractModel):
         for key in (ORDERS.keys() | QUOTATIONS.keys()) - by_key.keys():
             by_key[key] = ref(_xmlid(key))
         return by_key
+
+    def _generate_late_orders(self, partners):
+        product = self.env.ref("customer_segmentation.product_segmentation_demo")
+        orders = self.env["sale.order"].create(
+            [
+                {
+                    "partner_id": partners[key].id,
+                    "user_id": partners[key].commercial_partner_id.user_id.id,
+                    "order_line": [
+                        Command.create(
+                            {
+                                "product_id": product.id,
+                                "product_uom_qty": 1,
+                                "price_unit": amount,
+                                "tax_id": False,
+                            }
+                        )
+                    ],
+                }
+                for key, amount in LATE_ORDERS.items()
+            ]
+        )
+        orders.action_confirm()
 
     def _generate_orders(self, partners):
         """Create the orders of ``ORDERS`` and ``QUOTATIONS`` for ``partners``

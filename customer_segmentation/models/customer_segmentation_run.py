@@ -205,7 +205,7 @@ class CustomerSegmentationRun(models.Model):
     def _latest_stats(self):
         """Thresholds of the latest run, or None before the first run."""
         run = self.search([], limit=1)
-        return run.stats if run else None
+        return run.stats or None
 
     def _summary(self):
         self.ensure_one()

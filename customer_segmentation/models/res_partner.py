@@ -53,6 +53,12 @@ _logger = logging.getLogger(__name__)
 # nested loops over the orders.
 COMMERCIAL_ENTITY = SQL("(is_company OR parent_id IS NULL)")
 
+# The first full recompute after installation is the baseline: the rules'
+# changes are logged (history and chatter) once a full run has completed, so
+# the baseline of a million customers is not written as millions of "changes".
+# Pins and hand edits are always logged.
+BASELINE = SQL("EXISTS (SELECT 1 FROM customer_segmentation_run WHERE state = 'done')")
+
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -1586,6 +1592,7 @@ class ResPartner(models.Model):
               FROM changes c
               LEFT JOIN customer_segment so ON so.id = c.old_id
               LEFT JOIN customer_segment sn ON sn.id = c.new_id
+             WHERE c.cause != 'rule' OR %(baseline)s
         ),
         message AS (
             -- the chatter tells changes, not a customer's first classification
@@ -1595,7 +1602,7 @@ class ResPartner(models.Model):
             SELECT 'res.partner', c.customer_id, 'notification', %(subtype)s,
                    %(author)s, %(now)s, '', true, %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM changes c
-             WHERE c.was_classified AND %(chatter)s
+             WHERE c.was_classified AND %(baseline)s
           GROUP BY c.customer_id
          RETURNING id, res_id
         ),
@@ -1644,7 +1651,7 @@ class ResPartner(models.Model):
             run_id=run.id if run else None,
             subtype=self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
             author=SQL("(SELECT partner_id FROM res_users WHERE id = %s)", user.id),
-            chatter=SQL("true"),
+            baseline=BASELINE,
             tracked=json.dumps(tracked),
             lang=lang,
             counts=counts,
@@ -2016,6 +2023,7 @@ class ResPartner(models.Model):
                             ELSE %(added_text)s END,
                        %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM changes
+                 WHERE %(baseline)s
             )
             SELECT count(*) FROM changes
                 """,
@@ -2025,6 +2033,7 @@ class ResPartner(models.Model):
                 now=SQL("(now() AT TIME ZONE 'UTC')"),
                 uid=self.env.uid,
                 run_id=run.id if run else None,
+                baseline=BASELINE,
                 removed_text=self.env._("no longer matches the need's rule"),
                 added_text=self.env._("matches the need's rule"),
             )

@@ -70,6 +70,34 @@ class TestHistory(SegmentationCase):
         with freeze_time(noon(days_later)):
             return self._recompute_all(user)
 
+    def test_baseline_run_writes_no_rule_history(self):
+        # a database where no full recompute has completed yet
+        self.env["customer.segmentation.run"].search([]).unlink()
+        newcomer = self._make_customer("Before The Baseline")
+        self._make_confirmed_orders(newcomer, 500.0, days_ago(2))
+        self.assertFalse(self._rows(newcomer))
+        start = self._last_id()
+        run_summary = self._recompute_all()
+        self.assertTrue(run_summary["written"])
+        self.assertFalse(self.History.search([("id", ">", start)]))
+        # pins are logged even before it
+        high = self.env.ref("customer_segmentation.segment_value_high")
+        self.env["customer.segment.override"].create(
+            {
+                "partner_id": newcomer.id,
+                "dimension": "value",
+                "segment_id": high.id,
+                "reason": "Strategic account",
+            }
+        )
+        self.assertEqual(self._rows(newcomer, "value").mapped("cause"), ["override"])
+        # once the baseline run is done, the rules' changes are logged
+        later = self._make_customer("After The Baseline")
+        self._make_confirmed_orders(later, 50.0, days_ago(1))
+        self.assertEqual(
+            self._changes(self._rows(later, "lifecycle")), [(False, "new", "entry")]
+        )
+
     def test_first_classification_is_an_entry(self):
         customer = self._make_customer("Brand New Buyer")
         self._make_confirmed_orders(customer, 50.0, days_ago(3))
