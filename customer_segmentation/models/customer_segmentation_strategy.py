@@ -31,8 +31,11 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     _description = "Customer Segmentation Strategy Engine"
 
     @api.model
-    def _apply(self, customer_ids=None):
+    def _apply(self, customer_ids=None, figures=True):
         """Apply the strategies to these commercial partners (None: all).
+
+        :param figures: recompute last interactions and churn risks first
+            (the nightly job skips them when it resumes the same day)
 
         :return: dict of counters, see ``res.partner.apply_segment_strategies``
         """
@@ -44,8 +47,9 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         if customer_ids is not None:
             scope = SQL("%s AND id = ANY(%s)", scope, list(customer_ids))
         # the SQL steps write partners behind the ORM's back: forget them
-        self._update_interactions(scope)
-        self._update_churn_risk(params, today, scope)
+        if figures:
+            self._update_interactions(scope)
+            self._update_churn_risk(params, today, scope)
         result = {"assigned": self._assign_managers(scope)}
         result["returned_to_pool"] = (
             self._return_to_pool(params, today, scope) if params["pool_enabled"] else 0

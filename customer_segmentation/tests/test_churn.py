@@ -313,6 +313,24 @@ class TestChurn(SegmentationCase):
         self.assertFalse(self.late[40].churn_dismissed)
         self.assertEqual(len(self._warnings(self.late[40])), 1)
 
+    def test_cron_resumes_without_recomputing_figures(self):
+        Partner = self.env["res.partner"]
+        customer = self.late[40]
+        Partner._cron_apply_segment_strategies()
+        self.assertEqual(customer.churn_risk_score, 50)
+        self.env.cr.execute(
+            "UPDATE res_partner SET churn_risk_score = 7 WHERE id = %s", [customer.id]
+        )
+        customer.invalidate_recordset()
+        # a second call the same day resumes: today's figures are kept
+        Partner._cron_apply_segment_strategies()
+        self.assertEqual(customer.churn_risk_score, 7)
+        # the next day's run computes them again
+        with freeze_time(noon(1)):
+            Partner._cron_apply_segment_strategies()
+        customer.invalidate_recordset()
+        self.assertNotEqual(customer.churn_risk_score, 7)
+
     def test_only_a_warning_can_be_dismissed(self):
         self._apply()
         healthy = self.late[20]
