@@ -4,7 +4,8 @@
     python3 benchmarks/explain.py -d cs_bench_100k > explain-100k.txt
 
 Runs the same sequence as run.py's (b), (a) and (c): empty the module's
-columns, the bare-SQL reference UPDATE; empty them again,
+columns, the bare-SQL reference (aggregate, thresholds, one UPDATE); empty
+them again,
 ``recompute_all_segments()``, then ``recompute_all_segments()`` again. During
 each, every SQL statement the process sends is timed (Odoo's ``odoo.sql_db``
 debug log), and PostgreSQL's ``auto_explain`` (loaded in this session only,
@@ -30,7 +31,7 @@ from benchlib import (
     parser,
     pg_settings,
 )
-from run import REFERENCE_UPDATE, Benchmark
+from run import Benchmark
 
 
 class StatementLog(logging.Handler):
@@ -105,6 +106,7 @@ def profiled(registry, args, label, title, function, commit=True):
                 ("log_timing", "on"),
                 ("log_verbose", "off"),
                 ("log_nested_statements", "on"),
+                ("log_triggers", "on"),
                 ("log_level", "notice"),
             ):
                 cr.execute(f"SET auto_explain.{name} = '{value}'")
@@ -159,8 +161,7 @@ def main():
     bench.warm_up()
 
     def reference(env):
-        env.cr.execute(REFERENCE_UPDATE, {"window_start": bench.window_start(env)})
-        return f"{env.cr.rowcount} rows written"
+        return f"{bench.full_reference(env)} rows written"
 
     def recompute(env):
         return env["res.partner"].recompute_all_segments()

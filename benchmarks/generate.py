@@ -100,8 +100,36 @@ COMPANY_WORDS = (
 ).split()
 COMPANY_SUFFIXES = ("Ltd", "SA", "GmbH", "Inc", "LLC", "& Sons", "Group", "BV")
 COUNTRY_CODES = ("US", "US", "US", "BE", "FR", "DE", "GB", "NL", "CN", "IN")
+# Job titles (``function``) of child contacts and of some individuals, with
+# repeats for their weights: English and Chinese, senior, middle and junior
+# keywords of the shipped job levels, and titles that match none of them.
+JOB_TITLES = tuple(
+    "|".join(
+        (
+            # senior
+            "CEO|CEO|General Manager|Managing Director|Founder|Purchasing Director"
+            "|总经理|总经理|董事长|副总经理|总监",
+            # middle
+            "Sales Manager|Sales Manager|Purchasing Manager|Office Manager"
+            "|Team Leader|Head of Logistics|经理|经理|销售经理|主管|主管|部长",
+            # junior
+            "Assistant|Assistant|Sales Assistant|Engineer|Engineer|Accountant"
+            "|Buyer|Sales Representative|专员|专员|采购专员|助理|工程师|会计",
+            # no keyword
+            "Consultant|Designer|Owner|Teacher|Analyst|Pharmacist|顾问|设计师|司机",
+        )
+    ).split("|")
+)
 SALESPEOPLE = 8
 HISTORY_DAYS = 3 * 365
+# Shares of the profile data (geography, business scale, job level).
+ADDRESS_STATE_SHARE = 0.9  # partners in a country with states that have one
+HOME_STATE_SHARE = 0.25  # of those in the company's country: its state
+NO_ADDRESS_SHARE = 0.02  # individuals without a country
+INDIVIDUAL_TITLE_SHARE = 0.4  # individuals with a job title
+CONTACT_TITLE_SHARE = 0.95  # child contacts with a job title
+EMPLOYEES_SHARE = 0.8  # companies with an employee count
+REVENUE_SHARE = 0.7  # companies with an annual revenue
 STATE_SHARES = (("sale", 0.80), ("cancel", 0.08), ("draft", 0.06), ("sent", 0.06))
 # Secondary indexes are rebuilt after the load on these tables.
 LOADED_TABLES = (
@@ -196,6 +224,37 @@ def parse_args():
         type=float,
         default=0.25,
         help="share of the customers buying in the second currency",
+    )
+    arguments.add_argument(
+        "--state-share",
+        type=float,
+        default=ADDRESS_STATE_SHARE,
+        help="share of the partners of countries with states that have one",
+    )
+    arguments.add_argument(
+        "--home-state-share",
+        type=float,
+        default=HOME_STATE_SHARE,
+        help="share of those in the company's country that are in its state",
+    )
+    arguments.add_argument(
+        "--title-share",
+        type=float,
+        default=INDIVIDUAL_TITLE_SHARE,
+        help="share of the individuals with a job title (contacts: "
+        f"{CONTACT_TITLE_SHARE * 100:.0f}%%)",
+    )
+    arguments.add_argument(
+        "--employees-share",
+        type=float,
+        default=EMPLOYEES_SHARE,
+        help="share of the companies with an employee count",
+    )
+    arguments.add_argument(
+        "--revenue-share",
+        type=float,
+        default=REVENUE_SHARE,
+        help="share of the companies with an annual revenue",
     )
     arguments.add_argument(
         "--no-lines", action="store_true", help="do not write order lines"
@@ -349,6 +408,27 @@ def setup_reference_data(env, args):
         for country in env["res.country"].search([("code", "in", COUNTRY_CODES)])
     }
     countries = [country_ids[code] for code in COUNTRY_CODES]
+    # Geography compares a contact's country and state with its company's
+    # (the main company for shared partners): without a state on the company
+    # no contact could be local. A US company gets California.
+    company_partner = company.partner_id
+    home_state = company_partner.state_id
+    if not home_state and company_partner.country_id:
+        States = env["res.country.state"]
+        home_state = States.search(
+            [("country_id", "=", company_partner.country_id.id), ("code", "=", "CA")],
+            limit=1,
+        ) or States.search(
+            [("country_id", "=", company_partner.country_id.id)], order="id", limit=1
+        )
+        if home_state:
+            company_partner.state_id = home_state
+    states = {
+        country_id: env["res.country.state"]
+        .search([("country_id", "=", country_id)], order="id")
+        .ids
+        for country_id in set(countries)
+    }
     env.flush_all()
     return {
         "company": company,
@@ -362,6 +442,9 @@ def setup_reference_data(env, args):
         "tax": tax,
         "daily_rates": daily_rates,
         "country_ids": countries,
+        "home_country_id": company_partner.country_id.id or None,
+        "home_state_id": home_state.id or None,
+        "states": {country: ids for country, ids in states.items() if ids},
         "today": today,
         "history_start": history_start,
     }
@@ -413,7 +496,21 @@ WITH draw AS (
                      * cardinality(%(user_ids)s::int[]))::int AS i_user,
            pg_temp.bench_u(g, 15, %(seed)s) AS u_company,
            pg_temp.bench_u(g, 16, %(seed)s) AS u_created,
-           pg_temp.bench_u(g, 17, %(seed)s) AS u_archived
+           pg_temp.bench_u(g, 17, %(seed)s) AS u_archived,
+           pg_temp.bench_u(g, 40, %(seed)s) AS u_address,
+           pg_temp.bench_u(g, 41, %(seed)s) AS u_state,
+           pg_temp.bench_u(g, 42, %(seed)s) AS u_home_state,
+           pg_temp.bench_u(g, 43, %(seed)s) AS u_state_pick,
+           pg_temp.bench_u(g, 44, %(seed)s) AS u_title,
+           1 + floor(pg_temp.bench_u(g, 45, %(seed)s)
+                     * cardinality(%(job_titles)s::text[]))::int AS i_title,
+           -- a company's size: log-normal, median 20 employees
+           exp(ln(20) + 1.5 * pg_temp.bench_n(g, 46, %(seed)s)) AS size,
+           pg_temp.bench_u(g, 47, %(seed)s) AS u_employees,
+           pg_temp.bench_u(g, 48, %(seed)s) AS u_revenue,
+           -- revenue per employee: log-normal, median 150,000
+           exp(ln(150000) + 0.6 * pg_temp.bench_n(g, 49, %(seed)s))
+               AS revenue_per_employee
       FROM generate_series(1, %(customers)s) g
 ),
 life AS (
@@ -450,7 +547,22 @@ SELECT l.g,
                  || '@example.com'
        END AS email,
        CASE WHEN l.u_company < 0.1 THEN %(company_id)s END AS company_id,
-       (%(country_ids)s::int[])[l.i_country] AS country_id,
+       a.country_id,
+       CASE WHEN a.country_id IS NOT NULL AND l.u_state < %(address_state_share)s
+            THEN (SELECT CASE WHEN s.country_id = %(home_country_id)s
+                               AND l.u_home_state < %(home_state_share)s
+                              THEN %(home_state_id)s
+                              ELSE s.state_ids[1 + floor(l.u_state_pick
+                                   * cardinality(s.state_ids))::int] END
+                    FROM bench_state s WHERE s.country_id = a.country_id)
+       END AS state_id,
+       CASE WHEN NOT l.is_company AND l.u_title < %(individual_title_share)s
+            THEN (%(job_titles)s::text[])[l.i_title] END AS function,
+       CASE WHEN l.is_company AND l.u_employees < %(employees_share)s
+            THEN greatest(1, round(l.size))::int END AS employees,
+       CASE WHEN l.is_company AND l.u_revenue < %(revenue_share)s
+            THEN round((greatest(1, l.size) * l.revenue_per_employee)::numeric, -3)
+       END AS revenue,
        (%(user_ids)s::int[])[l.i_user] AS user_id,
        (%(team_ids)s::int[])[l.i_user] AS team_id,
        NOT l.is_company AND l.u_archived < 0.01 AS archived,
@@ -473,6 +585,11 @@ SELECT l.g,
        sum(l.n_orders) OVER w - l.n_orders AS orders_before,
        sum(l.n_contacts) OVER w - l.n_contacts AS contacts_before
   FROM life l
+ CROSS JOIN LATERAL (
+    SELECT CASE WHEN NOT l.is_company AND l.u_address < %(no_address_share)s
+                THEN NULL
+                ELSE (%(country_ids)s::int[])[l.i_country] END AS country_id
+ ) a
 WINDOW w AS (ORDER BY l.g)
 """
 
@@ -480,6 +597,7 @@ PARTNER_COLUMNS = """
     id, name, complete_name, commercial_company_name, is_company, type, active,
     company_id, lang, email, email_normalized, country_id, user_id, parent_id,
     commercial_partner_id, specific_property_product_pricelist, partner_share,
+    state_id, function, segmentation_employee_count, segmentation_annual_revenue,
     color, message_bounce, supplier_rank, customer_rank, invoice_warn,
     sale_warn, autopost_bills, create_date, write_date, create_uid, write_uid
 """
@@ -494,7 +612,8 @@ SELECT c.id, c.name, c.name,
        CASE WHEN c.foreign_currency
             THEN jsonb_build_object(%(company_id)s::text, %(second_pricelist_id)s)
        END,
-       true, 0, 0, 0, 0, 'no-message', 'no-message', 'ask',
+       true, c.state_id, c.function, c.employees, c.revenue,
+       0, 0, 0, 0, 'no-message', 'no-message', 'ask',
        c.create_date, c.create_date, c.user_id, c.user_id
   FROM bench_customer c
 """
@@ -507,7 +626,9 @@ SELECT k.id, k.name, c.name || ', ' || k.name, c.name, false, 'contact', true,
        CASE WHEN c.foreign_currency
             THEN jsonb_build_object(%(company_id)s::text, %(second_pricelist_id)s)
        END,
-       true, 0, 0, 0, 0, 'no-message', 'no-message', 'ask',
+       -- a contact has its company's address (Odoo syncs it)
+       true, c.state_id, k.function, NULL, NULL,
+       0, 0, 0, 0, 'no-message', 'no-message', 'ask',
        c.create_date, c.create_date, c.user_id, c.user_id
   FROM bench_customer c
  CROSS JOIN LATERAL (
@@ -519,7 +640,13 @@ SELECT k.id, k.name, c.name || ', ' || k.name, c.name, false, 'contact', true,
                %(contact_base)s + c.contacts_before + n, 31, %(seed)s)
                * cardinality(%(last_names)s::text[]))::int] AS name,
            'contact.' || (c.contacts_before + n) || '.c' || c.g || '@example.com'
-               AS email
+               AS email,
+           CASE WHEN pg_temp.bench_u(%(contact_base)s + c.contacts_before + n, 32,
+                                     %(seed)s) < %(contact_title_share)s
+                THEN (%(job_titles)s::text[])[1 + floor(pg_temp.bench_u(
+                     %(contact_base)s + c.contacts_before + n, 33, %(seed)s)
+                     * cardinality(%(job_titles)s::text[]))::int]
+           END AS function
       FROM generate_series(1, c.n_contacts) n
  ) k
  WHERE c.n_contacts > 0
@@ -665,6 +792,17 @@ def load(env, args, ref, timings):
         "company_words": list(COMPANY_WORDS),
         "company_suffixes": list(COMPANY_SUFFIXES),
         "country_ids": ref["country_ids"],
+        "home_country_id": ref["home_country_id"],
+        "home_state_id": ref["home_state_id"],
+        "job_titles": list(JOB_TITLES),
+        # the unit tests call load() with the arguments of an older version
+        "address_state_share": getattr(args, "state_share", ADDRESS_STATE_SHARE),
+        "home_state_share": getattr(args, "home_state_share", HOME_STATE_SHARE),
+        "no_address_share": getattr(args, "no_address_share", NO_ADDRESS_SHARE),
+        "individual_title_share": getattr(args, "title_share", INDIVIDUAL_TITLE_SHARE),
+        "contact_title_share": CONTACT_TITLE_SHARE,
+        "employees_share": getattr(args, "employees_share", EMPLOYEES_SHARE),
+        "revenue_share": getattr(args, "revenue_share", REVENUE_SHARE),
         "user_ids": ref["user_ids"],
         "team_ids": ref["team_ids"],
         "company_id": company.id,
@@ -708,6 +846,11 @@ def load(env, args, ref, timings):
     cr.execute("SET LOCAL maintenance_work_mem = '1GB'")
     cr.execute("SET LOCAL work_mem = '256MB'")
     cr.execute(HELPERS)
+    cr.execute(
+        "CREATE TEMP TABLE bench_state (country_id int PRIMARY KEY, state_ids int[])"
+    )
+    for country_id, state_ids in ref["states"].items():
+        cr.execute("INSERT INTO bench_state VALUES (%s, %s)", [country_id, state_ids])
     cr.execute("CREATE TEMP TABLE bench_rate (day date PRIMARY KEY, rate numeric)")
     cr.execute(
         "INSERT INTO bench_rate SELECT * FROM unnest(%s::date[], %s::numeric[])",
@@ -834,6 +977,26 @@ def check_with_orm(env, ref):
                 f"{order}: pricelist {order.pricelist_id.name}, currency "
                 f"{order.currency_id.name}; partner pricelist {pricelist.name}"
             )
+    for partner in partners:
+        # Odoo keeps a contact's address equal to its company's, and a state
+        # belongs to the partner's country
+        parent = partner.parent_id
+        if parent and partner.type == "contact":
+            for name in partner._address_fields():
+                if partner[name] != parent[name]:
+                    mismatches.append(
+                        f"{partner}.{name}: {partner[name]!r}, its company has "
+                        f"{parent[name]!r}"
+                    )
+        if partner.state_id and partner.state_id.country_id != partner.country_id:
+            mismatches.append(
+                f"{partner}: state {partner.state_id.name} is not in "
+                f"{partner.country_id.name}"
+            )
+        if not partner.is_company and (
+            partner.segmentation_employee_count or partner.segmentation_annual_revenue
+        ):
+            mismatches.append(f"{partner}: a person with a company size")
     for order in orders[:5]:
         print(
             f"  {order.display_name}: {order.partner_id.display_name} "
@@ -954,6 +1117,41 @@ def report(env, timings):
     print(
         f"database {sizes[0]}; "
         + ", ".join(f"{t} {s}" for t, s in zip(LOADED_TABLES, sizes[1:], strict=True))
+    )
+    cr.execute(
+        """
+        SELECT s.dimension, s.code, count(*)
+          FROM res_partner p
+         CROSS JOIN LATERAL (VALUES (p.segment_geo_id), (p.segment_scale_id),
+                                    (p.segment_job_level_id)) v(segment_id)
+          JOIN customer_segment s ON s.id = v.segment_id
+      GROUP BY s.dimension, s.code, s.sequence
+      ORDER BY s.dimension, s.sequence
+        """
+    )
+    profile = {}
+    for dimension, code, count in cr.fetchall():
+        profile.setdefault(dimension, []).append(f"{code} {count:,}")
+    cr.execute(
+        """
+        SELECT count(*) FILTER (WHERE state_id IS NOT NULL),
+               count(*) FILTER (WHERE COALESCE(function, '') <> ''),
+               count(*) FILTER (WHERE segmentation_employee_count > 0
+                                   OR segmentation_annual_revenue > 0)
+          FROM res_partner
+        """
+    )
+    with_state, with_title, with_size = cr.fetchone()
+    cr.execute("SELECT count(*) FROM customer_segment_history")
+    history = cr.fetchone()[0]
+    print(
+        f"partners with a state {with_state:,}, a job title {with_title:,}, "
+        f"a company size {with_size:,}"
+    )
+    print(
+        "profile segments of the partners: "
+        + "; ".join(f"{d}: {', '.join(c)}" for d, c in profile.items())
+        + f"; history rows {history:,}"
     )
     print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     print(

@@ -6,13 +6,28 @@
 Steps, each measured in its own transaction and committed, so every time
 includes the commit:
 
-(b) bare-SQL reference: one aggregate of the confirmed orders per commercial
-    partner (last order date; count and untaxed amount in the company currency
-    over the module's look-back window) written by one UPDATE into
-    ``last_order_date``, ``rfm_frequency`` and ``rfm_monetary`` of every
-    partner: the rows the module writes after a reset, and nothing else.
-(a) ``env['res.partner'].recompute_all_segments()`` after the same reset.
+(o) old bare-SQL reference (issue 3): one aggregate of the confirmed orders
+    per commercial partner (last order date; count and untaxed amount in the
+    company currency over the module's look-back window) written by one UPDATE
+    into ``last_order_date``, ``rfm_frequency`` and ``rfm_monetary`` of every
+    partner, and nothing else.
+(b) bare-SQL reference: the same result as the module, in the least work the
+    database can do: the orders aggregated once per commercial partner (into a
+    temporary table), the population thresholds computed from that aggregate,
+    then one UPDATE writing every partner once with all the columns the module
+    computes: dates, figures, R/F/M scores, value tier, lifecycle stage and RFM
+    segment of its commercial entity, and its own geography, business scale
+    (of its commercial entity) and job level. No history, no chatter, no pins
+    (the benchmark database has none), no guard against unchanged rows (after
+    the reset every row changes).
+(a) ``env['res.partner'].recompute_all_segments()`` after the same reset,
+    history and chatter included; afterwards every partner's columns are
+    compared with what (b) wrote.
 (c) the same call right after (a): nothing changed, so it writes nothing.
+(f) optional (not in the default steps): every classified partner is first
+    moved to the next lifecycle stage (not timed), then the full recompute
+    puts them back: a night where every customer changes segment, with its
+    history, chatter messages and tracking values.
 (d) incremental path: ``--quotations`` quotations of distinct customers
     confirmed one by one (``action_confirm()``, flush, commit: one transaction
     each, as one click each), then ``--bulk-quotations`` others in one
@@ -26,9 +41,11 @@ includes the commit:
     time_budget=)`` called again and again, as ``ir.cron`` does while
     progress remains, until its run is done.
 
-Before (b) and before (a) the module's stored columns are emptied on every
-partner and the table vacuumed (not timed), so that (a) and (b) write the
-same rows into the same table state. The generated data stays; the segment
+Before (o), (b) and (a) the module's classified columns (``STORED_FIELDS`` and
+``PROFILE_FIELDS``) are emptied on every partner and the table vacuumed (not
+timed), so that (a) and (b) write the same rows into the same table state.
+The history rows, chatter messages and tracking values (a) writes are counted
+and kept. The generated data stays; the segment
 columns end recomputed, by (e) or else by a last untimed full recompute, so
 the script can be run again at once.
 
@@ -41,6 +58,7 @@ not included.
 import hashlib
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -67,8 +85,15 @@ RESTORE_TABLES = {
 INSTRUMENTED = (
     ("res.partner", "_segmentation_population_stats"),
     ("res.partner", "_segmentation_apply"),
+    ("res.partner", "_segmentation_apply_profile"),
+    # both in one statement (benchmarks/README.md, suggestions)
+    ("res.partner", "_segmentation_apply_all"),
     ("res.partner", "_segmentation_refresh"),
 )
+# Tables the module's history and chatter go to: rows written are counted.
+LOG_TABLES = ("customer_segment_history", "mail_message", "mail_tracking_value")
+# The reference's result, kept to compare (a) with, column by column.
+REFERENCE_TABLE = "benchmark_reference_result"
 
 # Per commercial partner: last confirmed order date, and count and untaxed
 # amount in company currency of the confirmed orders in the window.
@@ -86,8 +111,8 @@ WITH purchase AS (
 )
 """
 
-# Every partner gets its commercial partner's figures: the rows the module
-# writes after a reset.
+# Every partner gets its commercial partner's figures: the old reference of
+# issue 3, three columns.
 REFERENCE_UPDATE = (
     PURCHASE
     + """
@@ -118,19 +143,146 @@ SELECT count(*)
 )
 
 
+# (b), first statement: the orders aggregated once per commercial partner.
+FULL_AGGREGATE = """
+CREATE TEMP TABLE benchmark_purchase ON COMMIT DROP AS
+SELECT p.commercial_partner_id AS customer_id,
+       min(so.date_order) FILTER (WHERE so.state = 'sale')::date AS first_date,
+       max(so.date_order) FILTER (WHERE so.state = 'sale')::date AS last_date,
+       count(*) FILTER (WHERE so.state = 'sale'
+                          AND so.date_order >= %(window_start)s) AS frequency,
+       sum(so.amount_untaxed / COALESCE(NULLIF(so.currency_rate, 0), 1)::numeric)
+           FILTER (WHERE so.state = 'sale'
+                     AND so.date_order >= %(window_start)s) AS monetary,
+       bool_or(so.state IN ('draft', 'sent')) AS quoted
+  FROM sale_order so
+  JOIN res_partner p ON p.id = so.partner_id
+ GROUP BY p.commercial_partner_id
+"""
+
+# (b), second statement: the population thresholds, from the aggregate. A
+# score is ceil(5 * cume_dist) among the customers buying in the window; the
+# breakpoint of a score is the largest value getting it; the quantile
+# cut-offs are the amounts at the last high and medium ranks.
+FULL_STATS = """
+WITH buyer AS (
+    SELECT last_date, frequency, monetary, count(*) OVER () AS total
+      FROM benchmark_purchase WHERE frequency > 0
+),
+ranked AS (
+    SELECT last_date, frequency, monetary, total,
+           (5 * count(*) OVER (ORDER BY last_date) + total - 1) / total AS r,
+           (5 * count(*) OVER (ORDER BY frequency) + total - 1) / total AS f,
+           (5 * count(*) OVER (ORDER BY monetary) + total - 1) / total AS m,
+           row_number() OVER (ORDER BY monetary DESC) AS m_rank
+      FROM buyer
+)
+SELECT 'recency', r, max(last_date)::text FROM ranked GROUP BY r
+UNION ALL SELECT 'frequency', f, max(frequency)::text FROM ranked GROUP BY f
+UNION ALL SELECT 'monetary', m, max(monetary)::text FROM ranked GROUP BY m
+UNION ALL SELECT 'high', 0, max(monetary)::text FROM ranked
+           WHERE m_rank = ceil(round(%(high_share)s::numeric * total, 9))
+UNION ALL SELECT 'medium', 0, max(monetary)::text FROM ranked
+           WHERE m_rank = ceil(round(%(medium_share)s::numeric * total, 9))
+"""
+
+# (b), third statement: every partner written once with every column.
+FULL_UPDATE = """
+UPDATE res_partner p
+   SET first_order_date = r.first_date,
+       last_order_date = r.last_date,
+       rfm_frequency = r.frequency,
+       rfm_monetary = r.monetary,
+       rfm_recency_score = r.r_score,
+       rfm_frequency_score = r.f_score,
+       rfm_monetary_score = r.m_score,
+       segment_value_id = r.value_id,
+       segment_lifecycle_id = r.lifecycle_id,
+       segment_rfm_id = (%(rfm_cells)s::int[])[(r.r_score - 1) * 5 + r.f_score],
+       segment_geo_id = r.geo_id,
+       segment_scale_id = r.scale_id,
+       segment_job_level_id = r.job_level_id
+  FROM (
+    SELECT x.*,
+           CASE WHEN x.frequency > 0 THEN {r_score} END AS r_score,
+           CASE WHEN x.frequency > 0 THEN {f_score} END AS f_score,
+           CASE WHEN x.frequency > 0 THEN {m_score} END AS m_score,
+           CASE WHEN x.last_date IS NULL THEN NULL
+                WHEN x.window_monetary >= %(high_cutoff)s::numeric THEN %(high)s
+                WHEN x.window_monetary >= %(medium_cutoff)s::numeric THEN %(medium)s
+                ELSE %(low)s END AS value_id,
+           CASE WHEN x.last_date IS NULL
+                    THEN CASE WHEN x.quoted OR {opportunity} THEN %(prospect)s END
+                WHEN %(today)s::date - x.first_date <= %(new_days)s THEN %(new)s
+                WHEN %(today)s::date - x.last_date <= %(active_days)s
+                    THEN %(active)s
+                WHEN %(today)s::date - x.last_date <= %(churn_days)s
+                    THEN %(at_risk)s
+                ELSE %(churned)s END AS lifecycle_id
+      FROM (
+        SELECT q.id, e.id AS customer_id, a.first_date, a.last_date,
+               COALESCE(a.frequency, 0) AS frequency,
+               COALESCE(a.monetary, 0) AS monetary,
+               a.monetary AS window_monetary,
+               COALESCE(a.quoted, false) AS quoted,
+               CASE WHEN q.country_id IS NULL THEN NULL
+                    WHEN q.country_id = cp.country_id
+                         AND q.state_id = cp.state_id THEN %(local)s
+                    WHEN q.country_id = cp.country_id THEN %(domestic)s
+                    ELSE %(international)s END AS geo_id,
+               CASE WHEN NOT e.is_company THEN NULL
+                    WHEN e.segmentation_employee_count >= %(large_employees)s
+                      OR e.segmentation_annual_revenue >= %(large_revenue)s::numeric
+                        THEN %(large)s
+                    WHEN e.segmentation_employee_count >= %(medium_employees)s
+                      OR e.segmentation_annual_revenue >= %(medium_revenue)s::numeric
+                        THEN %(medium_scale)s
+                    WHEN e.segmentation_employee_count > 0
+                      OR e.segmentation_annual_revenue > 0 THEN %(small)s
+               END AS scale_id,
+               CASE WHEN q.is_company OR COALESCE(q.function, '') = '' THEN NULL
+                    {job_levels} END AS job_level_id
+          FROM res_partner q
+          JOIN res_partner e ON e.id = q.commercial_partner_id
+          LEFT JOIN benchmark_purchase a ON a.customer_id = e.id
+          LEFT JOIN res_company co ON co.id = COALESCE(q.company_id, %(main_company)s)
+          LEFT JOIN res_partner cp ON cp.id = co.partner_id
+      ) x
+  ) r
+ WHERE p.id = r.id
+"""
+
+# Columns every partner gets from (a) and (b), compared after (a).
+COMPARED_COLUMNS = (
+    "first_order_date",
+    "last_order_date",
+    "rfm_frequency",
+    "rfm_monetary",
+    "rfm_recency_score",
+    "rfm_frequency_score",
+    "rfm_monetary_score",
+    "segment_value_id",
+    "segment_lifecycle_id",
+    "segment_rfm_id",
+    "segment_geo_id",
+    "segment_scale_id",
+    "segment_job_level_id",
+)
+
+
 def parse_args():
     arguments = parser(__doc__)
     add_common_arguments(arguments)
     arguments.add_argument(
         "--steps",
-        default="abcde",
-        help="steps to run, among a, b, c, d, e (default: abcde; c needs a)",
+        default="obacde",
+        help="steps to run, among o, b, a, c, f, d, e (default: obacde; c needs a)",
     )
     arguments.add_argument(
         "--repeat",
         type=int,
         default=1,
-        help="run b, a, c this many times and report the medians",
+        help="run o, b, a, c this many times and report the medians",
     )
     arguments.add_argument(
         "--quotations",
@@ -183,12 +335,13 @@ class Benchmark:
 
     @staticmethod
     def _stored_fields():
+        """The columns the module classifies: emptied before (o), (b), (a)."""
         # imported late: the registry must be loaded first
-        from odoo.addons.customer_segmentation.models.res_partner import (
-            STORED_FIELDS,
-        )
+        from odoo.addons.customer_segmentation.models import res_partner
 
-        return tuple(STORED_FIELDS)
+        return tuple(res_partner.STORED_FIELDS) + tuple(
+            getattr(res_partner, "PROFILE_FIELDS", ())
+        )
 
     def log(self, message):
         if not self.args.json_only:
@@ -262,7 +415,9 @@ class Benchmark:
         )
 
     def reset(self):
-        """Empty the module's stored columns and vacuum (not timed)."""
+        """Empty the module's stored columns, forget the runs, and vacuum (not
+        timed): the next full recompute is the installation's first, the
+        baseline, which logs no rule changes."""
         columns = ", ".join(self.stored_fields)
         nulls = ", ".join("NULL" for _name in self.stored_fields)
         with Stopwatch() as watch:
@@ -271,6 +426,7 @@ class Benchmark:
                     f"UPDATE res_partner SET ({columns}) = ROW({nulls}) "
                     f"WHERE ({columns}) IS DISTINCT FROM ({nulls})"
                 )
+                env.cr.execute("DELETE FROM customer_segmentation_run")
             with autocommit_cursor(self.registry) as cr:
                 cr.execute("VACUUM res_partner")
         return watch.seconds
@@ -343,7 +499,7 @@ class Benchmark:
     # Steps
     # ------------------------------------------------------------------
 
-    def step_reference(self):
+    def step_old_reference(self):
         def reference(env):
             env.cr.execute(REFERENCE_UPDATE, {"window_start": self.window_start(env)})
             return env.cr.rowcount
@@ -352,7 +508,217 @@ class Benchmark:
         figures["written"] = written
         return figures
 
+    def step_reference(self):
+        """(b): the module's result in three statements; their times, and a
+        copy of the result (not timed) to compare (a) with."""
+        parts = {}
+        written, figures = self.measure(
+            lambda env: self.full_reference(env, parts=parts)
+        )
+        figures["written"] = written
+        figures.update(parts)
+        columns = ", ".join(COMPARED_COLUMNS)
+        with environment(self.registry) as env:
+            env.cr.execute(f"DROP TABLE IF EXISTS {REFERENCE_TABLE}")
+            env.cr.execute(
+                f"CREATE UNLOGGED TABLE {REFERENCE_TABLE} AS "  # noqa: S608
+                f"SELECT id, {columns} FROM res_partner"
+            )
+        self.reference_saved = True
+        return figures
+
+    def full_reference(self, env, parts=None):
+        """Run (b) in ``env``'s transaction; return the rows written."""
+        parts = {} if parts is None else parts
+        cr = env.cr
+        Partner = env["res.partner"]
+        params = Partner._segmentation_params()
+        today = self.today(env)
+        window_start = Partner._segmentation_window_start(params, today)
+        with Stopwatch() as watch:
+            cr.execute(FULL_AGGREGATE, {"window_start": window_start})
+            cr.execute("ANALYZE benchmark_purchase")
+        parts["aggregate_s"] = watch.seconds
+        with Stopwatch() as watch:
+            cr.execute(
+                FULL_STATS,
+                {
+                    "high_share": str(params["value_high_share"]),
+                    "medium_share": str(
+                        params["value_high_share"] + params["value_medium_share"]
+                    ),
+                },
+            )
+            breaks = {"recency": [], "frequency": [], "monetary": []}
+            cutoffs = {}
+            for kind, score, value in cr.fetchall():
+                if kind in breaks:
+                    breaks[kind].append((score, value))
+                else:
+                    cutoffs[kind] = value
+        parts["stats_s"] = watch.seconds
+        if params["value_method"] == "fixed":
+            cutoffs = {
+                "high": params["value_high_amount"],
+                "medium": params["value_medium_amount"],
+            }
+        segments = self.reference_segments(cr)
+        values = {
+            **segments["codes"],
+            "rfm_cells": segments["rfm_cells"],
+            "high_cutoff": _text(cutoffs.get("high")),
+            "medium_cutoff": _text(cutoffs.get("medium")),
+            "today": today,
+            "new_days": params["new_days"],
+            "active_days": params["active_days"],
+            "churn_days": params["churn_days"],
+            "large_employees": params["scale_large_employees"],
+            "medium_employees": params["scale_medium_employees"],
+            "large_revenue": _text(params["scale_large_revenue"]),
+            "medium_revenue": _text(params["scale_medium_revenue"]),
+            "main_company": Partner._segmentation_main_company_id(),
+        }
+        job_levels = []
+        for index, (segment_id, regex, patterns) in enumerate(segments["job_levels"]):
+            job_levels.append(
+                f"WHEN q.function ~* %(job_regex_{index})s "
+                f"OR q.function ILIKE ANY(%(job_{index})s::text[]) "
+                f"THEN {int(segment_id)}"
+            )
+            values[f"job_{index}"] = patterns
+            values[f"job_regex_{index}"] = regex
+        cr.execute("SELECT to_regclass('crm_lead') IS NOT NULL")
+        opportunity = "false"
+        if cr.fetchone()[0]:
+            opportunity = """EXISTS (
+                SELECT 1 FROM crm_lead l
+                  JOIN res_partner lp ON lp.id = l.partner_id
+                  LEFT JOIN crm_stage st ON st.id = l.stage_id
+                 WHERE lp.commercial_partner_id = x.customer_id AND l.active
+                   AND l.type = 'opportunity' AND NOT COALESCE(st.is_won, false))"""
+        query = FULL_UPDATE.format(
+            r_score=_score("x.last_date", breaks["recency"], "date"),
+            f_score=_score("x.frequency", breaks["frequency"], "int"),
+            m_score=_score("x.monetary", breaks["monetary"], "numeric"),
+            opportunity=opportunity,
+            job_levels=" ".join(job_levels),
+        )
+        with Stopwatch() as watch:
+            cr.execute(query, values)
+            written = cr.rowcount
+        parts["update_s"] = watch.seconds
+        return written
+
+    @staticmethod
+    def reference_segments(cr):
+        """Segment ids by dimension and code, the RFM map (25 cells, R-major,
+        the first segment by sequence winning a cell) and the job levels'
+        ILIKE patterns, in priority order, read from ``customer_segment``."""
+        cr.execute(
+            """
+            SELECT id, dimension, code, rfm_recency_min, rfm_recency_max,
+                   rfm_frequency_min, rfm_frequency_max, job_title_keywords
+              FROM customer_segment
+             WHERE active
+          ORDER BY sequence, id
+            """
+        )
+        ids, cells, job_levels = {}, [None] * 25, []
+        for row in cr.fetchall():
+            segment_id, dimension, code, r_min, r_max, f_min, f_max, words = row
+            ids.setdefault((dimension, code), segment_id)
+            if dimension == "rfm":
+                for r in range(max(r_min or 1, 1), min(r_max or 5, 5) + 1):
+                    for f in range(max(f_min or 1, 1), min(f_max or 5, 5) + 1):
+                        if cells[(r - 1) * 5 + f - 1] is None:
+                            cells[(r - 1) * 5 + f - 1] = segment_id
+            elif dimension == "job_level":
+                # as the module: Latin keywords match whole words, others
+                # (Chinese) anywhere in the title
+                keywords = [w.strip() for w in (words or "").split(",") if w.strip()]
+                latin = [re.escape(w) for w in keywords if w.isascii()]
+                patterns = [
+                    "%"
+                    + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    + "%"
+                    for w in keywords
+                    if not w.isascii()
+                ]
+                if keywords:
+                    regex = r"\m(" + "|".join(latin) + r")\M" if latin else "$^"
+                    job_levels.append((segment_id, regex, patterns))
+        names = {
+            "high": ("value", "high"),
+            "medium": ("value", "medium"),
+            "low": ("value", "low"),
+            "prospect": ("lifecycle", "prospect"),
+            "new": ("lifecycle", "new"),
+            "active": ("lifecycle", "active"),
+            "at_risk": ("lifecycle", "at_risk"),
+            "churned": ("lifecycle", "churned"),
+            "local": ("geo", "local"),
+            "domestic": ("geo", "domestic"),
+            "international": ("geo", "international"),
+            "large": ("scale", "large"),
+            "medium_scale": ("scale", "medium"),
+            "small": ("scale", "small"),
+        }
+        return {
+            "codes": {name: ids.get(key) for name, key in names.items()},
+            "rfm_cells": cells,
+            "job_levels": job_levels,
+        }
+
+    @staticmethod
+    def today(env):
+        from odoo import fields
+
+        return fields.Date.context_today(env["res.partner"])
+
+    def compare_with_reference(self, env):
+        """Partners whose columns differ from (b)'s result: in total and per
+        column (None when (b) did not run in this process)."""
+        if not getattr(self, "reference_saved", False):
+            return None
+        checks = ", ".join(
+            f"count(*) FILTER (WHERE p.{c} IS DISTINCT FROM r.{c})"
+            if c != "rfm_monetary"
+            else "count(*) FILTER (WHERE round(p.rfm_monetary, 6) "
+            "IS DISTINCT FROM round(r.rfm_monetary, 6))"
+            for c in COMPARED_COLUMNS
+        )
+
+        def row(alias):
+            return ", ".join(
+                f"round({alias}.{c}, 6)" if c == "rfm_monetary" else f"{alias}.{c}"
+                for c in COMPARED_COLUMNS
+            )
+
+        row_old, row_ref = row("p"), row("r")
+        env.cr.execute(
+            f"""SELECT count(*) FILTER (WHERE ({row_old}) IS DISTINCT FROM
+                                        ({row_ref})), {checks}
+                  FROM res_partner p
+                  FULL JOIN {REFERENCE_TABLE} r ON r.id = p.id"""  # noqa: S608
+        )
+        total, *per_column = env.cr.fetchone()
+        return {
+            "partners": total,
+            "columns": {
+                c: n for c, n in zip(COMPARED_COLUMNS, per_column, strict=True) if n
+            },
+        }
+
+    def log_rows(self, env):
+        counts = {}
+        for table in LOG_TABLES:
+            env.cr.execute(f"SELECT COALESCE(max(id), 0) FROM {table}")  # noqa: S608
+            counts[table] = env.cr.fetchone()[0]
+        return counts
+
     def step_full(self, label):
+        with environment(self.registry) as env:
+            logged_before = self.log_rows(env)
         undo = self.instrument()
         try:
             summary, figures = self.measure(
@@ -367,6 +733,11 @@ class Benchmark:
         figures["changes"] = summary.get("changes")
         figures["population_stats_s"] = parts.get("_segmentation_population_stats")
         figures["apply_s"] = parts.get("_segmentation_apply")
+        figures["profile_s"] = parts.get("_segmentation_apply_profile")
+        if "_segmentation_apply_all" in parts:
+            # one statement does both: no split
+            figures["apply_s"] = parts["_segmentation_apply_all"]
+            figures["profile_s"] = 0.0
         figures["customers_per_s"] = (summary.get("customers") or 0) / figures[
             "seconds"
         ]
@@ -375,8 +746,35 @@ class Benchmark:
                 REFERENCE_MISMATCHES, {"window_start": self.window_start(env)}
             )
             figures["mismatches_vs_reference"] = env.cr.fetchone()[0]
+            differing = self.compare_with_reference(env)
+            if differing is not None:
+                figures["differing_from_b"] = differing["partners"]
+                figures["differing_columns"] = differing["columns"]
+            logged_after = self.log_rows(env)
+        for table in LOG_TABLES:
+            figures[f"rows_{table}"] = logged_after[table] - logged_before[table]
         self.log(f"  ({label}) {figures['seconds']:.2f} s, summary {summary}")
         return figures
+
+    def shift_lifecycle(self):
+        """Move every classified partner to the next lifecycle stage (not
+        timed), so that the next recompute changes everyone back."""
+        with environment(self.registry) as env:
+            env.cr.execute(
+                """SELECT array_agg(id ORDER BY sequence, id) FROM customer_segment
+                    WHERE dimension = 'lifecycle' AND active"""
+            )
+            ids = env.cr.fetchone()[0]
+            env.cr.execute(
+                """UPDATE res_partner
+                      SET segment_lifecycle_id = (%(ids)s::int[])[
+                          array_position(%(ids)s::int[], segment_lifecycle_id)
+                          %% cardinality(%(ids)s::int[]) + 1]
+                    WHERE segment_lifecycle_id IS NOT NULL""",
+                {"ids": ids},
+            )
+        with autocommit_cursor(self.registry) as cr:
+            cr.execute("VACUUM res_partner")
 
     def pick_quotations(self, count):
         """Generated quotations of ``count`` distinct active customers, in a
@@ -610,7 +1008,19 @@ class Benchmark:
             seconds = time.perf_counter() - start
         finally:
             self.uninstrument(undo)
-        batch_times = list(self.timings.get("_segmentation_apply", []))
+        core_times = list(self.timings.get("_segmentation_apply", []))
+        profile_times = list(self.timings.get("_segmentation_apply_profile", []))
+        if self.timings.get("_segmentation_apply_all"):
+            core_times = list(self.timings["_segmentation_apply_all"])
+            profile_times = []
+        batch_times = [
+            core + profile
+            for core, profile in zip(
+                core_times,
+                profile_times + [0.0] * (len(core_times) - len(profile_times)),
+                strict=True,
+            )
+        ]
         self.take_timings()
         return {
             "seconds": seconds,
@@ -621,6 +1031,8 @@ class Benchmark:
             "time_budget": self.args.time_budget,
             "max_batch_s": max(batch_times, default=0.0),
             "mean_batch_s": statistics.mean(batch_times) if batch_times else 0.0,
+            "batches_core_s": sum(core_times),
+            "batches_profile_s": sum(profile_times),
             "customers": summary.get("customers"),
             "written": summary.get("written"),
             "customers_per_s": (summary.get("customers") or 0) / seconds,
@@ -695,9 +1107,13 @@ def main():
     load_start = os.getloadavg()
     bench.warm_up()
     results = {"info": info, "steps": {}}
-    samples = {"a": [], "b": [], "c": []}
+    samples = {"o": [], "a": [], "b": [], "c": [], "f": []}
     resets = []
     for round_ in range(args.repeat):
+        if "o" in steps:
+            resets.append(bench.reset())
+            samples["o"].append(bench.step_old_reference())
+            bench.log(f"  (o) {samples['o'][-1]['seconds']:.2f} s")
         if "b" in steps:
             resets.append(bench.reset())
             samples["b"].append(bench.step_reference())
@@ -707,6 +1123,9 @@ def main():
             samples["a"].append(bench.step_full("a"))
         if "c" in steps:
             samples["c"].append(bench.step_full("c"))
+        if "f" in steps:
+            bench.shift_lifecycle()
+            samples["f"].append(bench.step_full("f"))
         if args.repeat > 1:
             bench.log(f"round {round_ + 1}/{args.repeat} done")
     for key, values in samples.items():
@@ -718,10 +1137,11 @@ def main():
         results["steps"]["d"] = bench.step_incremental()
     if "e" in steps:
         results["steps"]["e"] = bench.step_cron()
-    elif steps & set("abd"):
-        # (b) and the resets leave the segments empty, (d) leaves the hook's
-        # refresh of orders since put back: recompute, so that the database
-        # is again as a nightly run leaves it
+    elif "d" in steps or (steps & set("ob") and not steps & set("af")):
+        # (b) and the resets leave the segments empty (unless a recompute ran
+        # after them in each round), (d) leaves the hook's refresh of orders
+        # since put back: recompute, so that the database is again as a
+        # nightly run leaves it
         bench.log("recomputing every customer (not timed)")
         with environment(registry) as env:
             env["res.partner"].recompute_all_segments()
@@ -737,11 +1157,30 @@ def main():
 
 def add_ratios(results):
     steps = results["steps"]
-    b = steps.get("b", {}).get("seconds")
-    if b:
-        for key in ("a", "c"):
-            if key in steps:
-                results[f"ratio_{key}_b"] = steps[key]["seconds"] / b
+    for reference in ("b", "o"):
+        seconds = steps.get(reference, {}).get("seconds")
+        if seconds:
+            for key in ("a", "c", "f"):
+                if key in steps:
+                    results[f"ratio_{key}_{reference}"] = (
+                        steps[key]["seconds"] / seconds
+                    )
+
+
+def _text(value):
+    """A threshold as exact text for a ``::numeric`` cast, or None."""
+    return None if value is None else str(value)
+
+
+def _score(column, breaks, cast):
+    """``CASE`` giving the smallest score whose breakpoint is >= ``column``."""
+    if not breaks:
+        return "NULL::int"
+    cases = " ".join(
+        f"WHEN {column} <= '{value}'::{cast} THEN {int(score)}"
+        for score, value in sorted(breaks)
+    )
+    return f"CASE {cases} ELSE 5 END"
 
 
 def print_incremental(d, suffix):
@@ -764,6 +1203,44 @@ def print_incremental(d, suffix):
             f"{s['module_hook_calls']} call(s); {s['queries']:.0f} queries; fresh "
             f"{s['fresh_customers']}/{s['orders']})"
         )
+
+
+def print_parts(steps):
+    """Where (b), (a), (c) and (f) spent their time, and the checks."""
+    if "b" in steps:
+        b = steps["b"]
+        print(
+            f"(b) aggregate {b['aggregate_s']:.2f} s, thresholds "
+            f"{b['stats_s']:.2f} s, UPDATE {b['update_s']:.2f} s"
+        )
+    for key in ("a", "c", "f"):
+        if key in steps:
+            s = steps[key]
+            stats, apply = s["population_stats_s"] or 0, s["apply_s"] or 0
+            profile = s.get("profile_s") or 0
+            print(
+                f"({key}) population stats {stats:.2f} s, core classify+write "
+                f"{apply:.2f} s, profile {profile:.2f} s, rest "
+                f"{s['seconds'] - stats - apply - profile:.2f} s; "
+                f"written: history {s['rows_customer_segment_history']:,.0f}, "
+                f"messages {s['rows_mail_message']:,.0f}, tracking values "
+                f"{s['rows_mail_tracking_value']:,.0f}"
+                + (
+                    f"; Python allocations peak {s['traced_peak_mib']:.1f} MiB"
+                    if "traced_peak_mib" in s
+                    else ""
+                )
+            )
+            print(
+                f"({key}) figures differing from the old reference's definition: "
+                f"{s['mismatches_vs_reference']:.0f}"
+                + (
+                    f"; partners differing from (b): {s['differing_from_b']:.0f}"
+                    f" {s.get('differing_columns') or ''}"
+                    if "differing_from_b" in s
+                    else ""
+                )
+            )
 
 
 def print_table(results):
@@ -801,12 +1278,16 @@ def print_table(results):
             f"{figures.get('rss_growth_mib', 0):>+5.0f} MiB"
         )
 
+    if "o" in steps:
+        row("(o) old reference: 3 figures", steps["o"])
     if "b" in steps:
-        row("(b) bare SQL: 1 aggregate + 1 UPDATE", steps["b"])
+        row("(b) bare SQL: aggregate, stats, 1 UPDATE", steps["b"])
     if "a" in steps:
         row("(a) recompute_all_segments()", steps["a"])
     if "c" in steps:
         row("(c) recompute_all_segments() again", steps["c"])
+    if "f" in steps:
+        row("(f) recompute, every customer changed", steps["f"])
     if "d" in steps:
         print_incremental(steps["d"], "")
         if "baseline" in steps["d"]:
@@ -818,27 +1299,21 @@ def print_table(results):
             f"{e['cron_calls']} call(s)",
             e,
         )
+        print(
+            f"{'':<4}batch (core + profile): mean {e['mean_batch_s']:.2f} s, max "
+            f"{e['max_batch_s']:.2f} s; core {e['batches_core_s']:.1f} s, profile "
+            f"{e['batches_profile_s']:.1f} s in all"
+        )
     print()
-    for key in ("a", "c"):
-        if key in steps:
-            s = steps[key]
-            stats, apply = s["population_stats_s"] or 0, s["apply_s"] or 0
-            print(
-                f"({key}) population stats {stats:.2f} s, classify+write "
-                f"{apply:.2f} s, rest {s['seconds'] - stats - apply:.2f} s; "
-                f"figures differing from (b)'s definition: "
-                f"{s['mismatches_vs_reference']:.0f}"
-                + (
-                    f"; Python allocations peak {s['traced_peak_mib']:.1f} MiB"
-                    if "traced_peak_mib" in s
-                    else ""
-                )
-            )
+    print_parts(steps)
     for key, target in (("a", 2.0), ("c", 1.2)):
         ratio = results.get(f"ratio_{key}_b")
         if ratio is not None:
             verdict = "met" if ratio <= target else "NOT met"
             print(f"({key})/(b) = {ratio:.2f}  (target <= {target}: {verdict})")
+        ratio = results.get(f"ratio_{key}_o")
+        if ratio is not None:
+            print(f"({key})/(o) = {ratio:.2f}  (against the old reference)")
     if "c" in steps and steps["c"].get("written"):
         print(f"warning: (c) wrote {steps['c']['written']} customers, expected 0")
     print(f"peak RSS of this process: {results['process_peak_rss_mib']:.0f} MiB")
