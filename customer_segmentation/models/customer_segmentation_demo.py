@@ -231,24 +231,29 @@ class CustomerSegmentationDemo(models.AbstractModel):
             by_key[key] = ref(_xmlid(key))
         return by_key
 
+    def _order_values(self, partner, product, amount):
+        """One service line carrying the order amount, for the customer's
+        salesperson."""
+        return {
+            "partner_id": partner.id,
+            "user_id": partner.commercial_partner_id.user_id.id,
+            "order_line": [
+                Command.create(
+                    {
+                        "product_id": product.id,
+                        "product_uom_qty": 1,
+                        "price_unit": amount,
+                        "tax_id": False,
+                    }
+                )
+            ],
+        }
+
     def _generate_late_orders(self, partners):
         product = self.env.ref("customer_segmentation.product_segmentation_demo")
         orders = self.env["sale.order"].create(
             [
-                {
-                    "partner_id": partners[key].id,
-                    "user_id": partners[key].commercial_partner_id.user_id.id,
-                    "order_line": [
-                        Command.create(
-                            {
-                                "product_id": product.id,
-                                "product_uom_qty": 1,
-                                "price_unit": amount,
-                                "tax_id": False,
-                            }
-                        )
-                    ],
-                }
+                self._order_values(partners[key], product, amount)
                 for key, amount in LATE_ORDERS.items()
             ]
         )
@@ -273,20 +278,7 @@ class CustomerSegmentationDemo(models.AbstractModel):
         rows.sort(key=lambda row: -row[1])
         orders = self.env["sale.order"].create(
             [
-                {
-                    "partner_id": partners[key].id,
-                    "user_id": partners[key].commercial_partner_id.user_id.id,
-                    "order_line": [
-                        Command.create(
-                            {
-                                "product_id": product.id,
-                                "product_uom_qty": 1,
-                                "price_unit": amount,
-                                "tax_id": False,
-                            }
-                        )
-                    ],
-                }
+                self._order_values(partners[key], product, amount)
                 for key, _days, amount, _state in rows
             ]
         )

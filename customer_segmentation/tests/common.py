@@ -57,6 +57,18 @@ class SegmentationMixin:
     """
 
     @classmethod
+    def _start_without_strategies(cls):
+        """Fixed value tiers, no segment strategy, and every customer already
+        in the database classified and managed, so a test's counters count
+        its own data only."""
+        cls._set_params(value_method="fixed")
+        cls.env["customer.segment"].with_context(active_test=False).search([]).write(
+            NO_STRATEGY
+        )
+        cls.env["res.partner"].recompute_all_segments()
+        cls.env["res.partner"].apply_segment_strategies()
+
+    @classmethod
     def _segmentation_baseline(cls):
         today = cls.env.cr.now().date()
         return cls.env["customer.segmentation.run"].create(
@@ -277,6 +289,24 @@ class SegmentationMixin:
         """Commercial entities of the whole database, archived ones included."""
         partners = self.env["res.partner"].with_context(active_test=False).search([])
         return len(partners.filtered(lambda p: p.commercial_partner_id == p))
+
+
+# No segment manages anyone until a test says so.
+NO_STRATEGY = {
+    "manager_policy": "keep",
+    "manager_team_id": False,
+    "followup_days": 0,
+    "followup_activity_type_id": False,
+    "followup_summary": False,
+    "pricelist_id": False,
+    "partner_tag_ids": [Command.clear()],
+}
+
+
+def noon(days_later):
+    """Noon UTC ``days_later`` days after the frozen ``TODAY``."""
+    day = TODAY + datetime.timedelta(days=days_later)
+    return datetime.datetime.combine(day, datetime.time(12))
 
 
 class SegmentationCase(SegmentationMixin, TransactionCase):

@@ -8,17 +8,6 @@ from odoo.tests import new_test_user, tagged
 
 from .common import SegmentationCase, days_ago
 
-# No segment manages anyone until a test says so.
-NO_STRATEGY = {
-    "manager_policy": "keep",
-    "manager_team_id": False,
-    "followup_days": 0,
-    "followup_activity_type_id": False,
-    "followup_summary": False,
-    "pricelist_id": False,
-    "partner_tag_ids": [Command.clear()],
-}
-
 
 @tagged("post_install", "-at_install")
 class TestAssignment(SegmentationCase):
@@ -26,12 +15,7 @@ class TestAssignment(SegmentationCase):
     def setUpClass(cls):
         super().setUpClass()
         # value tiers by amount: 20,000 is high value
-        cls._set_params(value_method="fixed")
-        cls.env["customer.segment"].with_context(active_test=False).search([]).write(
-            NO_STRATEGY
-        )
-        cls.env["res.partner"].recompute_all_segments()
-        cls.env["res.partner"].apply_segment_strategies()
+        cls._start_without_strategies()
 
         cls.high = cls.env.ref("customer_segmentation.segment_value_high")
         cls.new = cls.env.ref("customer_segmentation.segment_lifecycle_new")

@@ -1,32 +1,13 @@
 """Churn early warning: the usual gap between a customer's purchases, a risk
 score from how late the next one is, warnings and their dismissal."""
 
-import datetime
-
-from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, freeze_time, new_test_user, tagged
 
-from .common import TODAY, SegmentationCase, days_ago
+from .common import NO_STRATEGY, TODAY, SegmentationCase, days_ago, noon
 
-# No segment manages anyone until a test says so.
-NO_STRATEGY = {
-    "manager_policy": "keep",
-    "manager_team_id": False,
-    "followup_days": 0,
-    "followup_activity_type_id": False,
-    "followup_summary": False,
-    "pricelist_id": False,
-    "partner_tag_ids": [Command.clear()],
-}
 CHURN_TYPE = "customer_segmentation.mail_activity_type_churn_warning"
 NO_GAP = "Fewer than two order dates: no usual gap to compare with."
-
-
-def noon(days_later):
-    """Noon UTC ``days_later`` days after the frozen ``TODAY``."""
-    day = TODAY + datetime.timedelta(days=days_later)
-    return datetime.datetime.combine(day, datetime.time(12))
 
 
 @tagged("post_install", "-at_install")

@@ -3,28 +3,11 @@ its segment's cadence, for its account manager, never two open at once."""
 
 import datetime
 
-from odoo import Command
 from odoo.tests import freeze_time, new_test_user, tagged
 
-from .common import TODAY, SegmentationCase, days_ago
+from .common import TODAY, SegmentationCase, days_ago, noon
 
-# No segment manages anyone until a test says so.
-NO_STRATEGY = {
-    "manager_policy": "keep",
-    "manager_team_id": False,
-    "followup_days": 0,
-    "followup_activity_type_id": False,
-    "followup_summary": False,
-    "pricelist_id": False,
-    "partner_tag_ids": [Command.clear()],
-}
 FOLLOWUP_TYPE = "customer_segmentation.mail_activity_type_segment_followup"
-
-
-def noon(days_later):
-    """Noon UTC ``days_later`` days after the frozen ``TODAY``."""
-    day = TODAY + datetime.timedelta(days=days_later)
-    return datetime.datetime.combine(day, datetime.time(12))
 
 
 @tagged("post_install", "-at_install")
@@ -33,12 +16,7 @@ class TestFollowup(SegmentationCase):
     def setUpClass(cls):
         super().setUpClass()
         # value tiers by amount: 20,000 is high value
-        cls._set_params(value_method="fixed")
-        cls.env["customer.segment"].with_context(active_test=False).search([]).write(
-            NO_STRATEGY
-        )
-        cls.env["res.partner"].recompute_all_segments()
-        cls.env["res.partner"].apply_segment_strategies()
+        cls._start_without_strategies()
 
         cls.account_manager = new_test_user(
             cls.env, "cs_followup_am", groups="sales_team.group_sale_salesman"

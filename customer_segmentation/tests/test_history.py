@@ -1,12 +1,10 @@
 """The segment history: one row per change, with its reason, and the chatter."""
 
-import datetime
-
 from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import freeze_time, new_test_user, tagged
 
-from .common import TODAY, SegmentationCase, days_ago
+from .common import SegmentationCase, days_ago, noon
 
 SEGMENT_FIELDS = (
     "segment_value_id",
@@ -16,12 +14,6 @@ SEGMENT_FIELDS = (
     "segment_scale_id",
     "segment_job_level_id",
 )
-
-
-def noon(days_later):
-    """Noon UTC ``days_later`` days after the frozen ``TODAY``."""
-    day = TODAY + datetime.timedelta(days=days_later)
-    return datetime.datetime.combine(day, datetime.time(12))
 
 
 @tagged("post_install", "-at_install")

@@ -5,15 +5,9 @@ import datetime
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, freeze_time, new_test_user, tagged
 
-from .common import TODAY, SegmentationCase, days_ago
+from .common import TODAY, SegmentationCase, days_ago, noon
 
 PIN_FORM = "customer_segmentation.customer_segment_override_view_form"
-
-
-def noon(days_later):
-    """Noon UTC ``days_later`` days after the frozen ``TODAY``."""
-    day = TODAY + datetime.timedelta(days=days_later)
-    return datetime.datetime.combine(day, datetime.time(12))
 
 
 @tagged("post_install", "-at_install")

@@ -8,28 +8,12 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import freeze_time, new_test_user, tagged
 
-from .common import NOW, TODAY, SegmentationCase, days_ago
+from .common import NO_STRATEGY, NOW, SegmentationCase, days_ago, noon
 
-# No segment manages anyone until a test says so.
-NO_STRATEGY = {
-    "manager_policy": "keep",
-    "manager_team_id": False,
-    "followup_days": 0,
-    "followup_activity_type_id": False,
-    "followup_summary": False,
-    "pricelist_id": False,
-    "partner_tag_ids": [Command.clear()],
-}
 ORPHAN_REASON = "No account manager"
 NEGLECT_REASON = (
     "No interaction within the follow-up cadence of 30 days plus 15 days of grace"
 )
-
-
-def noon(days_later):
-    """Noon UTC ``days_later`` days after the frozen ``TODAY``."""
-    day = TODAY + datetime.timedelta(days=days_later)
-    return datetime.datetime.combine(day, datetime.time(12))
 
 
 @tagged("post_install", "-at_install")

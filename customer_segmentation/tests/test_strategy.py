@@ -1,30 +1,12 @@
 """Segment strategies that conflict or add up: follow-ups and pricelists from
 the segment of highest strategy priority, tags from every segment."""
 
-import datetime
-
 from odoo import Command
 from odoo.tests import freeze_time, new_test_user, tagged
 
-from .common import TODAY, SegmentationCase, days_ago
+from .common import NO_STRATEGY, SegmentationCase, days_ago, noon
 
-# No segment manages anyone until a test says so.
-NO_STRATEGY = {
-    "manager_policy": "keep",
-    "manager_team_id": False,
-    "followup_days": 0,
-    "followup_activity_type_id": False,
-    "followup_summary": False,
-    "pricelist_id": False,
-    "partner_tag_ids": [Command.clear()],
-}
 FOLLOWUP_TYPE = "customer_segmentation.mail_activity_type_segment_followup"
-
-
-def noon(days_later):
-    """Noon UTC ``days_later`` days after the frozen ``TODAY``."""
-    day = TODAY + datetime.timedelta(days=days_later)
-    return datetime.datetime.combine(day, datetime.time(12))
 
 
 @tagged("post_install", "-at_install")
