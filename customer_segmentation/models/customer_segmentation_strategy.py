@@ -160,15 +160,19 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     # Strategies
     # ------------------------------------------------------------------
 
-    def _winners(self, condition, scope, extra=None):
-        """SQL selecting, per customer in ``scope``, its segment of highest
-        strategy priority among those matching ``condition`` (on ``s``)."""
+    def _segment_columns(self):
+        """``c.<field>`` of every single-segment dimension of the partner."""
         Partner = self.env["res.partner"]
-        columns = [
-            SQL.identifier(name)
+        return [
+            SQL("c.%s", SQL.identifier(name))
             for name in Partner._segmentation_dimension_fields().values()
             if name in Partner._fields and Partner._fields[name].type == "many2one"
         ]
+
+    def _winners(self, condition, scope, extra=None):
+        """SQL selecting, per customer in ``scope``, its segment of highest
+        strategy priority among those matching ``condition`` (on ``s``)."""
+        columns = self._segment_columns()
         return SQL(
             """
             SELECT DISTINCT ON (c.id) c.id AS partner_id, s.id AS segment_id,
@@ -179,7 +183,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
              WHERE %(scope)s AND %(condition)s %(extra)s
           ORDER BY c.id, s.strategy_priority DESC, s.id
             """,
-            columns=SQL(", ").join(SQL("c.%s", column) for column in columns),
+            columns=SQL(", ").join(columns),
             scope=SQL("c.id IN (SELECT id FROM res_partner WHERE %s)", scope),
             condition=condition,
             extra=extra or SQL(),
@@ -359,12 +363,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         """Add the tags of a customer's segments, and remove those the
         segments added once the customer has left them. A tag the customer
         already had is left to the users."""
-        Partner = self.env["res.partner"]
-        columns = [
-            SQL("c.%s", SQL.identifier(name))
-            for name in Partner._segmentation_dimension_fields().values()
-            if name in Partner._fields and Partner._fields[name].type == "many2one"
-        ]
+        columns = self._segment_columns()
         added, removed = self.env.execute_query(
             SQL(
                 """

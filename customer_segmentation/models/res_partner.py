@@ -1747,15 +1747,7 @@ class ResPartner(models.Model):
             run=run,
             entity_codes=set(core_dimensions),
         )
-        scope = SQL("TRUE")
-        if customer_ids is not None:
-            scope = SQL("p.commercial_partner_id = ANY(%s)", list(customer_ids))
-        if id_range is not None:
-            scope = SQL(
-                "%s AND p.commercial_partner_id > %s AND p.commercial_partner_id <= %s",
-                scope,
-                *id_range,
-            )
+        scope = _contact_scope(customer_ids, id_range)
         counts["need"] = self._segmentation_apply_needs(
             segments["need"], scope, run=run
         )
@@ -1788,15 +1780,7 @@ class ResPartner(models.Model):
         """
         self.env.flush_all()
         segments = self._segmentation_profile_segments()
-        scope = SQL("TRUE")
-        if customer_ids is not None:
-            scope = SQL("p.commercial_partner_id = ANY(%s)", list(customer_ids))
-        if id_range is not None:
-            scope = SQL(
-                "%s AND p.commercial_partner_id > %s AND p.commercial_partner_id <= %s",
-                scope,
-                *id_range,
-            )
+        scope = _contact_scope(customer_ids, id_range)
         _ = self.env._
         geo = segments["geo"]
         scale = segments["scale"]
@@ -2277,6 +2261,21 @@ class ResPartner(models.Model):
             engine._segmentation_apply_profile(
                 params, customer_ids=customers.ids, cause=cause, ended=ended
             )
+
+
+def _contact_scope(customer_ids, id_range):
+    """SQL selecting the partners ``p`` of these commercial partners (ids, or
+    ``low < id <= high``, or all when both are None)."""
+    scope = SQL("TRUE")
+    if customer_ids is not None:
+        scope = SQL("p.commercial_partner_id = ANY(%s)", list(customer_ids))
+    if id_range is not None:
+        scope = SQL(
+            "%s AND p.commercial_partner_id > %s AND p.commercial_partner_id <= %s",
+            scope,
+            *id_range,
+        )
+    return scope
 
 
 def _segmentation_today():
