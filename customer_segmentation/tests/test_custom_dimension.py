@@ -158,6 +158,19 @@ class TestCustomDimension(CustomDimensionCase):
         self.mason.with_user(self.user).write({"industry_id": False})
         self.assertFalse(self.mason[FIELD])
 
+    def test_search_view_offers_the_dimension(self):
+        Partner = self.env["res.partner"]
+        arch = Partner.with_user(self.user).get_views([(False, "search")])["views"][
+            "search"
+        ]["arch"]
+        self.assertIn(f'name="{FIELD}"', arch)
+        self.assertIn(f"groupby_{FIELD}", arch)
+        # users outside the segmentation groups do not get it
+        arch = Partner.with_user(self.internal_user).get_views([(False, "search")])[
+            "views"
+        ]["search"]["arch"]
+        self.assertNotIn(FIELD, arch)
+
     def test_searchable_and_groupable(self):
         Partner = self.env["res.partner"].with_user(self.user)
         self.assertEqual(

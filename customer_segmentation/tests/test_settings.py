@@ -194,6 +194,15 @@ class TestSegmentationSettings(SettingsFormTests, SegmentationCase):
         self.assertEqual(action["tag"], "display_notification")
         self.assertSegments(self.customer, lifecycle="churned")
 
+    def test_apply_strategies_now(self):
+        self.env.ref("customer_segmentation.segment_value_high").write(
+            {"followup_days": 30}
+        )
+        self.customer.sudo().user_id = self.salesman
+        action = self._settings_form().save().action_apply_segment_strategies()
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn("follow-ups", action["params"]["message"])
+
     def test_salesman_cannot_change_settings(self):
         with self.assertRaises(AccessError):
             self.env[self.settings_model].with_user(self.salesman).create(
