@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
+from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params, setting_problem
 
 SETTING_FIELDS = {f"segmentation_{key}": key for key in PARAMS}
 
@@ -129,9 +129,20 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
             _values, errors = parse_params(
                 {key: settings[name] for name, key in SETTING_FIELDS.items()},
                 self.env,
+                typed=True,
             )
             if errors:
                 raise ValidationError("\n".join(errors))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._segmentation_check_raw_settings(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._segmentation_check_raw_settings(vals)
+        return super().write(vals)
 
     def action_apply_segment_strategies(self):
         """Apply the segments' strategies now (managers), as the nightly job."""
@@ -155,20 +166,31 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         }
 
     @api.model
+    def _segmentation_check_raw_settings(self, vals):
+        """Refuse a value of the wrong type or out of its bounds before the
+        ORM converts it: from XML-RPC, a string or NaN in an integer field
+        would be a raw ``ValueError``, a huge integer a PostgreSQL overflow."""
+        errors = [
+            error
+            for name, key in SETTING_FIELDS.items()
+            if name in vals and (error := setting_problem(key, vals[name], self.env))
+        ]
+        if errors:
+            raise ValidationError("\n".join(errors))
+
+    @api.model
     def _segmentation_stored_values(self):
-        """The stored settings as ``{field name: value}``, defaults filled in."""
+        """The stored settings as ``{field name: value}``; a missing or
+        invalid value shows as its default (the recompute reports it, and
+        saving the form replaces it)."""
         get_param = self.env["ir.config_parameter"].sudo().get_param
-        values = {}
-        for name, key in SETTING_FIELDS.items():
-            raw = get_param(PARAM_PREFIX + key)
-            try:
-                values[name] = self._fields[name].convert_to_cache(raw, self)
-            except (TypeError, ValueError):
-                # shown as the default; the recompute reports the bad value
-                raw = None
-            if raw in (None, False, ""):
-                values[name] = PARAMS[key][1]
-        return values
+        values, _errors = parse_params(
+            {key: get_param(PARAM_PREFIX + key) for key in PARAMS}, self.env
+        )
+        return {
+            name: values.get(key, PARAMS[key].default)
+            for name, key in SETTING_FIELDS.items()
+        }
 
     def _segmentation_store_values(self):
         self.ensure_one()
