@@ -1,8 +1,55 @@
 import ast
+import functools
+import re
+import string
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
+
+from .input_bounds import (
+    MAX_DAYS,
+    TYPED,
+    Bound,
+    Text,
+    check_records,
+    check_vals,
+    shown,
+)
+
+# The placeholders of a follow-up summary, replaced by plain text: nothing a
+# manager types is run as a format string or a template.
+SUMMARY_PLACEHOLDERS = ("customer", "segment", "days")
+MAX_SUMMARY_TEMPLATE = 200
+# A summary longer than this (a customer's name is not bounded) is cut.
+MAX_SUMMARY = 300
+CODE_PATTERN = r"[a-z][a-z0-9_]{0,39}"
+# What managers may type into a segment.
+SEGMENT_LIMITS = {
+    "name": Text(100),
+    "code": Text(40),
+    "sequence": Bound(0, 1_000_000),
+    "rank": Bound(-1000, 1000),
+    "color": Bound(0, 11),
+    "rule_domain": Text(5000),
+    "job_title_keywords": Text(2000),
+    "description": Text(5000),
+    "rfm_recency_min": Bound(1, 5),
+    "rfm_recency_max": Bound(1, 5),
+    "rfm_frequency_min": Bound(1, 5),
+    "rfm_frequency_max": Bound(1, 5),
+    "strategy_priority": Bound(0, 1000),
+    "followup_days": Bound(0, MAX_DAYS),
+    "followup_summary": Text(MAX_SUMMARY_TEMPLATE),
+    "dimension": TYPED,
+    "is_churn": TYPED,
+    "active": TYPED,
+    "service_level": TYPED,
+    "manager_policy": TYPED,
+    "manager_team_id": TYPED,
+    "followup_activity_type_id": TYPED,
+    "pricelist_id": TYPED,
+}
 
 
 class CustomerSegment(models.Model):
@@ -233,39 +280,94 @@ class CustomerSegment(models.Model):
                         segment=segment.display_name,
                     )
                 )
-            if segment.followup_days < 0:
+
+    @api.constrains(*SEGMENT_LIMITS)
+    def _check_bounds(self):
+        check_records(self, SEGMENT_LIMITS, self.env._("Segment"))
+
+    @api.constrains("code")
+    def _check_code(self):
+        for segment in self:
+            if not re.fullmatch(CODE_PATTERN, segment.code or ""):
                 raise ValidationError(
                     self.env._(
-                        "Segment %(segment)s: Follow-up Every (days) must not be "
-                        "negative.",
+                        "Segment %(segment)s: Code (code): %(code)s must start "
+                        "with a lower-case letter and hold only lower-case "
+                        "letters, digits and underscores (at most 40).",
                         segment=segment.display_name,
+                        code=shown(segment.code),
                     )
                 )
+
+    @api.constrains("followup_activity_type_id")
+    def _check_followup_activity_type(self):
+        for segment in self:
+            res_model = segment.followup_activity_type_id.res_model
+            if res_model and res_model != "res.partner":
+                raise ValidationError(
+                    self.env._(
+                        "Segment %(segment)s: Follow-up Activity "
+                        "(followup_activity_type_id): %(type)s is an activity of "
+                        "another kind of document, not of contacts.",
+                        segment=segment.display_name,
+                        type=segment.followup_activity_type_id.display_name,
+                    )
+                )
+
+    @api.constrains("followup_summary")
+    def _check_followup_summary(self):
+        for segment in self.filtered("followup_summary"):
+            segment._check_summary_template(segment.followup_summary)
+
+    def _check_summary_template(self, template, lang=None):
+        problem = summary_template_problem(template, self.env)
+        if problem:
+            lang = f" [{lang}]" if lang else ""
+            raise ValidationError(
+                self.env._(
+                    "Segment %(segment)s: Follow-up Summary (followup_summary)"
+                    "%(lang)s: %(problem)s",
+                    segment=self.display_name,
+                    lang=lang,
+                    problem=problem,
+                )
+            )
 
     @api.constrains("rule_domain", "dimension")
     def _check_rule_domain(self):
         for segment in self.filtered("rule_domain"):
-            segment._segmentation_rule_domain()
+            # as the user saving it: the classification runs as superuser,
+            # and membership would tell what the rule reads
+            segment._segmentation_rule_domain(as_user=True)
 
-    def _segmentation_rule_domain(self):
+    def _segmentation_rule_domain(self, as_user=False):
         """The segment's rule as a domain on partners; a ValidationError naming
-        the segment and the field if it is not a valid domain."""
+        the segment and the field if it is not a valid domain, or, with
+        ``as_user``, if it reads what the current user may not read."""
         self.ensure_one()
+        Partner = self.env["res.partner"].with_context(active_test=False)
         try:
             domain = ast.literal_eval(self.rule_domain or "[]")
             if not isinstance(domain, (list, tuple)):
                 raise ValueError(self.env._("a domain is a list"))
             domain = expression.normalize_domain(list(domain))
-            self.env["res.partner"].sudo().with_context(active_test=False)._search(
-                domain
-            )
+            (Partner if as_user else Partner.sudo())._search(domain)
+        except AccessError as error:
+            raise ValidationError(
+                self.env._(
+                    "Segment %(segment)s: the field Rule reads data you may not "
+                    "read: %(error)s",
+                    segment=self.display_name,
+                    error=error,
+                )
+            ) from error
         except Exception as error:  # noqa: BLE001 - any failure means invalid
             raise ValidationError(
                 self.env._(
                     "Segment %(segment)s: the field Rule is not a valid domain on "
                     "contacts (%(domain)s): %(error)s",
                     segment=self.display_name,
-                    domain=self.rule_domain,
+                    domain=shown(self.rule_domain),
                     error=error,
                 )
             ) from error
@@ -294,6 +396,7 @@ class CustomerSegment(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        check_vals(self.browse(), vals_list, SEGMENT_LIMITS, self.env._("Segment"))
         dimension_ids = [v["dimension_id"] for v in vals_list if v.get("dimension_id")]
         if dimension_ids:
             codes = {
@@ -312,6 +415,7 @@ class CustomerSegment(models.Model):
         return segments
 
     def write(self, vals):
+        check_vals(self, [vals], SEGMENT_LIMITS, self.env._("Segment"))
         res = super().write(vals)
         if "rule_domain" in vals or "active" in vals:
             self.env.registry.clear_cache()  # _segmentation_rule_fields
@@ -322,15 +426,96 @@ class CustomerSegment(models.Model):
         self.env.registry.clear_cache()  # _segmentation_rule_fields
         return res
 
+    def _update_field_translations(
+        self, field_name, translations, digest=None, source_lang=None
+    ):
+        # the translation dialog writes the other languages behind write()
+        if field_name in SEGMENT_LIMITS:
+            check_vals(
+                self,
+                [{field_name: value} for value in translations.values()],
+                SEGMENT_LIMITS,
+                self.env._("Segment"),
+            )
+        if field_name == "followup_summary":
+            for lang, value in translations.items():
+                if value:
+                    self._check_summary_template(value, lang=lang)
+        return super()._update_field_translations(
+            field_name, translations, digest=digest, source_lang=source_lang
+        )
+
     def action_view_customers(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "customer_segmentation.res_partner_action_customers"
         )
-        field_name = self.env["res.partner"]._segmentation_dimension_fields()[
-            self.dimension
-        ]
-        action["domain"] = [(field_name, "=", self.id)]
+        field_name = (
+            self.env["res.partner"]._segmentation_dimension_fields().get(self.dimension)
+        )
+        action["domain"] = (
+            [(field_name, "=", self.id)] if field_name else expression.FALSE_DOMAIN
+        )
         action["context"] = {}
         action["display_name"] = self.display_name
         return action
+
+
+@functools.lru_cache(maxsize=256)
+def _summary_pieces(template):
+    """``(pieces, problem)`` of a follow-up summary template: its pieces as
+    ``(text, placeholder or None)``, or the first problem as ``(kind,
+    detail)``. Parsing only: nothing of the template is evaluated."""
+    if len(template) > MAX_SUMMARY_TEMPLATE:
+        return None, ("length", len(template))
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return None, ("braces", None)
+    pieces = []
+    for text, name, spec, conversion in parsed:
+        if name is not None and name not in SUMMARY_PLACEHOLDERS:
+            return None, ("unknown", name)
+        if spec or conversion:
+            return None, ("format", name)
+        pieces.append((text, name))
+    return pieces, None
+
+
+def summary_template_problem(template, env):
+    """Why a follow-up summary template is refused, or ``None``."""
+    _pieces, problem = _summary_pieces(template)
+    if not problem:
+        return None
+    kind, detail = problem
+    if kind == "length":
+        return Text(MAX_SUMMARY_TEMPLATE).problem(template, env)
+    if kind == "braces":
+        return env._(
+            "a brace is not closed or not opened; write {{ or }} for a brace "
+            "in the text."
+        )
+    if kind == "unknown":
+        return env._(
+            "%(placeholder)s is not a placeholder: use {customer}, {segment} or "
+            "{days}.",
+            placeholder="{"
+            + (detail if len(detail) <= 40 else detail[:37] + "...")
+            + "}",
+        )
+    return env._(
+        "{%(name)s} takes no format nor conversion: write {%(name)s}.",
+        name=detail,
+    )
+
+
+def render_summary(template, **values):
+    """The template with its placeholders replaced by ``values`` (texts),
+    cut to ``MAX_SUMMARY`` characters; ``None`` if the template is refused."""
+    pieces, problem = _summary_pieces(template)
+    if problem:
+        return None
+    summary = "".join(text + (values[name] if name else "") for text, name in pieces)
+    if len(summary) > MAX_SUMMARY:
+        summary = summary[: MAX_SUMMARY - 1] + "…"
+    return summary

@@ -1,4 +1,5 @@
 import heapq
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -6,7 +7,10 @@ from collections import defaultdict
 from odoo import api, models
 from odoo.tools import SQL
 
+from .customer_segment import render_summary
 from .res_partner import COMMERCIAL_ENTITY, _segmentation_today, _sql_text
+
+_logger = logging.getLogger(__name__)
 
 # Customers a policy may give an account manager (not those in the pool).
 UNASSIGNED = SQL(
@@ -538,24 +542,36 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         segments = self.env["customer.segment"].browse({row[2] for row in rows})
         partners = self.env["res.partner"].sudo().browse([row[0] for row in rows])
         names = dict(zip(partners.ids, partners.mapped("display_name"), strict=True))
+        default_template = self.env._("Follow up {customer} ({segment})")
         vals_list = []
+        refused = set()
         for partner_id, user_id, segment_id, type_id, days in rows:
             segment = segments.browse(segment_id)
-            template = segment.followup_summary or self.env._(
-                "Follow up {customer} ({segment})"
-            )
+            values = {
+                "customer": names[partner_id],
+                "segment": segment.name,
+                "days": str(days) if days is not None else "-",
+            }
+            summary = None
+            if segment.followup_summary:
+                summary = render_summary(segment.followup_summary, **values)
+                if summary is None and segment not in refused:
+                    # stored before templates were checked, or forced with SQL
+                    refused.add(segment)
+                    _logger.warning(
+                        "Segment %s: invalid follow-up summary template, the "
+                        "default summary is used",
+                        segment.id,
+                    )
+            if summary is None:
+                summary = render_summary(default_template, **values)
             vals_list.append(
                 {
                     "res_id": partner_id,
                     "user_id": user_id,
                     "activity_type_id": type_id,
                     "date_deadline": today,
-                    "summary": _format_summary(
-                        template,
-                        customer=names[partner_id],
-                        segment=segment.name,
-                        days=days if days is not None else "-",
-                    ),
+                    "summary": summary,
                 }
             )
         return self._create_activities(vals_list)
@@ -644,10 +660,3 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 # the nightly job keeps what it scheduled if it is stopped
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         return created, len(vals_list) - created
-
-
-def _format_summary(template, **values):
-    try:
-        return template.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return template
