@@ -3,8 +3,50 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .input_bounds import TYPED, Bound, Text, check_records, check_vals, shown
+
 # Prefix of the partner fields created for the dimensions users define.
 CUSTOM_FIELD_PREFIX = "x_cs_"
+# The partner field of each shipped dimension, by code. Every other dimension
+# gets the field the module creates for it, x_cs_<code>_id: no field name is
+# ever taken from a user, nor from the database.
+SHIPPED_FIELDS = {
+    "value": "segment_value_id",
+    "lifecycle": "segment_lifecycle_id",
+    "rfm": "segment_rfm_id",
+    "geo": "segment_geo_id",
+    "scale": "segment_scale_id",
+    "job_level": "segment_job_level_id",
+    "need": "segment_need_ids",
+    "psychographic": "segment_psychographic_id",
+}
+DIMENSION_LIMITS = {
+    "name": Text(100),
+    "code": Text(40),
+    "sequence": Bound(0, 1_000_000),
+    "description": Text(5000),
+    "rule_type": TYPED,
+    "active": TYPED,
+    "allow_override": TYPED,
+}
+
+
+def partner_field_name(code):
+    """The partner field holding the segment of the dimension ``code``."""
+    return SHIPPED_FIELDS.get(code) or f"{CUSTOM_FIELD_PREFIX}{code}_id"
+
+
+def is_segment_field(field, code):
+    """Whether ``field`` (of res.partner, or None) is the one the module ships
+    or created for the dimension ``code``: a relation to segments, shipped in
+    the code, or a custom field named after the code."""
+    if field is None or field.name != partner_field_name(code):
+        return False
+    if field.comodel_name != "customer.segment":
+        return False
+    if code in SHIPPED_FIELDS:
+        return not field.manual
+    return field.manual and field.type == "many2one"
 
 
 class CustomerSegmentDimension(models.Model):
@@ -41,8 +83,10 @@ class CustomerSegmentDimension(models.Model):
         "partner. Set by hand: users choose the segment.",
     )
     partner_field = fields.Char(
-        readonly=True,
-        help="The field of the contact holding its segment on this dimension.",
+        compute="_compute_partner_field",
+        store=True,
+        help="The field of the contact holding its segment on this dimension, "
+        "named by the module after the code.",
     )
     allow_override = fields.Boolean(
         string="Allow Pinning",
@@ -60,6 +104,13 @@ class CustomerSegmentDimension(models.Model):
         ("unique_code", "UNIQUE(code)", "A dimension code must be unique."),
     ]
 
+    @api.depends("code")
+    def _compute_partner_field(self):
+        for dimension in self:
+            dimension.partner_field = (
+                partner_field_name(dimension.code) if dimension.code else False
+            )
+
     @api.depends("segment_ids")
     def _compute_segment_count(self):
         counts = dict(
@@ -76,13 +127,17 @@ class CustomerSegmentDimension(models.Model):
             if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", dimension.code or ""):
                 raise ValidationError(
                     self.env._(
-                        "Dimension %(name)s: the code %(code)r must start with a "
+                        "Dimension %(name)s: the code %(code)s must start with a "
                         "lower-case letter and hold only lower-case letters, "
                         "digits and underscores (at most 40).",
                         name=dimension.name,
-                        code=dimension.code,
+                        code=shown(dimension.code),
                     )
                 )
+
+    @api.constrains(*DIMENSION_LIMITS)
+    def _check_bounds(self):
+        check_records(self, DIMENSION_LIMITS, self.env._("Dimension"))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -93,14 +148,21 @@ class CustomerSegmentDimension(models.Model):
             raise UserError(
                 self.env._("Only the shipped dimensions use the built-in rules.")
             )
+        check_vals(self.browse(), vals_list, DIMENSION_LIMITS, self.env._("Dimension"))
+        for vals in vals_list:
+            code = vals.get("code")
+            self._check_partner_field_vals(vals, code if isinstance(code, str) else "")
         dimensions = super().create(vals_list)
-        custom = dimensions.filtered(lambda d: not d.partner_field)
+        custom = dimensions.filtered(lambda d: d.code not in SHIPPED_FIELDS)
         if custom:
             custom._create_partner_fields()
         self.env.registry.clear_cache()  # the partner's dimension caches
         return dimensions
 
     def write(self, vals):
+        check_vals(self, [vals], DIMENSION_LIMITS, self.env._("Dimension"))
+        for dimension in self:
+            self._check_partner_field_vals(vals, dimension.code)
         if "code" in vals and any(d.code != vals["code"] for d in self):
             raise UserError(
                 self.env._(
@@ -145,28 +207,73 @@ class CustomerSegmentDimension(models.Model):
         self.env.registry.clear_cache()  # the partner's dimension caches
         return res
 
+    def _update_field_translations(
+        self, field_name, translations, digest=None, source_lang=None
+    ):
+        # the translation dialog writes the other languages behind write()
+        if field_name in DIMENSION_LIMITS:
+            check_vals(
+                self,
+                [{field_name: value} for value in translations.values()],
+                DIMENSION_LIMITS,
+                self.env._("Dimension"),
+            )
+        return super()._update_field_translations(
+            field_name, translations, digest=digest, source_lang=source_lang
+        )
+
     def action_view_customers(self):
         """Customers grouped by this dimension's segments."""
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "customer_segmentation.res_partner_action_customers"
         )
-        action["context"] = {"group_by": [self.partner_field]}
+        field_name = (
+            self.env["res.partner"]._segmentation_dimension_fields().get(self.code)
+        )
+        action["context"] = {"group_by": [field_name]} if field_name else {}
         action["display_name"] = self.display_name
         return action
 
+    @api.model
+    def _check_partner_field_vals(self, vals, code):
+        """Refuse a partner field given by the caller: the module names it.
+        The name the module would give passes, so that a record exported and
+        imported again, or a data file, still loads."""
+        if "partner_field" in vals and vals["partner_field"] != (
+            partner_field_name(code) if code else False
+        ):
+            raise UserError(
+                self.env._(
+                    "Partner Field (partner_field): the field of a dimension is "
+                    "named by the module after its code (%(expected)s) and cannot "
+                    "be set to %(value)s.",
+                    expected=partner_field_name(code) if code else "-",
+                    value=shown(vals["partner_field"]),
+                )
+            )
+
     def _partner_field_records(self):
+        """The partner fields the module created for these custom dimensions:
+        named after their own code (never after the stored partner_field),
+        custom, and a many-to-one to segments."""
         names = [
-            d.partner_field
-            for d in self
-            if d.partner_field and d.partner_field.startswith(CUSTOM_FIELD_PREFIX)
+            partner_field_name(d.code) for d in self if d.code not in SHIPPED_FIELDS
         ]
         if not names:
             return self.env["ir.model.fields"]
         return (
             self.env["ir.model.fields"]
             .sudo()
-            .search([("model", "=", "res.partner"), ("name", "in", names)])
+            .search(
+                [
+                    ("model", "=", "res.partner"),
+                    ("name", "in", names),
+                    ("state", "=", "manual"),
+                    ("ttype", "=", "many2one"),
+                    ("relation", "=", "customer.segment"),
+                ]
+            )
         )
 
     def _create_partner_fields(self):
@@ -175,7 +282,7 @@ class CustomerSegmentDimension(models.Model):
         model = self.env["ir.model"]._get("res.partner")
         group = self.env.ref("customer_segmentation.group_segmentation_user")
         for dimension in self:
-            name = f"{CUSTOM_FIELD_PREFIX}{dimension.code}_id"
+            name = partner_field_name(dimension.code)
             self.env["ir.model.fields"].sudo().create(
                 {
                     "model_id": model.id,
@@ -192,4 +299,3 @@ class CustomerSegmentDimension(models.Model):
                     "groups": [fields.Command.link(group.id)],
                 }
             )
-            dimension.partner_field = name

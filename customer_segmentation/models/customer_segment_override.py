@@ -1,9 +1,26 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .input_bounds import (
+    MAX_DAYS,
+    TYPED,
+    DateRange,
+    Text,
+    check_records,
+    check_vals,
+)
+
 # Dimensions that describe the customer (the commercial entity); a pin on one
 # of them is set on the company or individual, and its contacts follow.
 CUSTOMER_DIMENSIONS = ("value", "lifecycle", "rfm", "scale")
+# What users may type into a pin; the expiry date is checked when set.
+OVERRIDE_LIMITS = {
+    "reason": Text(1000),
+    "date_expiry": DateRange(MAX_DAYS),
+    "partner_id": TYPED,
+    "dimension": TYPED,
+    "segment_id": TYPED,
+}
 
 
 class CustomerSegmentOverride(models.Model):
@@ -124,8 +141,13 @@ class CustomerSegmentOverride(models.Model):
                     )
                 )
 
+    @api.constrains("reason")
+    def _check_bounds(self):
+        check_records(self, OVERRIDE_LIMITS, self.env._("Pin"), names=["reason"])
+
     @api.model_create_multi
     def create(self, vals_list):
+        check_vals(self.browse(), vals_list, OVERRIDE_LIMITS, self.env._("Pin"))
         # A new pin replaces the partner's current one on the dimension: the
         # segment goes from the old pin to the new one, without the rule's
         # segment in between.
@@ -149,6 +171,7 @@ class CustomerSegmentOverride(models.Model):
         return overrides
 
     def write(self, vals):
+        check_vals(self, [vals], OVERRIDE_LIMITS, self.env._("Pin"))
         if {"partner_id", "dimension"} & set(vals):
             raise UserError(
                 self.env._(

@@ -12,6 +12,21 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
+from .customer_segment_dimension import (
+    CUSTOM_FIELD_PREFIX,
+    SHIPPED_FIELDS,
+    is_segment_field,
+    partner_field_name,
+)
+from .input_bounds import (
+    MAX_AMOUNT,
+    MAX_EMPLOYEES,
+    TYPED,
+    Bound,
+    check_records,
+    check_vals,
+    field_label,
+)
 from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
 
 SEGMENTATION_GROUP = "customer_segmentation.group_segmentation_user"
@@ -48,6 +63,19 @@ PROFILE_DEPENDENCIES = {
     "segmentation_annual_revenue",
 }
 
+# What users may type into the segmentation fields of a contact.
+PARTNER_LIMITS = {
+    "segmentation_employee_count": Bound(0, MAX_EMPLOYEES),
+    "segmentation_annual_revenue": Bound(0, MAX_AMOUNT, high_open=True),
+    "segmentation_decision_maker": TYPED,
+    "segment_psychographic_id": TYPED,
+}
+# In the context of a partner merge: the merge copies every field of the merged
+# partners, but the classification's fields are recomputed after it instead.
+# A Python object, which no XML-RPC caller can send.
+MERGE_CONTEXT_KEY = "segmentation_merge"
+MERGE_CONTEXT_TOKEN = object()
+
 _logger = logging.getLogger(__name__)
 
 # The same rows as "id = commercial_partner_id", in a form PostgreSQL can
@@ -67,11 +95,13 @@ class ResPartner(models.Model):
 
     first_order_date = fields.Date(
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Date of the first confirmed sale order of the customer.",
     )
     last_order_date = fields.Date(
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Date of the latest confirmed sale order of the customer.",
     )
@@ -85,6 +115,7 @@ class ResPartner(models.Model):
     rfm_frequency = fields.Integer(
         string="Frequency",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Confirmed sale orders dated in the look-back window.",
     )
@@ -92,6 +123,7 @@ class ResPartner(models.Model):
         string="Monetary",
         currency_field="segmentation_currency_id",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Untaxed amount of the confirmed sale orders dated in the look-back "
         "window, in the company currency.",
@@ -102,18 +134,19 @@ class ResPartner(models.Model):
         groups=SEGMENTATION_GROUP,
     )
     rfm_recency_score = fields.Integer(
-        string="Recency Score", readonly=True, groups=SEGMENTATION_GROUP
+        string="Recency Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     rfm_frequency_score = fields.Integer(
-        string="Frequency Score", readonly=True, groups=SEGMENTATION_GROUP
+        string="Frequency Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     rfm_monetary_score = fields.Integer(
-        string="Monetary Score", readonly=True, groups=SEGMENTATION_GROUP
+        string="Monetary Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     segment_value_id = fields.Many2one(
         "customer.segment",
         string="Value Tier",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "value")],
@@ -125,6 +158,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="Lifecycle Stage",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "lifecycle")],
@@ -136,6 +170,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="RFM Segment",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "rfm")],
@@ -148,6 +183,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="Geography",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "geo")],
@@ -162,6 +198,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="Business Scale",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "scale")],
@@ -175,6 +212,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="Job Level",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "job_level")],
@@ -241,6 +279,7 @@ class ResPartner(models.Model):
     segmentation_last_interaction = fields.Date(
         string="Last Interaction",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Latest done activity, message or confirmed order of the customer "
         "and its contacts, as of the last nightly strategy run.",
@@ -248,6 +287,7 @@ class ResPartner(models.Model):
     churn_typical_gap_days = fields.Integer(
         string="Usual Gap (days)",
         readonly=True,
+        copy=False,
         aggregator="avg",
         groups=SEGMENTATION_GROUP,
         help="Median number of days between the customer's consecutive "
@@ -256,6 +296,7 @@ class ResPartner(models.Model):
     churn_risk_score = fields.Integer(
         string="Churn Risk",
         readonly=True,
+        copy=False,
         aggregator="avg",
         groups=SEGMENTATION_GROUP,
         help="0 while the customer orders within its usual gap, rising to 100 "
@@ -277,22 +318,30 @@ class ResPartner(models.Model):
     churn_dismissed = fields.Boolean(
         string="Churn Warning Dismissed",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="A user judged the churn warning a false alarm; it comes back when "
         "the customer orders again and then lapses.",
     )
     churn_dismiss_reason = fields.Text(
-        string="Dismissal Reason", readonly=True, groups=SEGMENTATION_GROUP
+        string="Dismissal Reason", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     churn_dismissed_order_date = fields.Date(
-        string="Last Order When Dismissed", readonly=True, groups=SEGMENTATION_GROUP
+        string="Last Order When Dismissed",
+        readonly=True,
+        copy=False,
+        groups=SEGMENTATION_GROUP,
     )
     churn_warned_order_date = fields.Date(
-        string="Last Order When Warned", readonly=True, groups=SEGMENTATION_GROUP
+        string="Last Order When Warned",
+        readonly=True,
+        copy=False,
+        groups=SEGMENTATION_GROUP,
     )
     segmentation_manager_since = fields.Date(
         string="Account Manager Since",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="When the salesperson got the customer: the shared pool measures "
         "neglect from this date at the earliest.",
@@ -300,12 +349,13 @@ class ResPartner(models.Model):
     segmentation_in_pool = fields.Boolean(
         string="In Customer Pool",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         groups=SEGMENTATION_GROUP,
         help="In the shared customer pool (公海): salespeople may claim it.",
     )
     segmentation_pool_date = fields.Datetime(
-        string="In Pool Since", readonly=True, groups=SEGMENTATION_GROUP
+        string="In Pool Since", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     segmentation_tag_ids = fields.Many2many(
         "res.partner.category",
@@ -314,12 +364,14 @@ class ResPartner(models.Model):
         column2="category_id",
         string="Tags from Segments",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
     )
     segmentation_pricelist_id = fields.Many2one(
         "product.pricelist",
         string="Pricelist from Segment",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="The exclusive pricelist of a segment, applied to this customer.",
     )
@@ -327,6 +379,7 @@ class ResPartner(models.Model):
         "product.pricelist",
         string="Pricelist Before Segment",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Restored when the customer leaves the segment.",
     )
@@ -640,20 +693,26 @@ class ResPartner(models.Model):
             .sudo()
             .search([("rule_type", "!=", "builtin")])
         )
-        custom = [d for d in dimensions if d.partner_field in self._fields]
+        fields_by_dimension = self._segmentation_dimension_fields()
+        custom = [
+            (dimension, fields_by_dimension[dimension.code])
+            for dimension in dimensions
+            if dimension.code in fields_by_dimension
+            and dimension.code not in SHIPPED_FIELDS
+        ]
         if not custom:
             return arch, view
         group_by = arch.find(".//group")
         if group_by is None:
             group_by = etree.SubElement(arch, "group", {"expand": "0"})
-        for dimension in custom:
+        for dimension, field_name in custom:
             attrs = {"groups": SEGMENTATION_GROUP}
-            arch.insert(0, E.field(name=dimension.partner_field, **attrs))
+            arch.insert(0, E.field(name=field_name, **attrs))
             group_by.append(
                 E.filter(
-                    name=f"groupby_{dimension.partner_field}",
+                    name=f"groupby_{field_name}",
                     string=dimension.name,
-                    context=repr({"group_by": dimension.partner_field}),
+                    context=repr({"group_by": field_name}),
                     **attrs,
                 )
             )
@@ -663,9 +722,19 @@ class ResPartner(models.Model):
     # CRUD
     # ------------------------------------------------------------------
 
+    @api.constrains(*PARTNER_LIMITS)
+    def _check_segmentation_bounds(self):
+        check_records(self, PARTNER_LIMITS, self.env._("Contact"))
+
     @api.model_create_multi
     def create(self, vals_list):
-        partners = super().create(vals_list)
+        self._segmentation_check_input(vals_list)
+        partners = super(ResPartner, self._segmentation_without_defaults()).create(
+            vals_list
+        )
+        partners._segmentation_check_manual_segments(
+            {name for vals in vals_list for name in vals}
+        )
         # a new contact of a company shows the company's segments at once
         contacts = partners.filtered("parent_id")
         contacts.commercial_partner_id._segmentation_reclassify(
@@ -681,6 +750,10 @@ class ResPartner(models.Model):
         return partners
 
     def write(self, vals):
+        if self.env.context.get(MERGE_CONTEXT_KEY) is MERGE_CONTEXT_TOKEN:
+            engine = self._segmentation_engine_fields()
+            vals = {name: value for name, value in vals.items() if name not in engine}
+        self._segmentation_check_input([vals])
         written = set(vals)
         orders = bool({"parent_id", "is_company"} & written)
         profile = bool(
@@ -690,6 +763,8 @@ class ResPartner(models.Model):
         before = self._segmentation_manual_values() if manual else None
         customers_before = self.commercial_partner_id if orders or profile else None
         res = super().write(vals)
+        if manual:
+            self._segmentation_check_manual_segments(written)
         if vals.get("user_id"):
             # The shared pool measures neglect from here. Whoever sets the
             # salesperson need not see the segmentation fields.
@@ -2084,16 +2159,14 @@ class ResPartner(models.Model):
         dimensions = (
             self.env["customer.segment.dimension"]
             .sudo()
-            .search([("rule_type", "=", "domain"), ("partner_field", "!=", False)])
+            .search([("rule_type", "=", "domain")])
         )
+        fields_by_dimension = self._segmentation_dimension_fields()
         for dimension in dimensions:
-            if dimension.partner_field in self._fields:
+            field_name = fields_by_dimension.get(dimension.code)
+            if field_name and self._fields[field_name].type == "many2one":
                 result["custom"].append(
-                    (
-                        dimension.code,
-                        dimension.partner_field,
-                        custom.get(dimension, []),
-                    )
+                    (dimension.code, field_name, custom.get(dimension, []))
                 )
         return result
 
@@ -2134,10 +2207,11 @@ class ResPartner(models.Model):
             .with_context(active_test=False)
             .search(["|", ("rule_type", "=", "manual"), ("code", "=", "need")])
         )
+        fields_by_dimension = self._segmentation_dimension_fields()
         return {
-            d.partner_field: d.code
+            fields_by_dimension[d.code]: d.code
             for d in dimensions
-            if d.partner_field in self._fields
+            if d.code in fields_by_dimension
         }
 
     def _segmentation_manual_values(self):
@@ -2180,14 +2254,96 @@ class ResPartner(models.Model):
 
     @api.model
     def _segmentation_dimension_fields(self):
-        """``{dimension code: partner field}`` of every dimension."""
+        """``{dimension code: partner field}`` of every dimension whose field
+        the module ships or created. The name comes from the code, never from
+        the stored ``partner_field``: the classification writes these columns
+        with SQL, and deleting a dimension drops its field."""
         dimensions = (
             self.env["customer.segment.dimension"]
             .sudo()
             .with_context(active_test=False)
-            .search_fetch([], ["code", "partner_field"])
+            .search_fetch([], ["code"])
         )
-        return {d.code: d.partner_field for d in dimensions if d.partner_field}
+        return {
+            d.code: partner_field_name(d.code)
+            for d in dimensions
+            if is_segment_field(self._fields.get(partner_field_name(d.code)), d.code)
+        }
+
+    @api.model
+    @tools.ormcache()
+    def _segmentation_engine_fields(self):
+        """Partner fields that only the classification and the strategies
+        write: the module's read-only stored fields, and the fields of the
+        custom dimensions classified by rule."""
+        return frozenset(
+            name
+            for name, field in self._fields.items()
+            if field.store
+            and field.readonly
+            and not field.compute
+            and not field.related
+            and (
+                field._module == "customer_segmentation"
+                or (field.manual and name.startswith(CUSTOM_FIELD_PREFIX))
+            )
+        )
+
+    @api.model
+    def _segmentation_check_input(self, vals_list):
+        """Refuse, before anything is written, a segmentation figure of the
+        wrong type or out of bounds, and a field of the classification set
+        by anyone but the module (superuser)."""
+        check_vals(self, vals_list, PARTNER_LIMITS, self.env._("Contact"))
+        if self.env.su:
+            return
+        written = {name for vals in vals_list for name in vals}
+        forbidden = sorted(written & self._segmentation_engine_fields())
+        if forbidden:
+            raise UserError(
+                self.env._(
+                    "%(fields)s: computed by the customer segmentation, not set "
+                    "by hand.",
+                    fields=", ".join(field_label(self, name) for name in forbidden),
+                )
+            )
+
+    @api.model
+    def _segmentation_without_defaults(self):
+        """This model without defaults for the classification's fields in
+        its context: a view grouped by a segment gives it as a default, but
+        the classification decides."""
+        if self.env.su:
+            return self
+        engine = self._segmentation_engine_fields()
+        defaults = [
+            key
+            for key, value in self.env.context.items()
+            if key.startswith("default_") and key[8:] in engine and value
+        ]
+        # an empty default is no default
+        return self.with_context(**dict.fromkeys(defaults, False)) if defaults else self
+
+    def _segmentation_check_manual_segments(self, written):
+        """The segments set by hand belong to the dimension of their field: a
+        segment of another dimension would bring that segment's strategy."""
+        manual = {
+            name: code
+            for name, code in self._segmentation_manual_fields().items()
+            if name in written
+        }
+        for partner in self.sudo():
+            for name, code in manual.items():
+                wrong = partner[name].filtered(lambda s, code=code: s.dimension != code)
+                if wrong:
+                    raise ValidationError(
+                        self.env._(
+                            "%(field)s: %(segment)s is not a segment of this "
+                            "dimension.",
+                            field=field_label(self, name),
+                            segment=wrong[:1].display_name,
+                        )
+                    )
 
     def _segmentation_refresh(self):
         """Reclassify these commercial partners after their orders or

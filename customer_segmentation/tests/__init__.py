@@ -21,3 +21,6 @@ from . import test_churn
 from . import test_pool
 from . import test_settings_bounds
 from . import test_followup_template
+from . import test_dimension_field
+from . import test_field_bounds
+from . import test_input_xmlrpc

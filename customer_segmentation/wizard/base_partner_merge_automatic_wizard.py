@@ -1,5 +1,7 @@
 from odoo import models
 
+from ..models.res_partner import MERGE_CONTEXT_KEY, MERGE_CONTEXT_TOKEN
+
 
 class BasePartnerMergeAutomaticWizard(models.TransientModel):
     _inherit = "base.partner.merge.automatic.wizard"
@@ -13,3 +15,11 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
             customers.exists() | partners.exists().commercial_partner_id
         )._segmentation_refresh()
         return res
+
+    def _update_values(self, src_partners, dst_partner):
+        # the fields of the classification are not copied from the merged
+        # partners: _merge recomputes them
+        return super()._update_values(
+            src_partners,
+            dst_partner.with_context(**{MERGE_CONTEXT_KEY: MERGE_CONTEXT_TOKEN}),
+        )
