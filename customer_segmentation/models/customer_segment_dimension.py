@@ -3,6 +3,8 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .arguments import checked_records
+
 # Prefix of the partner fields created for the dimensions users define.
 CUSTOM_FIELD_PREFIX = "x_cs_"
 
@@ -146,13 +148,19 @@ class CustomerSegmentDimension(models.Model):
         return res
 
     def action_view_customers(self):
-        """Customers grouped by this dimension's segments."""
-        self.ensure_one()
+        """Customers grouped by this dimension's segments.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'customer.segment.dimension',
+        'action_view_customers', [[id]])``: one dimension id.
+
+        :return: a window action on the customers
+        """
+        dimension = checked_records(self, "ids", self.env._("Dimension"), single=True)
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "customer_segmentation.res_partner_action_customers"
         )
-        action["context"] = {"group_by": [self.partner_field]}
-        action["display_name"] = self.display_name
+        action["context"] = {"group_by": [dimension.partner_field]}
+        action["display_name"] = dimension.display_name
         return action
 
     def _partner_field_records(self):

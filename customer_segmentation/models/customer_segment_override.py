@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .arguments import checked_record, checked_records, checked_text
+
 # Dimensions that describe the customer (the commercial entity); a pin on one
 # of them is set on the company or individual, and its contacts follow.
 CUSTOMER_DIMENSIONS = ("value", "lifecycle", "rfm", "scale")
@@ -126,13 +128,27 @@ class CustomerSegmentOverride(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """XML-RPC: ``partner_id`` (a customer the caller may read),
+        ``dimension`` (a dimension code), ``segment_id``, ``reason`` (at most
+        ``arguments.MAX_TEXT_LENGTH`` characters) and optionally
+        ``date_expiry``."""
+        # the form passes the customer as a default
+        vals_list = [self._add_missing_default_values(vals) for vals in vals_list]
+        for vals in vals_list:
+            checked_record(
+                self.env["res.partner"],
+                vals.get("partner_id"),
+                "partner_id",
+                self.env._("Customer"),
+            )
+            self._check_pin_values(vals)
         # A new pin replaces the partner's current one on the dimension: the
         # segment goes from the old pin to the new one, without the rule's
         # segment in between.
         for vals in vals_list:
             self.search(
                 [
-                    ("partner_id", "=", vals.get("partner_id")),
+                    ("partner_id", "=", vals["partner_id"]),
                     ("dimension", "=", vals.get("dimension")),
                 ]
             ).write(
@@ -149,6 +165,8 @@ class CustomerSegmentOverride(models.Model):
         return overrides
 
     def write(self, vals):
+        """XML-RPC: ``segment_id``, ``reason`` and ``date_expiry`` of active
+        pins."""
         if {"partner_id", "dimension"} & set(vals):
             raise UserError(
                 self.env._(
@@ -156,6 +174,7 @@ class CustomerSegmentOverride(models.Model):
                     "again."
                 )
             )
+        self._check_pin_values(vals)
         if set(vals) - {"active", "ended_by_id", "date_end"} and not all(
             self.mapped("active")
         ):
@@ -169,12 +188,51 @@ class CustomerSegmentOverride(models.Model):
         """End these pins now: the rule classifies the customers again.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'customer.segment.override',
-        'action_end', [[id, ...]])``.
+        'action_end', [[id, ...]])``: ids of pins the caller may change
+        (Customer Segmentation / User: Pin Segments); ended ones are left as
+        they are.
 
         :return: True
         """
-        self._end()
+        checked_records(self, "ids", self.env._("Pins"), operation="write")._end()
         return True
+
+    def _check_pin_values(self, vals):
+        """Refuse values of the wrong type, naming the field, before the ORM
+        turns them into a raw error."""
+        if "reason" in vals:
+            # an empty reason is refused by the constraint, as in the form
+            checked_text(
+                self.env, vals["reason"], "reason", self.env._("Reason"), required=False
+            )
+        if "dimension" in vals and (
+            not isinstance(vals["dimension"], str)
+            or vals["dimension"] not in dict(self._selection_dimension())
+        ):
+            raise UserError(
+                self.env._(
+                    "Dimension (dimension): no dimension has the code %(code)s.",
+                    code=repr(vals["dimension"])[:40],
+                )
+            )
+        if "segment_id" in vals:
+            checked_record(
+                self.env["customer.segment"],
+                vals["segment_id"],
+                "segment_id",
+                self.env._("Pinned Segment"),
+            )
+        if vals.get("date_expiry"):
+            try:
+                fields.Date.to_date(vals["date_expiry"])
+            except (TypeError, ValueError):
+                raise UserError(
+                    self.env._(
+                        "Until (date_expiry): expected a date such as 2026-12-31; "
+                        "got %(value)s.",
+                        value=repr(vals["date_expiry"])[:40],
+                    )
+                ) from None
 
     def _end(self, expired=False):
         active = self.filtered("active")

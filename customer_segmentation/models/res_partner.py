@@ -12,6 +12,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
+from .arguments import caller_names, checked_records, checked_text
 from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
 
 SEGMENTATION_GROUP = "customer_segmentation.group_segmentation_user"
@@ -713,27 +714,16 @@ class ResPartner(models.Model):
         """Recompute the segments of these partners' commercial entities.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
-        'action_recompute_segments', [[id, ...]])``. Value tiers and RFM scores
+        'action_recompute_segments', [[id, ...]])``: ids of partners the caller
+        may read, at most ``arguments.MAX_RECORDS``. Value tiers and RFM scores
         are still ranked against all customers. Requires the Customer
-        Segmentation / User group and read access to the partners.
+        Segmentation / User group.
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
-        bad_ids = [rid for rid in self._ids if not isinstance(rid, int)]
-        if bad_ids:
-            raise UserError(
-                self.env._("Partner ids must be integers, got %(ids)s.", ids=bad_ids)
-            )
-        if not self:
-            raise UserError(self.env._("Select the customers to recompute."))
-        missing = self - self.exists()
-        if missing:
-            raise UserError(
-                self.env._("These partners do not exist: %(ids)s.", ids=missing.ids)
-            )
-        self.check_access("read")
-        customers = self.sudo().commercial_partner_id
+        partners = checked_records(self, "ids", self.env._("Partners"))
+        customers = partners.sudo().commercial_partner_id
         engine = self.env["res.partner"].sudo()
         params = engine._segmentation_params()
         today = _segmentation_today()
@@ -778,7 +768,13 @@ class ResPartner(models.Model):
             here, as there is no time limit
         """
         self._segmentation_check_group(MANAGER_GROUP)
-        return self.env["customer.segmentation.strategy"].sudo()._apply()
+        # a caller's context does not make the job commit or stop early
+        return (
+            self.env["customer.segmentation.strategy"]
+            .sudo()
+            .with_context(segmentation_commit=False, segmentation_deadline=None)
+            ._apply()
+        )
 
     @api.model
     def _cron_apply_segment_strategies(self, time_budget=240):
@@ -809,22 +805,20 @@ class ResPartner(models.Model):
         """Take these customers from the shared pool as their account manager.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
-        'action_claim_from_pool', [[id, ...]])``. Each salesperson may claim
-        up to the daily limit set in the settings.
+        'action_claim_from_pool', [[id, ...]])``: ids of customers in the pool
+        that the caller may read. Each salesperson may claim up to the daily
+        limit set in the settings.
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
-        if not self:
-            raise UserError(self.env._("Select the customers to claim."))
-        self.check_access("read")
-        customers = self.sudo()
+        customers = checked_records(self, "ids", self.env._("Customers")).sudo()
         not_in_pool = customers.filtered(lambda p: not p.segmentation_in_pool)
         if not_in_pool:
             raise UserError(
                 self.env._(
                     "These customers are not in the customer pool: %(names)s.",
-                    names=", ".join(not_in_pool.mapped("display_name")),
+                    names=caller_names(not_in_pool.sudo(False)),
                 )
             )
         limit = self._segmentation_params()["pool_daily_claim_limit"]
@@ -880,39 +874,38 @@ class ResPartner(models.Model):
         again. Open early-warning activities are removed.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
-        'action_dismiss_churn_risk', [[id, ...], 'reason'])``.
+        'action_dismiss_churn_risk', [[id, ...], 'reason'])``: ids of customers
+        with a churn warning that the caller may read, and a reason of at most
+        ``arguments.MAX_TEXT_LENGTH`` characters.
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
-        if not isinstance(reason, str) or not reason.strip():
-            raise UserError(self.env._("Reason: say why the churn warning is wrong."))
-        if not self:
-            raise UserError(self.env._("Select the customers to dismiss."))
-        quiet = self.sudo().filtered(lambda p: not p.churn_alert)
+        customers = checked_records(self, "ids", self.env._("Customers"))
+        reason = checked_text(self.env, reason, "reason", self.env._("Reason"))
+        quiet = customers.filtered(lambda p: not p.churn_alert)
         if quiet:
             raise UserError(
                 self.env._(
                     "These customers have no churn warning to dismiss: %(names)s.",
-                    names=", ".join(quiet.mapped("display_name")),
+                    names=caller_names(quiet),
                 )
             )
         # a judgement on the segmentation, not an edit of the contact
-        self.check_access("read")
-        for last_order_date, customers in (
-            self.sudo().grouped("last_order_date").items()
+        for last_order_date, group in (
+            customers.sudo().grouped("last_order_date").items()
         ):
-            customers.write(
+            group.write(
                 {
                     "churn_dismissed": True,
-                    "churn_dismiss_reason": reason.strip(),
+                    "churn_dismiss_reason": reason,
                     "churn_dismissed_order_date": last_order_date,
                 }
             )
         self.env["mail.activity"].sudo().search(
             [
                 ("res_model", "=", "res.partner"),
-                ("res_id", "in", self.ids),
+                ("res_id", "in", customers.ids),
                 (
                     "activity_type_id",
                     "=",
@@ -922,8 +915,8 @@ class ResPartner(models.Model):
                 ),
             ]
         ).unlink()
-        body = self.env._("Churn warning dismissed: %(reason)s", reason=reason.strip())
-        self._message_log_batch(bodies=dict.fromkeys(self.ids, body))
+        body = self.env._("Churn warning dismissed: %(reason)s", reason=reason)
+        customers._message_log_batch(bodies=dict.fromkeys(customers.ids, body))
         return True
 
     @api.model
