@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .arguments import checked_record, checked_records, checked_text
+from .arguments import caller_names, checked_record, checked_records, checked_text
 
 # Dimensions that describe the customer (the commercial entity); a pin on one
 # of them is set on the company or individual, and its contacts follow.
@@ -109,12 +109,12 @@ class CustomerSegmentOverride(models.Model):
                 partner.commercial_partner_id != partner
             ):
                 raise ValidationError(
+                    # the company goes unnamed: the user may not read it
                     self.env._(
-                        "Customer: %(dimension)s is pinned on %(customer)s, the "
-                        "company, not on its contact %(contact)s.",
+                        "Customer: %(dimension)s is pinned on the company of "
+                        "%(contact)s, not on the contact.",
                         dimension=dimension.name,
-                        customer=partner.commercial_partner_id.display_name,
-                        contact=partner.display_name,
+                        contact=caller_names(partner),
                     )
                 )
             if override.dimension == "job_level" and partner.is_company:
@@ -122,7 +122,7 @@ class CustomerSegmentOverride(models.Model):
                     self.env._(
                         "Customer: a job level is pinned on a person, not on the "
                         "company %(company)s.",
-                        company=partner.display_name,
+                        company=caller_names(partner),
                     )
                 )
 

@@ -876,13 +876,26 @@ class ResPartner(models.Model):
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
         'action_dismiss_churn_risk', [[id, ...], 'reason'])``: ids of customers
         with a churn warning that the caller may read, and a reason of at most
-        ``arguments.MAX_TEXT_LENGTH`` characters.
+        ``arguments.MAX_TEXT_LENGTH`` characters. Only a customer's account
+        manager (its salesperson) or a segmentation manager may dismiss its
+        warning.
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
         customers = checked_records(self, "ids", self.env._("Customers"))
         reason = checked_text(self.env, reason, "reason", self.env._("Reason"))
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            others = customers.filtered(lambda p: p.user_id != self.env.user)
+            if others:
+                raise AccessError(
+                    self.env._(
+                        "Only the account manager of a customer or a segmentation "
+                        "manager may dismiss its churn warning; you are not the "
+                        "account manager of %(names)s.",
+                        names=caller_names(others),
+                    )
+                )
         quiet = customers.filtered(lambda p: not p.churn_alert)
         if quiet:
             raise UserError(
