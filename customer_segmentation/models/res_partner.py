@@ -807,12 +807,27 @@ class ResPartner(models.Model):
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
         'action_claim_from_pool', [[id, ...]])``: ids of customers in the pool
         that the caller may read. Each salesperson may claim up to the daily
-        limit set in the settings.
+        limit set in the settings, however many claims run at the same time;
+        of two salespeople claiming one customer at once, one gets it and the
+        other is refused (a claim meeting another one in progress fails with
+        a concurrency error, which Odoo's RPC layer retries).
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
-        customers = checked_records(self, "ids", self.env._("Customers")).sudo()
+        customers = checked_records(self, "ids", self.env._("Customers"))
+        limit = self._segmentation_params()["pool_daily_claim_limit"]
+        # Locked before they are read, in a fixed order: another claim of one
+        # of them fails at once; one committed since this transaction began
+        # fails this lock with a serialization error. Both are retried.
+        self.env.execute_query(
+            SQL(
+                """SELECT id FROM res_partner WHERE id = ANY(%s)
+                ORDER BY id FOR NO KEY UPDATE NOWAIT""",
+                customers.ids,
+            )
+        )
+        customers = customers.sudo()
         not_in_pool = customers.filtered(lambda p: not p.segmentation_in_pool)
         if not_in_pool:
             raise UserError(
@@ -821,31 +836,22 @@ class ResPartner(models.Model):
                     names=caller_names(not_in_pool.sudo(False)),
                 )
             )
-        limit = self._segmentation_params()["pool_daily_claim_limit"]
-        today_start = fields.Datetime.to_datetime(_segmentation_today())
-        claimed = (
-            self.env["customer.segmentation.pool.move"]
-            .sudo()
-            .search_count(
-                [
-                    ("user_id", "=", self.env.uid),
-                    ("move", "=", "claim"),
-                    ("date", ">=", today_start),
-                ]
+        with self.env.cr.savepoint(flush=False):
+            claimed = self.env["customer.segmentation.claim.counter"]._add_claims(
+                self.env.user, _segmentation_today(), len(customers)
             )
-        )
-        if claimed + len(customers) > limit:
-            raise UserError(
-                self.env._(
-                    "Daily Pool Claims per Salesperson "
-                    "(customer_segmentation.pool_daily_claim_limit) is %(limit)s: "
-                    "you claimed %(claimed)s customers today and cannot claim "
-                    "%(count)s more.",
-                    limit=limit,
-                    claimed=claimed,
-                    count=len(customers),
+            if claimed > limit:
+                raise UserError(
+                    self.env._(
+                        "Daily Pool Claims per Salesperson "
+                        "(customer_segmentation.pool_daily_claim_limit) is "
+                        "%(limit)s: you claimed %(claimed)s customers today and "
+                        "cannot claim %(count)s more.",
+                        limit=limit,
+                        claimed=claimed - len(customers),
+                        count=len(customers),
+                    )
                 )
-            )
         customers.write(
             {
                 "user_id": self.env.uid,

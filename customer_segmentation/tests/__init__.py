@@ -20,3 +20,4 @@ from . import test_followup
 from . import test_churn
 from . import test_pool
 from . import test_arguments
+from . import test_claim_race
