@@ -7,6 +7,8 @@ here first, before it reads or writes anything, and refuses a bad one with an
 error that names the argument and no record the caller may not read.
 """
 
+from collections.abc import Mapping
+
 from odoo.exceptions import AccessError, UserError
 from odoo.models import BaseModel
 
@@ -155,6 +157,58 @@ def checked_text(env, value, name, label, required=True, max_length=MAX_TEXT_LEN
             env._("%(argument)s must not contain the NUL character.", argument=argument)
         )
     return text
+
+
+def checked_values(model, vals_list, protected):
+    """Refuse to create or write ``protected`` fields of ``model``, those the
+    module's own code maintains, unless the caller is the superuser (the
+    module's code writes them with ``sudo()`` or SQL).
+
+    ``readonly=True`` on a field is a hint to the web client only: over RPC
+    any field the caller may write is written. Default values passed in the
+    context (``default_<field>``) count as written.
+
+    :param vals_list: the dicts of values of ``create`` or ``write``
+    :param protected: a function returning the protected field names, only
+        called when a non-superuser passes one of the model's stored fields
+    :raise UserError: values that are not dicts of field names, or protected
+        fields, naming them
+    """
+    env = model.env
+    if not isinstance(vals_list, (list, tuple)):
+        vals_list = [vals_list]
+    for vals in vals_list:
+        if not isinstance(vals, Mapping) or not all(
+            isinstance(key, str) for key in vals
+        ):
+            raise UserError(
+                env._(
+                    "vals: expected a dictionary of field names and values; got "
+                    "%(value)s.",
+                    value=_preview([vals]),
+                )
+            )
+    if env.su:
+        return
+    written = {key for vals in vals_list for key in vals}
+    written.update(
+        key[len("default_") :]
+        for key in env.context
+        if isinstance(key, str) and key.startswith("default_")
+    )
+    names = sorted(written & protected())
+    if names:
+        raise UserError(
+            env._(
+                "%(model)s: the fields %(fields)s are maintained by customer "
+                "segmentation and cannot be set by hand.",
+                model=model._description,
+                fields=", ".join(
+                    f"{model._fields[name].get_description(env)['string']} ({name})"
+                    for name in names
+                ),
+            )
+        )
 
 
 def checked_field_names(model, names, name):

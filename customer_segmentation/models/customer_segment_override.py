@@ -1,7 +1,20 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .arguments import caller_names, checked_record, checked_records, checked_text
+from .arguments import (
+    caller_names,
+    checked_record,
+    checked_records,
+    checked_text,
+    checked_values,
+)
+
+# Set by the module alone: who pinned and ended a pin and when, whether it is
+# active (a pin is ended by action_end, never archived or revived), what the
+# rule says, and the company, which follows the customer.
+ENGINE_FIELDS = frozenset(
+    {"active", "rule_segment_id", "user_id", "ended_by_id", "date_end", "company_id"}
+)
 
 # Dimensions that describe the customer (the commercial entity); a pin on one
 # of them is set on the company or individual, and its contacts follow.
@@ -131,7 +144,8 @@ class CustomerSegmentOverride(models.Model):
         """XML-RPC: ``partner_id`` (a customer the caller may read),
         ``dimension`` (a dimension code), ``segment_id``, ``reason`` (at most
         ``arguments.MAX_TEXT_LENGTH`` characters) and optionally
-        ``date_expiry``."""
+        ``date_expiry``; the other fields are set by the module."""
+        checked_values(self, vals_list, lambda: ENGINE_FIELDS)
         # the form passes the customer as a default
         vals_list = [self._add_missing_default_values(vals) for vals in vals_list]
         for vals in vals_list:
@@ -151,7 +165,7 @@ class CustomerSegmentOverride(models.Model):
                     ("partner_id", "=", vals["partner_id"]),
                     ("dimension", "=", vals.get("dimension")),
                 ]
-            ).write(
+            ).sudo().write(
                 {
                     "active": False,
                     "ended_by_id": self.env.uid,
@@ -166,7 +180,8 @@ class CustomerSegmentOverride(models.Model):
 
     def write(self, vals):
         """XML-RPC: ``segment_id``, ``reason`` and ``date_expiry`` of active
-        pins."""
+        pins; the other fields are set by the module."""
+        checked_values(self, [vals], lambda: ENGINE_FIELDS)
         if {"partner_id", "dimension"} & set(vals):
             raise UserError(
                 self.env._(
@@ -238,7 +253,8 @@ class CustomerSegmentOverride(models.Model):
         active = self.filtered("active")
         if not active:
             return
-        active.write(
+        # the module ends pins; the caller's right to was checked
+        active.sudo().write(
             {
                 "active": False,
                 "ended_by_id": self.env.user.id,

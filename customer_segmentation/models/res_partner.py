@@ -12,7 +12,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from .arguments import caller_names, checked_records, checked_text
+from .arguments import caller_names, checked_records, checked_text, checked_values
 from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
 
 SEGMENTATION_GROUP = "customer_segmentation.group_segmentation_user"
@@ -48,6 +48,32 @@ PROFILE_DEPENDENCIES = {
     "segmentation_employee_count",
     "segmentation_annual_revenue",
 }
+# Set by the contact merge: its writes leave out ENGINE_FIELDS (a caller
+# passing it only drops the fields it would not be allowed to write).
+MERGE_CONTEXT_KEY = "segmentation_merge"
+# Maintained by the module's code alone (with sudo or SQL): the figures, the
+# segments the rules give, and the state of the pool, the churn warning and
+# the strategies. The segments set by hand (psychographic type, needs, custom
+# dimensions set by hand) and the company profile stay the users' to edit.
+ENGINE_FIELDS = frozenset(
+    {
+        *STORED_FIELDS,
+        *PROFILE_FIELDS,
+        "segmentation_last_interaction",
+        "churn_typical_gap_days",
+        "churn_risk_score",
+        "churn_dismissed",
+        "churn_dismiss_reason",
+        "churn_dismissed_order_date",
+        "churn_warned_order_date",
+        "segmentation_manager_since",
+        "segmentation_in_pool",
+        "segmentation_pool_date",
+        "segmentation_tag_ids",
+        "segmentation_pricelist_id",
+        "segmentation_previous_pricelist_id",
+    }
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -68,11 +94,13 @@ class ResPartner(models.Model):
 
     first_order_date = fields.Date(
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Date of the first confirmed sale order of the customer.",
     )
     last_order_date = fields.Date(
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Date of the latest confirmed sale order of the customer.",
     )
@@ -86,6 +114,7 @@ class ResPartner(models.Model):
     rfm_frequency = fields.Integer(
         string="Frequency",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Confirmed sale orders dated in the look-back window.",
     )
@@ -93,6 +122,7 @@ class ResPartner(models.Model):
         string="Monetary",
         currency_field="segmentation_currency_id",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Untaxed amount of the confirmed sale orders dated in the look-back "
         "window, in the company currency.",
@@ -103,18 +133,19 @@ class ResPartner(models.Model):
         groups=SEGMENTATION_GROUP,
     )
     rfm_recency_score = fields.Integer(
-        string="Recency Score", readonly=True, groups=SEGMENTATION_GROUP
+        string="Recency Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     rfm_frequency_score = fields.Integer(
-        string="Frequency Score", readonly=True, groups=SEGMENTATION_GROUP
+        string="Frequency Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     rfm_monetary_score = fields.Integer(
-        string="Monetary Score", readonly=True, groups=SEGMENTATION_GROUP
+        string="Monetary Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     segment_value_id = fields.Many2one(
         "customer.segment",
         string="Value Tier",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "value")],
@@ -126,6 +157,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="Lifecycle Stage",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "lifecycle")],
@@ -137,6 +169,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="RFM Segment",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "rfm")],
@@ -149,6 +182,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="Geography",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "geo")],
@@ -163,6 +197,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="Business Scale",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "scale")],
@@ -176,6 +211,7 @@ class ResPartner(models.Model):
         "customer.segment",
         string="Job Level",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         ondelete="restrict",
         domain=[("dimension", "=", "job_level")],
@@ -242,6 +278,7 @@ class ResPartner(models.Model):
     segmentation_last_interaction = fields.Date(
         string="Last Interaction",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Latest done activity, message or confirmed order of the customer "
         "and its contacts, as of the last nightly strategy run.",
@@ -249,6 +286,7 @@ class ResPartner(models.Model):
     churn_typical_gap_days = fields.Integer(
         string="Usual Gap (days)",
         readonly=True,
+        copy=False,
         aggregator="avg",
         groups=SEGMENTATION_GROUP,
         help="Median number of days between the customer's consecutive "
@@ -257,6 +295,7 @@ class ResPartner(models.Model):
     churn_risk_score = fields.Integer(
         string="Churn Risk",
         readonly=True,
+        copy=False,
         aggregator="avg",
         groups=SEGMENTATION_GROUP,
         help="0 while the customer orders within its usual gap, rising to 100 "
@@ -278,22 +317,30 @@ class ResPartner(models.Model):
     churn_dismissed = fields.Boolean(
         string="Churn Warning Dismissed",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="A user judged the churn warning a false alarm; it comes back when "
         "the customer orders again and then lapses.",
     )
     churn_dismiss_reason = fields.Text(
-        string="Dismissal Reason", readonly=True, groups=SEGMENTATION_GROUP
+        string="Dismissal Reason", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     churn_dismissed_order_date = fields.Date(
-        string="Last Order When Dismissed", readonly=True, groups=SEGMENTATION_GROUP
+        string="Last Order When Dismissed",
+        readonly=True,
+        copy=False,
+        groups=SEGMENTATION_GROUP,
     )
     churn_warned_order_date = fields.Date(
-        string="Last Order When Warned", readonly=True, groups=SEGMENTATION_GROUP
+        string="Last Order When Warned",
+        readonly=True,
+        copy=False,
+        groups=SEGMENTATION_GROUP,
     )
     segmentation_manager_since = fields.Date(
         string="Account Manager Since",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="When the salesperson got the customer: the shared pool measures "
         "neglect from this date at the earliest.",
@@ -301,12 +348,13 @@ class ResPartner(models.Model):
     segmentation_in_pool = fields.Boolean(
         string="In Customer Pool",
         readonly=True,
+        copy=False,
         index="btree_not_null",
         groups=SEGMENTATION_GROUP,
         help="In the shared customer pool (公海): salespeople may claim it.",
     )
     segmentation_pool_date = fields.Datetime(
-        string="In Pool Since", readonly=True, groups=SEGMENTATION_GROUP
+        string="In Pool Since", readonly=True, copy=False, groups=SEGMENTATION_GROUP
     )
     segmentation_tag_ids = fields.Many2many(
         "res.partner.category",
@@ -315,12 +363,14 @@ class ResPartner(models.Model):
         column2="category_id",
         string="Tags from Segments",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
     )
     segmentation_pricelist_id = fields.Many2one(
         "product.pricelist",
         string="Pricelist from Segment",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="The exclusive pricelist of a segment, applied to this customer.",
     )
@@ -328,6 +378,7 @@ class ResPartner(models.Model):
         "product.pricelist",
         string="Pricelist Before Segment",
         readonly=True,
+        copy=False,
         groups=SEGMENTATION_GROUP,
         help="Restored when the customer leaves the segment.",
     )
@@ -666,6 +717,7 @@ class ResPartner(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        checked_values(self, vals_list, self._segmentation_engine_fields)
         partners = super().create(vals_list)
         # a new contact of a company shows the company's segments at once
         contacts = partners.filtered("parent_id")
@@ -682,6 +734,12 @@ class ResPartner(models.Model):
         return partners
 
     def write(self, vals):
+        if self.env.context.get(MERGE_CONTEXT_KEY) and isinstance(vals, dict):
+            # A merge copies every field of the merged contacts; the engine
+            # reclassifies the destination afterwards.
+            engine = self._segmentation_engine_fields()
+            vals = {name: value for name, value in vals.items() if name not in engine}
+        checked_values(self, [vals], self._segmentation_engine_fields)
         written = set(vals)
         orders = bool({"parent_id", "is_company"} & written)
         profile = bool(
@@ -2135,6 +2193,16 @@ class ResPartner(models.Model):
                 if isinstance(leaf, (list, tuple)) and len(leaf) == 3
             )
         return frozenset(names)
+
+    @api.model
+    @tools.ormcache()
+    def _segmentation_engine_fields(self):
+        """Partner fields only the module's code writes: ``ENGINE_FIELDS`` and
+        the fields of the dimensions classified by rules."""
+        rule_fields = set(self._segmentation_dimension_fields().values()) - set(
+            self._segmentation_manual_fields()
+        )
+        return ENGINE_FIELDS | rule_fields
 
     @api.model
     @tools.ormcache()

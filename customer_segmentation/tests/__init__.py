@@ -21,3 +21,4 @@ from . import test_churn
 from . import test_pool
 from . import test_arguments
 from . import test_claim_race
+from . import test_engine_fields

@@ -1,8 +1,17 @@
 from odoo import models
 
+from ..models.res_partner import MERGE_CONTEXT_KEY
+
 
 class BasePartnerMergeAutomaticWizard(models.TransientModel):
     _inherit = "base.partner.merge.automatic.wizard"
+
+    def _update_values(self, src_partners, dst_partner):
+        # the destination's figures, segments, pool and churn state are the
+        # engine's: the refresh after the merge reclassifies it
+        return super()._update_values(
+            src_partners, dst_partner.with_context(**{MERGE_CONTEXT_KEY: True})
+        )
 
     def _merge(self, partner_ids, dst_partner=None, extra_checks=True):
         partners = self.env["res.partner"].browse(partner_ids).exists()
