@@ -20,5 +20,6 @@ from . import test_followup
 from . import test_churn
 from . import test_pool
 from . import test_arguments
-from . import test_claim_race
 from . import test_engine_fields
+from . import test_claim_race
+from . import test_rpc_hostile
