@@ -12,5 +12,6 @@ from . import sale_order
 from . import sale_order_line
 from . import customer_segmentation_demo
 from . import customer_segmentation_pool_move
+from . import customer_segmentation_claim_counter
 from . import customer_segmentation_strategy
 from . import crm_team

@@ -7,6 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 
+from .arguments import checked_records
 from .input_bounds import (
     MAX_DAYS,
     TYPED,
@@ -446,18 +447,27 @@ class CustomerSegment(models.Model):
         )
 
     def action_view_customers(self):
-        self.ensure_one()
+        """The customers of this segment.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'customer.segment',
+        'action_view_customers', [[id]])``: one segment id.
+
+        :return: a window action on the customers
+        """
+        segment = checked_records(self, "ids", self.env._("Segment"), single=True)
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "customer_segmentation.res_partner_action_customers"
         )
         field_name = (
-            self.env["res.partner"]._segmentation_dimension_fields().get(self.dimension)
+            self.env["res.partner"]
+            ._segmentation_dimension_fields()
+            .get(segment.dimension)
         )
         action["domain"] = (
-            [(field_name, "=", self.id)] if field_name else expression.FALSE_DOMAIN
+            [(field_name, "=", segment.id)] if field_name else expression.FALSE_DOMAIN
         )
         action["context"] = {}
-        action["display_name"] = self.display_name
+        action["display_name"] = segment.display_name
         return action
 
 

@@ -3,6 +3,7 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .arguments import checked_records
 from .input_bounds import TYPED, Bound, Text, check_records, check_vals, shown
 
 # Prefix of the partner fields created for the dimensions users define.
@@ -223,16 +224,22 @@ class CustomerSegmentDimension(models.Model):
         )
 
     def action_view_customers(self):
-        """Customers grouped by this dimension's segments."""
-        self.ensure_one()
+        """Customers grouped by this dimension's segments.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'customer.segment.dimension',
+        'action_view_customers', [[id]])``: one dimension id.
+
+        :return: a window action on the customers
+        """
+        dimension = checked_records(self, "ids", self.env._("Dimension"), single=True)
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "customer_segmentation.res_partner_action_customers"
         )
         field_name = (
-            self.env["res.partner"]._segmentation_dimension_fields().get(self.code)
+            self.env["res.partner"]._segmentation_dimension_fields().get(dimension.code)
         )
         action["context"] = {"group_by": [field_name]} if field_name else {}
-        action["display_name"] = self.display_name
+        action["display_name"] = dimension.display_name
         return action
 
     @api.model

@@ -1,6 +1,13 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .arguments import (
+    caller_names,
+    checked_record,
+    checked_records,
+    checked_text,
+    checked_values,
+)
 from .input_bounds import (
     MAX_DAYS,
     TYPED,
@@ -8,6 +15,13 @@ from .input_bounds import (
     Text,
     check_records,
     check_vals,
+)
+
+# Set by the module alone: who pinned and ended a pin and when, whether it is
+# active (a pin is ended by action_end, never archived or revived), what the
+# rule says, and the company, which follows the customer.
+ENGINE_FIELDS = frozenset(
+    {"active", "rule_segment_id", "user_id", "ended_by_id", "date_end", "company_id"}
 )
 
 # Dimensions that describe the customer (the commercial entity); a pin on one
@@ -124,12 +138,12 @@ class CustomerSegmentOverride(models.Model):
                 partner.commercial_partner_id != partner
             ):
                 raise ValidationError(
+                    # the company goes unnamed: the user may not read it
                     self.env._(
-                        "Customer: %(dimension)s is pinned on %(customer)s, the "
-                        "company, not on its contact %(contact)s.",
+                        "Customer: %(dimension)s is pinned on the company of "
+                        "%(contact)s, not on the contact.",
                         dimension=dimension.name,
-                        customer=partner.commercial_partner_id.display_name,
-                        contact=partner.display_name,
+                        contact=caller_names(partner),
                     )
                 )
             if override.dimension == "job_level" and partner.is_company:
@@ -137,7 +151,7 @@ class CustomerSegmentOverride(models.Model):
                     self.env._(
                         "Customer: a job level is pinned on a person, not on the "
                         "company %(company)s.",
-                        company=partner.display_name,
+                        company=caller_names(partner),
                     )
                 )
 
@@ -147,17 +161,32 @@ class CustomerSegmentOverride(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        """XML-RPC: ``partner_id`` (a customer the caller may read),
+        ``dimension`` (a dimension code), ``segment_id``, ``reason`` (at most
+        ``arguments.MAX_TEXT_LENGTH`` characters) and optionally
+        ``date_expiry``; the other fields are set by the module."""
+        checked_values(self, vals_list, lambda: ENGINE_FIELDS)
         check_vals(self.browse(), vals_list, OVERRIDE_LIMITS, self.env._("Pin"))
+        # the form passes the customer as a default
+        vals_list = [self._add_missing_default_values(vals) for vals in vals_list]
+        for vals in vals_list:
+            checked_record(
+                self.env["res.partner"],
+                vals.get("partner_id"),
+                "partner_id",
+                self.env._("Customer"),
+            )
+            self._check_pin_values(vals)
         # A new pin replaces the partner's current one on the dimension: the
         # segment goes from the old pin to the new one, without the rule's
         # segment in between.
         for vals in vals_list:
             self.search(
                 [
-                    ("partner_id", "=", vals.get("partner_id")),
+                    ("partner_id", "=", vals["partner_id"]),
                     ("dimension", "=", vals.get("dimension")),
                 ]
-            ).write(
+            ).sudo().write(
                 {
                     "active": False,
                     "ended_by_id": self.env.uid,
@@ -171,6 +200,9 @@ class CustomerSegmentOverride(models.Model):
         return overrides
 
     def write(self, vals):
+        """XML-RPC: ``segment_id``, ``reason`` and ``date_expiry`` of active
+        pins; the other fields are set by the module."""
+        checked_values(self, [vals], lambda: ENGINE_FIELDS)
         check_vals(self, [vals], OVERRIDE_LIMITS, self.env._("Pin"))
         if {"partner_id", "dimension"} & set(vals):
             raise UserError(
@@ -179,6 +211,7 @@ class CustomerSegmentOverride(models.Model):
                     "again."
                 )
             )
+        self._check_pin_values(vals)
         if set(vals) - {"active", "ended_by_id", "date_end"} and not all(
             self.mapped("active")
         ):
@@ -192,18 +225,58 @@ class CustomerSegmentOverride(models.Model):
         """End these pins now: the rule classifies the customers again.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'customer.segment.override',
-        'action_end', [[id, ...]])``.
+        'action_end', [[id, ...]])``: ids of pins the caller may change
+        (Customer Segmentation / User: Pin Segments); ended ones are left as
+        they are.
 
         :return: True
         """
-        self._end()
+        checked_records(self, "ids", self.env._("Pins"), operation="write")._end()
         return True
+
+    def _check_pin_values(self, vals):
+        """Refuse values of the wrong type, naming the field, before the ORM
+        turns them into a raw error."""
+        if "reason" in vals:
+            # an empty reason is refused by the constraint, as in the form
+            checked_text(
+                self.env, vals["reason"], "reason", self.env._("Reason"), required=False
+            )
+        if "dimension" in vals and (
+            not isinstance(vals["dimension"], str)
+            or vals["dimension"] not in dict(self._selection_dimension())
+        ):
+            raise UserError(
+                self.env._(
+                    "Dimension (dimension): no dimension has the code %(code)s.",
+                    code=repr(vals["dimension"])[:40],
+                )
+            )
+        if "segment_id" in vals:
+            checked_record(
+                self.env["customer.segment"],
+                vals["segment_id"],
+                "segment_id",
+                self.env._("Pinned Segment"),
+            )
+        if vals.get("date_expiry"):
+            try:
+                fields.Date.to_date(vals["date_expiry"])
+            except (TypeError, ValueError):
+                raise UserError(
+                    self.env._(
+                        "Until (date_expiry): expected a date such as 2026-12-31; "
+                        "got %(value)s.",
+                        value=repr(vals["date_expiry"])[:40],
+                    )
+                ) from None
 
     def _end(self, expired=False):
         active = self.filtered("active")
         if not active:
             return
-        active.write(
+        # the module ends pins; the caller's right to was checked
+        active.sudo().write(
             {
                 "active": False,
                 "ended_by_id": self.env.user.id,

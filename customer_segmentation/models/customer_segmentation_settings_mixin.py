@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .arguments import checked_records
 from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params, setting_problem
 
 SETTING_FIELDS = {f"segmentation_{key}": key for key in PARAMS}
@@ -145,7 +146,16 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         return super().write(vals)
 
     def action_apply_segment_strategies(self):
-        """Apply the segments' strategies now (managers), as the nightly job."""
+        """Apply the segments' strategies now (managers), as the nightly job.
+
+        XML-RPC: ``[[id]]``, one settings record the caller created.
+
+        :return: a client notification of what was done
+        """
+        self.env["res.partner"]._segmentation_check_group(
+            "customer_segmentation.group_segmentation_manager"
+        )
+        checked_records(self, "ids", self.env._("Settings"), single=True)
         result = self.env["res.partner"].apply_segment_strategies()
         return {
             "type": "ir.actions.client",

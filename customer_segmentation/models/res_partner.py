@@ -12,6 +12,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
+from .arguments import caller_names, checked_records, checked_text, checked_values
 from .customer_segment_dimension import (
     CUSTOM_FIELD_PREFIX,
     SHIPPED_FIELDS,
@@ -728,10 +729,10 @@ class ResPartner(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        self._segmentation_check_input(vals_list)
-        partners = super(ResPartner, self._segmentation_without_defaults()).create(
-            vals_list
-        )
+        model = self._segmentation_without_defaults()
+        checked_values(model, vals_list, model._segmentation_engine_fields)
+        model._segmentation_check_input(vals_list)
+        partners = super(ResPartner, model).create(vals_list)
         partners._segmentation_check_manual_segments(
             {name for vals in vals_list for name in vals}
         )
@@ -750,9 +751,12 @@ class ResPartner(models.Model):
         return partners
 
     def write(self, vals):
-        if self.env.context.get(MERGE_CONTEXT_KEY) is MERGE_CONTEXT_TOKEN:
+        if self.env.context.get(MERGE_CONTEXT_KEY) is MERGE_CONTEXT_TOKEN and (
+            isinstance(vals, dict)
+        ):
             engine = self._segmentation_engine_fields()
             vals = {name: value for name, value in vals.items() if name not in engine}
+        checked_values(self, [vals], self._segmentation_engine_fields)
         self._segmentation_check_input([vals])
         written = set(vals)
         orders = bool({"parent_id", "is_company"} & written)
@@ -788,27 +792,16 @@ class ResPartner(models.Model):
         """Recompute the segments of these partners' commercial entities.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
-        'action_recompute_segments', [[id, ...]])``. Value tiers and RFM scores
+        'action_recompute_segments', [[id, ...]])``: ids of partners the caller
+        may read, at most ``arguments.MAX_RECORDS``. Value tiers and RFM scores
         are still ranked against all customers. Requires the Customer
-        Segmentation / User group and read access to the partners.
+        Segmentation / User group.
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
-        bad_ids = [rid for rid in self._ids if not isinstance(rid, int)]
-        if bad_ids:
-            raise UserError(
-                self.env._("Partner ids must be integers, got %(ids)s.", ids=bad_ids)
-            )
-        if not self:
-            raise UserError(self.env._("Select the customers to recompute."))
-        missing = self - self.exists()
-        if missing:
-            raise UserError(
-                self.env._("These partners do not exist: %(ids)s.", ids=missing.ids)
-            )
-        self.check_access("read")
-        customers = self.sudo().commercial_partner_id
+        partners = checked_records(self, "ids", self.env._("Partners"))
+        customers = partners.sudo().commercial_partner_id
         engine = self.env["res.partner"].sudo()
         params = engine._segmentation_params()
         today = _segmentation_today()
@@ -853,7 +846,13 @@ class ResPartner(models.Model):
             here, as there is no time limit
         """
         self._segmentation_check_group(MANAGER_GROUP)
-        return self.env["customer.segmentation.strategy"].sudo()._apply()
+        # a caller's context does not make the job commit or stop early
+        return (
+            self.env["customer.segmentation.strategy"]
+            .sudo()
+            .with_context(segmentation_commit=False, segmentation_deadline=None)
+            ._apply()
+        )
 
     @api.model
     def _cron_apply_segment_strategies(self, time_budget=240):
@@ -884,49 +883,53 @@ class ResPartner(models.Model):
         """Take these customers from the shared pool as their account manager.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
-        'action_claim_from_pool', [[id, ...]])``. Each salesperson may claim
-        up to the daily limit set in the settings.
+        'action_claim_from_pool', [[id, ...]])``: ids of customers in the pool
+        that the caller may read. Each salesperson may claim up to the daily
+        limit set in the settings, however many claims run at the same time;
+        of two salespeople claiming one customer at once, one gets it and the
+        other is refused (a claim meeting another one in progress fails with
+        a concurrency error, which Odoo's RPC layer retries).
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
-        if not self:
-            raise UserError(self.env._("Select the customers to claim."))
-        self.check_access("read")
-        customers = self.sudo()
+        customers = checked_records(self, "ids", self.env._("Customers"))
+        limit = self._segmentation_params()["pool_daily_claim_limit"]
+        # Locked before they are read, in a fixed order: another claim of one
+        # of them fails at once; one committed since this transaction began
+        # fails this lock with a serialization error. Both are retried.
+        self.env.execute_query(
+            SQL(
+                """SELECT id FROM res_partner WHERE id = ANY(%s)
+                ORDER BY id FOR NO KEY UPDATE NOWAIT""",
+                customers.ids,
+            )
+        )
+        customers = customers.sudo()
         not_in_pool = customers.filtered(lambda p: not p.segmentation_in_pool)
         if not_in_pool:
             raise UserError(
                 self.env._(
                     "These customers are not in the customer pool: %(names)s.",
-                    names=", ".join(not_in_pool.mapped("display_name")),
+                    names=caller_names(not_in_pool.sudo(False)),
                 )
             )
-        limit = self._segmentation_params()["pool_daily_claim_limit"]
-        today_start = fields.Datetime.to_datetime(_segmentation_today())
-        claimed = (
-            self.env["customer.segmentation.pool.move"]
-            .sudo()
-            .search_count(
-                [
-                    ("user_id", "=", self.env.uid),
-                    ("move", "=", "claim"),
-                    ("date", ">=", today_start),
-                ]
+        with self.env.cr.savepoint(flush=False):
+            claimed = self.env["customer.segmentation.claim.counter"]._add_claims(
+                self.env.user, _segmentation_today(), len(customers)
             )
-        )
-        if claimed + len(customers) > limit:
-            raise UserError(
-                self.env._(
-                    "Daily Pool Claims per Salesperson "
-                    "(customer_segmentation.pool_daily_claim_limit) is %(limit)s: "
-                    "you claimed %(claimed)s customers today and cannot claim "
-                    "%(count)s more.",
-                    limit=limit,
-                    claimed=claimed,
-                    count=len(customers),
+            if claimed > limit:
+                raise UserError(
+                    self.env._(
+                        "Daily Pool Claims per Salesperson "
+                        "(customer_segmentation.pool_daily_claim_limit) is "
+                        "%(limit)s: you claimed %(claimed)s customers today and "
+                        "cannot claim %(count)s more.",
+                        limit=limit,
+                        claimed=claimed - len(customers),
+                        count=len(customers),
+                    )
                 )
-            )
         customers.write(
             {
                 "user_id": self.env.uid,
@@ -955,39 +958,51 @@ class ResPartner(models.Model):
         again. Open early-warning activities are removed.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
-        'action_dismiss_churn_risk', [[id, ...], 'reason'])``.
+        'action_dismiss_churn_risk', [[id, ...], 'reason'])``: ids of customers
+        with a churn warning that the caller may read, and a reason of at most
+        ``arguments.MAX_TEXT_LENGTH`` characters. Only a customer's account
+        manager (its salesperson) or a segmentation manager may dismiss its
+        warning.
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
-        if not isinstance(reason, str) or not reason.strip():
-            raise UserError(self.env._("Reason: say why the churn warning is wrong."))
-        if not self:
-            raise UserError(self.env._("Select the customers to dismiss."))
-        quiet = self.sudo().filtered(lambda p: not p.churn_alert)
+        customers = checked_records(self, "ids", self.env._("Customers"))
+        reason = checked_text(self.env, reason, "reason", self.env._("Reason"))
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            others = customers.filtered(lambda p: p.user_id != self.env.user)
+            if others:
+                raise AccessError(
+                    self.env._(
+                        "Only the account manager of a customer or a segmentation "
+                        "manager may dismiss its churn warning; you are not the "
+                        "account manager of %(names)s.",
+                        names=caller_names(others),
+                    )
+                )
+        quiet = customers.filtered(lambda p: not p.churn_alert)
         if quiet:
             raise UserError(
                 self.env._(
                     "These customers have no churn warning to dismiss: %(names)s.",
-                    names=", ".join(quiet.mapped("display_name")),
+                    names=caller_names(quiet),
                 )
             )
         # a judgement on the segmentation, not an edit of the contact
-        self.check_access("read")
-        for last_order_date, customers in (
-            self.sudo().grouped("last_order_date").items()
+        for last_order_date, group in (
+            customers.sudo().grouped("last_order_date").items()
         ):
-            customers.write(
+            group.write(
                 {
                     "churn_dismissed": True,
-                    "churn_dismiss_reason": reason.strip(),
+                    "churn_dismiss_reason": reason,
                     "churn_dismissed_order_date": last_order_date,
                 }
             )
         self.env["mail.activity"].sudo().search(
             [
                 ("res_model", "=", "res.partner"),
-                ("res_id", "in", self.ids),
+                ("res_id", "in", customers.ids),
                 (
                     "activity_type_id",
                     "=",
@@ -997,8 +1012,8 @@ class ResPartner(models.Model):
                 ),
             ]
         ).unlink()
-        body = self.env._("Churn warning dismissed: %(reason)s", reason=reason.strip())
-        self._message_log_batch(bodies=dict.fromkeys(self.ids, body))
+        body = self.env._("Churn warning dismissed: %(reason)s", reason=reason)
+        customers._message_log_batch(bodies=dict.fromkeys(customers.ids, body))
         return True
 
     @api.model
@@ -2292,21 +2307,9 @@ class ResPartner(models.Model):
     @api.model
     def _segmentation_check_input(self, vals_list):
         """Refuse, before anything is written, a segmentation figure of the
-        wrong type or out of bounds, and a field of the classification set
-        by anyone but the module (superuser)."""
+        wrong type or out of bounds (the fields of the classification are
+        refused by ``checked_values``)."""
         check_vals(self, vals_list, PARTNER_LIMITS, self.env._("Contact"))
-        if self.env.su:
-            return
-        written = {name for vals in vals_list for name in vals}
-        forbidden = sorted(written & self._segmentation_engine_fields())
-        if forbidden:
-            raise UserError(
-                self.env._(
-                    "%(fields)s: computed by the customer segmentation, not set "
-                    "by hand.",
-                    fields=", ".join(field_label(self, name) for name in forbidden),
-                )
-            )
 
     @api.model
     def _segmentation_without_defaults(self):

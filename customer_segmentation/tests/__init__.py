@@ -24,3 +24,7 @@ from . import test_followup_template
 from . import test_dimension_field
 from . import test_field_bounds
 from . import test_input_xmlrpc
+from . import test_arguments
+from . import test_engine_fields
+from . import test_claim_race
+from . import test_rpc_hostile

@@ -345,6 +345,50 @@ class TestChurn(SegmentationCase):
             )
         self.assertFalse(self.late[40].churn_dismissed)
 
+    def test_only_the_account_manager_or_a_manager_dismisses(self):
+        self._apply()
+        customers = self.late[40] | self.late[50]
+        self.assertEqual(customers.user_id, self.account_manager)
+        with self.assertRaises(AccessError) as caught:
+            customers.with_user(self.salesman).action_dismiss_churn_risk(
+                "Not my customer, but I think it is fine"
+            )
+        self.assertIn(self.late[40].name, str(caught.exception))
+        self.assertFalse(any(customers.mapped("churn_dismissed")))
+        self.assertEqual(len(self._warnings(self.late[40])), 1)
+        # one customer of someone else spoils the lot
+        mine = self._history("Mine, Usually 20 Days", 80, 60, 40)
+        mine.user_id = self.salesman
+        self._apply()
+        self.assertTrue(mine.churn_alert)
+        with self.assertRaises(AccessError):
+            (mine | self.late[40]).with_user(self.salesman).action_dismiss_churn_risk(
+                "Fine"
+            )
+        self.assertFalse(mine.churn_dismissed)
+        mine.with_user(self.salesman).action_dismiss_churn_risk("Fine")
+        self.assertTrue(mine.churn_dismissed)
+        customers.with_user(self.sales_manager).action_dismiss_churn_risk(
+            "Checked with their account manager"
+        )
+        self.assertEqual(customers.mapped("churn_dismissed"), [True, True])
+
+    def test_refusals_name_no_customer_of_another_company(self):
+        self._apply()
+        other_company = self.env["res.company"].create({"name": "CS Churn Other Co"})
+        hidden = self._make_customer(
+            "Hidden Customer Of Another Company", company_id=other_company.id
+        )
+        self.assertFalse(hidden.churn_alert)
+        for user in (self.account_manager, self.sales_manager):
+            for customers in (hidden, hidden | self.late[40]):
+                with self.subTest(user=user.login, count=len(customers)):
+                    with self.assertRaises(AccessError) as caught:
+                        customers.with_user(user).action_dismiss_churn_risk("Fine")
+                    self.assertNotIn(hidden.name, str(caught.exception))
+                    self.assertIn(str(hidden.id), str(caught.exception))
+        self.assertFalse(self.late[40].churn_dismissed)
+
     # ------------------------------------------------------------------
     # Search
     # ------------------------------------------------------------------

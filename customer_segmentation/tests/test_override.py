@@ -271,6 +271,23 @@ class TestOverride(SegmentationCase):
                     self._pin(self.contact, dimension, code)
         self.assertFalse(self.contact.segment_override_ids)
 
+    def test_refusal_names_no_company_the_user_cannot_read(self):
+        other_company = self.env["res.company"].create({"name": "CS Pin Other Co"})
+        hidden = self._make_customer(
+            "Hidden Parent Company", is_company=True, company_id=other_company.id
+        )
+        contact = self._make_customer("Shared Contact", parent_id=hidden.id)
+        contact.company_id = False
+        self.assertTrue(contact.with_user(self.pin_user).has_access("read"))
+        self.assertFalse(hidden.with_user(self.pin_user).has_access("read"))
+        with self.assertRaises(ValidationError) as caught:
+            self._pin(contact, "value", "high")
+        # the contact's own name shows its company, as everywhere in Odoo
+        message = str(caught.exception).replace(contact.display_name, "")
+        self.assertNotIn(hidden.name, message)
+        self.assertIn(contact.display_name, str(caught.exception))
+        self.assertFalse(contact.segment_override_ids)
+
     def test_job_level_is_pinned_on_a_person(self):
         with self.assertRaises(ValidationError):
             self._pin(self.company, "job_level", "senior")

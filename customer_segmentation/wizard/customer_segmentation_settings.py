@@ -1,5 +1,7 @@
 from odoo import api, models
 
+from ..models.arguments import checked_field_names, checked_records
+
 
 class CustomerSegmentationSettings(models.TransientModel):
     """Segmentation settings for segmentation managers, who need not be
@@ -11,20 +13,35 @@ class CustomerSegmentationSettings(models.TransientModel):
 
     @api.model
     def default_get(self, fields_list):
+        """The stored settings. XML-RPC: ``fields_list``, a list of field names
+        of this model."""
+        checked_field_names(self, fields_list, "fields_list")
         res = super().default_get(fields_list)
         stored = self._segmentation_stored_values()
         res.update({name: stored[name] for name in fields_list if name in stored})
         return res
 
     def action_save(self):
-        """Store the settings; XML-RPC callers get True."""
+        """Store the settings.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'customer.segmentation.settings',
+        'action_save', [[id]])``: one settings record the caller created.
+        Requires the Customer Segmentation / Manager group.
+
+        :return: True
+        """
         self.env["res.partner"]._segmentation_check_group(
             "customer_segmentation.group_segmentation_manager"
         )
-        self._segmentation_store_values()
+        settings = checked_records(self, "ids", self.env._("Settings"), single=True)
+        settings._segmentation_store_values()
         return True
 
     def action_save_and_recompute(self):
+        """``action_save``, then a full recompute.
+
+        :return: a client notification of what the recompute changed
+        """
         self.action_save()
         Partner = self.env["res.partner"]
         return Partner._segmentation_notification(Partner.recompute_all_segments())
