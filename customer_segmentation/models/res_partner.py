@@ -11,6 +11,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
+from odoo.tools.query import Query
 
 from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
 
@@ -49,11 +50,6 @@ PROFILE_DEPENDENCIES = {
 }
 
 _logger = logging.getLogger(__name__)
-
-# The same rows as "id = commercial_partner_id", in a form PostgreSQL can
-# estimate: with the id form it expected 0.5% of the partners and chose
-# nested loops over the orders.
-COMMERCIAL_ENTITY = SQL("(is_company OR parent_id IS NULL)")
 
 # The first full recompute after installation is the baseline: the rules'
 # changes are logged (history and chatter) once a full run has completed, so
@@ -474,8 +470,8 @@ class ResPartner(models.Model):
             if self.segment_lifecycle_id:
                 lines.append(
                     _(
-                        "%(stage)s: no confirmed order yet, but an open quotation "
-                        "or opportunity.",
+                        "%(stage)s: no purchase yet, but an open quotation, an "
+                        "order dated later or an opportunity.",
                         stage=self.segment_lifecycle_id.name,
                     )
                 )
@@ -961,8 +957,26 @@ class ResPartner(models.Model):
 
     @api.model
     def _segmentation_customer_domain(self):
-        """Commercial entities: companies and individuals without a company."""
+        """Who is a customer: the commercial entities, companies and
+        individuals without a company. The one definition: SQL takes it from
+        ``_segmentation_customer_sql``."""
         return ["|", ("is_company", "=", True), ("parent_id", "=", False)]
+
+    @api.model
+    def _segmentation_customer_sql(self, alias="res_partner"):
+        """``_segmentation_customer_domain`` as an SQL condition on the
+        partner table aliased ``alias``, archived partners included.
+
+        The same rows as "id = commercial_partner_id", in a form PostgreSQL
+        can estimate: with the id form it expected 0.5% of the partners and
+        chose nested loops over the orders.
+        """
+        Partner = self.with_context(active_test=False)
+        query = Query(self.env, alias, SQL.identifier(self._table))
+        condition = expression.expression(
+            self._segmentation_customer_domain(), Partner, alias, query
+        )
+        return condition.query.where_clause
 
     @api.model
     def _segmentation_check_group(self, group):
@@ -1014,16 +1028,10 @@ class ResPartner(models.Model):
             SQL(
                 """
             WITH purchase AS MATERIALIZED (
-                SELECT p.commercial_partner_id AS customer_id,
-                       max(so.date_order)::date AS last_date,
-                       count(*) AS frequency,
-                       sum(so.amount_untaxed
-                           / COALESCE(NULLIF(so.currency_rate, 0), 1)::numeric
-                       ) AS monetary
-                  FROM sale_order so
-                  JOIN res_partner p ON p.id = so.partner_id
-                 WHERE so.state = 'sale' AND so.date_order >= %(window_start)s
-              GROUP BY p.commercial_partner_id
+                SELECT customer_id, max(date) AS last_date,
+                       count(*) AS frequency, sum(amount) AS monetary
+                  FROM (%(purchases)s) pu
+              GROUP BY customer_id
             ),
             ranked AS (
                 SELECT last_date, frequency, monetary, total,
@@ -1053,7 +1061,10 @@ class ResPartner(models.Model):
             UNION ALL
             SELECT 'total', count(*), NULL FROM purchase
                 """,
-                window_start=self._segmentation_window_start(params, today),
+                purchases=self.env["customer.segmentation.purchase"]._query(
+                    today,
+                    since=self._segmentation_window_start(params, today).date(),
+                ),
                 high_share=str(params["value_high_share"]),
                 medium_share=str(
                     params["value_high_share"] + params["value_medium_share"]
@@ -1141,18 +1152,16 @@ class ResPartner(models.Model):
         """
         self.env.flush_all()
         value_ids, lifecycle_ids, rfm_cells = self._segmentation_segment_ids()
-        window_start = self._segmentation_window_start(params, today)
-        scope = SQL("(c.is_company OR c.parent_id IS NULL)")
+        window_start = self._segmentation_window_start(params, today).date()
+        scope = self._segmentation_customer_sql("c")
         if customer_ids is not None:
             scope = SQL("%s AND c.id = ANY(%s)", scope, list(customer_ids))
         if id_range is not None:
             scope = SQL("%s AND c.id > %s AND c.id <= %s", scope, *id_range)
-        order_scope = SQL()
+        customers = None
         if customer_ids is not None or id_range is not None:
-            order_scope = SQL(
-                "JOIN res_partner c ON c.id = p.commercial_partner_id AND %s",
-                scope,
-            )
+            customers = SQL("SELECT c.id FROM res_partner c WHERE %s", scope)
+        Purchase = self.env["customer.segmentation.purchase"]
         if params["value_method"] == "fixed":
             high_cutoff = params["value_high_amount"]
             medium_cutoff = params["value_medium_amount"]
@@ -1181,27 +1190,21 @@ class ResPartner(models.Model):
                        AND l.type = 'opportunity'
                        AND NOT COALESCE(st.is_won, false))"""
             )
+        # an open quotation or an order dated later: bought nothing yet
+        pending = SQL(
+            "EXISTS (SELECT 1 FROM (%s) q WHERE q.customer_id = m.customer_id)",
+            Purchase._query_pending(today),
+        )
         source = SQL(
             """
         WITH agg AS (
-            SELECT p.commercial_partner_id AS customer_id,
-                   min(so.date_order) FILTER (WHERE so.state = 'sale')::date
-                       AS first_date,
-                   max(so.date_order) FILTER (WHERE so.state = 'sale')::date
-                       AS last_date,
-                   count(*) FILTER (WHERE so.state = 'sale'
-                                      AND so.date_order >= %(window_start)s)
-                       AS frequency,
-                   sum(so.amount_untaxed
-                       / COALESCE(NULLIF(so.currency_rate, 0), 1)::numeric)
-                       FILTER (WHERE so.state = 'sale'
-                                 AND so.date_order >= %(window_start)s)
-                       AS monetary,
-                   bool_or(so.state IN ('draft', 'sent')) AS quoted
-              FROM sale_order so
-              JOIN res_partner p ON p.id = so.partner_id
-              %(order_scope)s
-          GROUP BY p.commercial_partner_id
+            SELECT customer_id,
+                   min(date) AS first_date,
+                   max(date) AS last_date,
+                   count(*) FILTER (WHERE date >= %(window_start)s) AS frequency,
+                   sum(amount) FILTER (WHERE date >= %(window_start)s) AS monetary
+              FROM (%(purchases)s) pu
+          GROUP BY customer_id
         ),
         metric AS (
             SELECT c.id AS customer_id,
@@ -1214,7 +1217,6 @@ class ResPartner(models.Model):
                    COALESCE(a.monetary, 0) AS monetary,
                    -- NULL without purchase in the window: low value
                    a.monetary AS window_monetary,
-                   COALESCE(a.quoted, false) AS quoted,
                    %(today)s::date - a.first_date AS age_days,
                    %(today)s::date - a.last_date AS recency_days
               FROM res_partner c
@@ -1234,7 +1236,7 @@ class ResPartner(models.Model):
                    END AS rule_value,
                    CASE
                        WHEN m.last_date IS NULL THEN
-                           CASE WHEN m.quoted OR %(opportunity)s
+                           CASE WHEN %(pending)s OR %(opportunity)s
                                 THEN %(lc_prospect)s END
                        WHEN m.age_days <= %(new_days)s THEN %(lc_new)s
                        WHEN m.recency_days <= %(active_days)s THEN %(lc_active)s
@@ -1248,8 +1250,9 @@ class ResPartner(models.Model):
           FROM scored s
             """,
             window_start=window_start,
-            order_scope=order_scope,
+            purchases=Purchase._query(today, customers=customers),
             scope=scope,
+            pending=pending,
             opportunity=opportunity,
             today=today,
             r_score=score(SQL("m.last_date"), stats["recency_breaks"], "date"),
@@ -1349,7 +1352,10 @@ class ResPartner(models.Model):
             ),
             prospect_reason=SQL(
                 "%s::text",
-                _("no confirmed order yet, but an open quotation or opportunity"),
+                _(
+                    "no purchase yet, but an open quotation, an order dated later "
+                    "or an opportunity"
+                ),
             ),
             none_reason=SQL(
                 "%s::text", _("no confirmed order, open quotation or opportunity")
@@ -1718,7 +1724,6 @@ class ResPartner(models.Model):
             "frequency",
             "monetary",
             "window_monetary",
-            "quoted",
             "age_days",
             "recency_days",
             "r_score",
