@@ -1,12 +1,15 @@
 """Bad data has a rule: orders dated in the future are not purchases yet,
-and orders without a usable exchange rate are converted at the company's rate
-of their day or skipped (and logged)."""
+orders without a usable exchange rate are converted at the company's rate of
+their day or skipped (and logged), and a company's contacts are reclassified
+in one statement."""
 
 import datetime
+from contextlib import contextmanager
 from decimal import Decimal
 
 import freezegun
 
+from odoo import Command
 from odoo.tests import TransactionCase, freeze_time, tagged
 from odoo.tools import SQL
 
@@ -222,3 +225,91 @@ class TestRevenueOfBadOrders(BadDataMixin, SegmentationMixin, TransactionCase):
             [("kind", "=", "revenue"), ("partner_id", "=", customer.id)]
         )
         self.assertEqual(sorted(revenue.mapped("revenue")), [100.0, 100.0])
+
+
+@tagged("post_install", "-at_install", "is_query_count")
+class TestCompanyWithManyContacts(SegmentationCase):
+    """Writing a company's size reclassifies all its contacts in one
+    statement, and each change is logged once."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.warm_up, cls.small, cls.big = (
+            cls._make_company(name, contacts)
+            for name, contacts in (("Warm-up", 3), ("Ten", 10), ("Two Hundred", 200))
+        )
+
+    @classmethod
+    def _make_company(cls, name, contacts):
+        return cls.env["res.partner"].create(
+            {
+                "name": f"{name} Contacts Inc.",
+                "is_company": True,
+                "child_ids": [
+                    Command.create({"name": f"{name} {index}", "function": "Engineer"})
+                    for index in range(contacts)
+                ],
+            }
+        )
+
+    @contextmanager
+    def _transaction(self):
+        """What one write by a user costs, up to its commit: flush, then the
+        tracking and other work the ORM leaves to the commit."""
+        self.env.cr.flush()
+        self.env.invalidate_all()
+        start = self.cr.sql_log_count
+        counted = []
+        yield counted
+        self.env.cr.flush()
+        counted.append(self.cr.sql_log_count - start)
+
+    def _as_user(self, partner):
+        """``partner`` as a sales manager editing it in the form: with the
+        tracking the fixtures switch off."""
+        return partner.with_user(self.sales_manager).with_context(
+            tracking_disable=False, mail_notrack=False
+        )
+
+    def _set_employees(self, company, employees):
+        self._as_user(company).write({"segmentation_employee_count": employees})
+
+    def _tracking_messages(self, partner, field_name):
+        field = self.env["ir.model.fields"]._get("res.partner", field_name)
+        return self.env["mail.message"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+                ("tracking_value_ids.field_id", "=", field.id),
+            ]
+        )
+
+    def test_company_size_costs_the_same_for_10_or_200_contacts(self):
+        with self._transaction():
+            self._set_employees(self.warm_up, 60)
+        with self._transaction() as small:
+            self._set_employees(self.small, 60)
+        with self.assertQueryCount(small[0]), self._transaction():
+            self._set_employees(self.big, 60)
+        medium = self._segment("scale", "medium")
+        self.assertEqual(self.big.child_ids.segment_scale_id, medium)
+        for contact in self.big.child_ids[:5] | self.small.child_ids:
+            self.assertEqual(
+                len(self._tracking_messages(contact, "segment_scale_id")),
+                1,
+                contact.name,
+            )
+        # nothing of the contacts themselves was written
+        self.assertNotIn(self.sales_manager, self.big.child_ids.write_uid)
+
+    def test_a_segment_change_is_logged_once(self):
+        contact = self.small.child_ids[0]
+        with self._transaction():
+            self._as_user(contact).function = "CEO"
+        self.assertEqual(
+            contact.segment_job_level_id, self._segment("job_level", "senior")
+        )
+        messages = self._tracking_messages(contact, "segment_job_level_id")
+        self.assertEqual(len(messages), 1)
+        self.assertEqual(len(messages.tracking_value_ids), 1)
