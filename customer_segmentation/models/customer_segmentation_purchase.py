@@ -5,6 +5,15 @@ from odoo.tools import SQL
 LOGGED_REFERENCES = 5
 # Lines of a run's log about skipped orders; the rest is summed up.
 LOGGED_GROUPS = 50
+# An order's own currency_rate converts its amount when positive and finite
+# (NaN sorts above infinity), and the two conditions split the orders. Plain
+# comparisons, so that PostgreSQL estimates from the column's statistics how
+# few orders have no usable rate.
+USABLE_RATE = SQL("so.currency_rate > 0 AND so.currency_rate < 'Infinity'::numeric")
+UNUSABLE_RATE = SQL(
+    "(so.currency_rate IS NULL OR so.currency_rate <= 0"
+    " OR so.currency_rate >= 'Infinity'::numeric)"
+)
 
 
 class CustomerSegmentationPurchase(models.AbstractModel):
@@ -84,7 +93,7 @@ class CustomerSegmentationPurchase(models.AbstractModel):
           GROUP BY cur.name, o.date
           ORDER BY o.date, cur.name
                 """,
-                orders=self._sale_orders(day),
+                orders=self._sale_orders_without_rate(day),
                 shown=LOGGED_REFERENCES,
             )
         )
@@ -98,16 +107,25 @@ class CustomerSegmentationPurchase(models.AbstractModel):
         lines = []
         for currency, date, count, references in groups[:LOGGED_GROUPS]:
             more = ", …" if count > len(references) else ""
-            lines.append(
-                _(
+            values = {
+                "count": count,
+                "currency": currency or _("no currency"),
+                "date": date,
+                "orders": ", ".join(references) + more,
+            }
+            if count == 1:
+                line = _(
+                    "1 order skipped: no exchange rate for %(currency)s on "
+                    "%(date)s (%(orders)s)",
+                    **values,
+                )
+            else:
+                line = _(
                     "%(count)s orders skipped: no exchange rate for %(currency)s "
                     "on %(date)s (%(orders)s)",
-                    count=count,
-                    currency=currency or _("no currency"),
-                    date=date,
-                    orders=", ".join(references) + more,
+                    **values,
                 )
-            )
+            lines.append(line)
         if len(groups) > LOGGED_GROUPS:
             lines.append(
                 _(
@@ -126,7 +144,27 @@ class CustomerSegmentationPurchase(models.AbstractModel):
         """Confirmed sale orders dated from ``since`` to ``day``, each with the
         rate of its currency to the company's (``rate``, NULL when there is
         none), untaxed amount, name (``reference``) and currency."""
-        conditions = [SQL("so.date_order < %s", _day_after(day))]
+        return SQL(
+            "%s UNION ALL %s",
+            self._sale_order_rows(
+                SQL("so.currency_rate"), SQL(), USABLE_RATE, day, since, customers
+            ),
+            self._sale_orders_without_rate(day, since, customers),
+        )
+
+    @api.model
+    def _sale_orders_without_rate(self, day, since=None, customers=None):
+        """``_sale_orders`` whose own ``currency_rate`` is not usable: their
+        rate is the company's of their day, or NULL."""
+        rate, joins = _company_rate()
+        return self._sale_order_rows(rate, joins, UNUSABLE_RATE, day, since, customers)
+
+    @api.model
+    def _sale_order_rows(self, rate, joins, rate_condition, day, since, customers):
+        # Two statements rather than one CASE: PostgreSQL would cost the rate
+        # lookups for every order, and then spend seconds compiling the query
+        # (JIT) for lookups that few orders, if any, need.
+        conditions = [rate_condition, SQL("so.date_order < %s", _day_after(day))]
         if since is not None:
             conditions.append(SQL("so.date_order >= %s::date", since))
         if customers is not None:
@@ -136,18 +174,14 @@ class CustomerSegmentationPurchase(models.AbstractModel):
             SELECT so.id AS order_id, so.name AS reference,
                    p.commercial_partner_id AS customer_id, so.company_id,
                    so.user_id, so.currency_id, so.date_order::date AS date,
-                   so.amount_untaxed,
-                   CASE WHEN so.currency_rate > 0
-                             AND so.currency_rate < 'Infinity'::numeric
-                        THEN so.currency_rate
-                        ELSE %(company_rate)s END AS rate
+                   so.amount_untaxed, %(rate)s AS rate
               FROM sale_order so
               JOIN res_partner p ON p.id = so.partner_id
+              %(joins)s
              WHERE so.state = 'sale' AND %(conditions)s
             """,
-            company_rate=_company_rate(
-                SQL("so.currency_id"), SQL("so.company_id"), SQL("so.date_order::date")
-            ),
+            rate=rate,
+            joins=joins,
             conditions=SQL(" AND ").join(conditions),
         )
 
@@ -158,46 +192,49 @@ def _day_after(day):
     return SQL("(%s::date + 1)", day)
 
 
-def _company_rate(currency, company, date):
-    """SQL of how many units of ``currency`` one unit of ``company``'s
-    currency was worth on ``date``, as ``res.currency._get_conversion_rate``
+def _company_rate():
+    """``(rate, joins)``: SQL of how many units of the order's currency one
+    unit of its company's currency was worth on the order's day, and the
+    joins of ``sale_order so`` it reads, as ``res.currency._get_conversion_rate``
     computes an order's ``currency_rate``: 1 in the company currency, else the
-    ratio of both currencies' rates, each the latest on or before ``date``,
-    the company's own rates before the shared ones. NULL when ``currency`` has
-    no such rate. The company currency without a rate counts as the reference
-    (Odoo takes its first rate, or 1)."""
-    root = SQL("split_part(co.parent_path, '/', 1)::int")
-    return SQL(
+    ratio of both currencies' rates, each the latest on or before that day,
+    the company's own rates before the shared ones. NULL when the order's
+    currency has no such rate. The company currency without a rate counts as
+    the reference (Odoo takes its first rate, or 1)."""
+    day = SQL("AND r.name <= so.date_order::date")
+    joins = SQL(
         """
-        (SELECT CASE WHEN %(currency)s = co.currency_id THEN 1::numeric
-                     ELSE %(rate)s / COALESCE(%(company_rate)s, %(first_rate)s, 1)
-                END
-           FROM res_company co
-          WHERE co.id = %(company)s)
+        JOIN res_company co ON co.id = so.company_id
+        LEFT JOIN LATERAL %(order_rate)s order_rate ON true
+        LEFT JOIN LATERAL %(company_rate)s company_rate ON true
+        LEFT JOIN LATERAL %(first_rate)s first_rate ON true
         """,
-        currency=currency,
-        company=company,
-        rate=_rate(currency, root, SQL("AND r.name <= %s", date), SQL("DESC")),
-        company_rate=_rate(
-            SQL("co.currency_id"), root, SQL("AND r.name <= %s", date), SQL("DESC")
-        ),
-        first_rate=_rate(SQL("co.currency_id"), root, SQL(), SQL("ASC")),
+        order_rate=_rate(SQL("so.currency_id"), day, SQL("DESC")),
+        company_rate=_rate(SQL("co.currency_id"), day, SQL("DESC")),
+        first_rate=_rate(SQL("co.currency_id"), SQL(), SQL("ASC")),
     )
+    rate = SQL(
+        """CASE WHEN so.currency_id = co.currency_id THEN 1::numeric
+                ELSE order_rate.rate
+                     / COALESCE(company_rate.rate, first_rate.rate, 1) END"""
+    )
+    return rate, joins
 
 
-def _rate(currency, root_company, dates, direction):
-    """SQL of one ``res.currency.rate`` of ``currency`` for ``root_company``
-    (its own, else a shared one), the first by date in ``direction``."""
+def _rate(currency, dates, direction):
+    """SQL of the ``res.currency.rate`` of ``currency`` for the root company
+    of ``co`` (its own, else a shared one), the first by date in
+    ``direction``, as a subquery with the column ``rate``."""
     return SQL(
         """
         (SELECT r.rate FROM res_currency_rate r
           WHERE r.currency_id = %(currency)s
-            AND (r.company_id = %(root)s OR r.company_id IS NULL) %(dates)s
+            AND (r.company_id = split_part(co.parent_path, '/', 1)::int
+                 OR r.company_id IS NULL) %(dates)s
        ORDER BY r.company_id NULLS LAST, r.name %(direction)s
           LIMIT 1)
         """,
         currency=currency,
-        root=root_company,
         dates=dates,
         direction=direction,
     )

@@ -158,7 +158,7 @@ class TestExchangeRates(BadDataMixin, SegmentationCase):
             run.log,
             f"2 orders skipped: no exchange rate for {currency} on {days_ago(20)} "
             f"({orders[0].name}, {orders[1].name})\n"
-            f"1 orders skipped: no exchange rate for {currency} on {days_ago(10)} "
+            f"1 order skipped: no exchange rate for {currency} on {days_ago(10)} "
             f"({orders[2].name})",
         )
         self.assertIn(
