@@ -55,6 +55,7 @@ peak of the whole process (``ru_maxrss``). The PostgreSQL server's memory is
 not included.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -95,18 +96,64 @@ LOG_TABLES = ("customer_segment_history", "mail_message", "mail_tracking_value")
 # The reference's result, kept to compare (a) with, column by column.
 REFERENCE_TABLE = "benchmark_reference_result"
 
-# Per commercial partner: last confirmed order date, and count and untaxed
-# amount in company currency of the confirmed orders in the window.
-PURCHASE = """
-WITH purchase AS (
+# The rate dividing an order's untaxed amount into the company currency, by
+# the module's rule: the order's currency_rate when positive and finite, else
+# (FALLBACK_RATE) 1 in the company currency, else the ratio of the latest
+# rates on or before the order's day of its currency and of the company's
+# (the company's own rates before the shared ones; the company currency
+# without one counts as 1, or its first rate); NULL, and the order is no
+# purchase, when its currency has no such rate. The generated orders all have
+# a usable rate; the few others are looked up once, before the aggregate.
+FALLBACK_RATE = """
+fallback AS MATERIALIZED (
+    SELECT so.id,
+           CASE WHEN so.currency_id = co.currency_id THEN 1::numeric
+                ELSE (SELECT r.rate FROM res_currency_rate r
+                       WHERE r.currency_id = so.currency_id
+                         AND r.name <= so.date_order::date
+                         AND (r.company_id IS NULL OR r.company_id = root.id)
+                    ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1)
+                     / COALESCE(
+                         (SELECT r.rate FROM res_currency_rate r
+                           WHERE r.currency_id = co.currency_id
+                             AND r.name <= so.date_order::date
+                             AND (r.company_id IS NULL OR r.company_id = root.id)
+                        ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1),
+                         (SELECT r.rate FROM res_currency_rate r
+                           WHERE r.currency_id = co.currency_id
+                             AND (r.company_id IS NULL OR r.company_id = root.id)
+                        ORDER BY r.company_id NULLS LAST, r.name LIMIT 1),
+                         1)
+           END AS rate
+      FROM sale_order so
+      JOIN res_company co ON co.id = so.company_id
+      JOIN res_company root ON root.id = split_part(co.parent_path, '/', 1)::int
+     WHERE so.state = 'sale'
+       AND (so.currency_rate IS NULL OR so.currency_rate <= 0
+            OR so.currency_rate >= 'Infinity'::numeric)
+)
+"""
+ORDER_RATE = """
+CASE WHEN so.currency_rate > 0 AND so.currency_rate < 'Infinity'::numeric
+     THEN so.currency_rate ELSE f.rate END
+"""
+
+# Per commercial partner: last purchase date, and count and untaxed amount in
+# company currency of the purchases in the window. A purchase is a confirmed
+# order dated (UTC day) up to today with a rate.
+PURCHASE = f"""
+WITH {FALLBACK_RATE},
+purchase AS (
     SELECT p.commercial_partner_id AS customer_id,
            max(so.date_order)::date AS last_date,
            count(*) FILTER (WHERE so.date_order >= %(window_start)s) AS frequency,
-           sum(so.amount_untaxed / COALESCE(NULLIF(so.currency_rate, 0), 1))
+           sum(so.amount_untaxed / {ORDER_RATE})
                FILTER (WHERE so.date_order >= %(window_start)s) AS monetary
       FROM sale_order so
       JOIN res_partner p ON p.id = so.partner_id
-     WHERE so.state = 'sale'
+      LEFT JOIN fallback f ON f.id = so.id
+     WHERE so.state = 'sale' AND so.date_order < %(tomorrow)s
+       AND {ORDER_RATE} IS NOT NULL
   GROUP BY p.commercial_partner_id
 )
 """
@@ -143,20 +190,30 @@ SELECT count(*)
 )
 
 
-# (b), first statement: the orders aggregated once per commercial partner.
-FULL_AGGREGATE = """
+# (b), first statement: the orders aggregated once per commercial partner:
+# the purchases (confirmed, dated up to today, with a rate), and whether an
+# open quotation or a confirmed order dated later makes a prospect.
+FULL_AGGREGATE = f"""
 CREATE TEMP TABLE benchmark_purchase ON COMMIT DROP AS
+WITH {FALLBACK_RATE}
 SELECT p.commercial_partner_id AS customer_id,
-       min(so.date_order) FILTER (WHERE so.state = 'sale')::date AS first_date,
-       max(so.date_order) FILTER (WHERE so.state = 'sale')::date AS last_date,
-       count(*) FILTER (WHERE so.state = 'sale'
+       min(so.date_order) FILTER (WHERE x.purchase)::date AS first_date,
+       max(so.date_order) FILTER (WHERE x.purchase)::date AS last_date,
+       count(*) FILTER (WHERE x.purchase
                           AND so.date_order >= %(window_start)s) AS frequency,
-       sum(so.amount_untaxed / COALESCE(NULLIF(so.currency_rate, 0), 1)::numeric)
-           FILTER (WHERE so.state = 'sale'
+       sum(so.amount_untaxed / x.rate)
+           FILTER (WHERE x.purchase
                      AND so.date_order >= %(window_start)s) AS monetary,
-       bool_or(so.state IN ('draft', 'sent')) AS quoted
+       bool_or(so.state IN ('draft', 'sent')
+               OR (so.state = 'sale' AND so.date_order >= %(tomorrow)s)) AS quoted
   FROM sale_order so
   JOIN res_partner p ON p.id = so.partner_id
+  LEFT JOIN fallback f ON f.id = so.id
+ CROSS JOIN LATERAL (
+    SELECT {ORDER_RATE} AS rate,
+           so.state = 'sale' AND so.date_order < %(tomorrow)s
+           AND {ORDER_RATE} IS NOT NULL AS purchase
+ ) x
  GROUP BY p.commercial_partner_id
 """
 
@@ -401,8 +458,17 @@ class Benchmark:
             Partner._segmentation_segment_ids()
             env.cr.execute(
                 PURCHASE + "SELECT count(*) FROM purchase",
-                {"window_start": self.window_start(env, params)},
+                self.purchase_bounds(env, params),
             )
+
+    @classmethod
+    def purchase_bounds(cls, env, params=None):
+        """Parameters of PURCHASE: the window's start, and tomorrow (orders
+        dated from then on are no purchases yet)."""
+        return {
+            "window_start": cls.window_start(env, params),
+            "tomorrow": cls.today(env) + datetime.timedelta(days=1),
+        }
 
     @staticmethod
     def window_start(env, params=None):
@@ -501,7 +567,7 @@ class Benchmark:
 
     def step_old_reference(self):
         def reference(env):
-            env.cr.execute(REFERENCE_UPDATE, {"window_start": self.window_start(env)})
+            env.cr.execute(REFERENCE_UPDATE, self.purchase_bounds(env))
             return env.cr.rowcount
 
         written, figures = self.measure(reference)
@@ -536,7 +602,13 @@ class Benchmark:
         today = self.today(env)
         window_start = Partner._segmentation_window_start(params, today)
         with Stopwatch() as watch:
-            cr.execute(FULL_AGGREGATE, {"window_start": window_start})
+            cr.execute(
+                FULL_AGGREGATE,
+                {
+                    "window_start": window_start,
+                    "tomorrow": today + datetime.timedelta(days=1),
+                },
+            )
             cr.execute("ANALYZE benchmark_purchase")
         parts["aggregate_s"] = watch.seconds
         with Stopwatch() as watch:
@@ -742,9 +814,7 @@ class Benchmark:
             "seconds"
         ]
         with environment(self.registry) as env:
-            env.cr.execute(
-                REFERENCE_MISMATCHES, {"window_start": self.window_start(env)}
-            )
+            env.cr.execute(REFERENCE_MISMATCHES, self.purchase_bounds(env))
             figures["mismatches_vs_reference"] = env.cr.fetchone()[0]
             differing = self.compare_with_reference(env)
             if differing is not None:
