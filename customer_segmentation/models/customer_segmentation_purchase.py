@@ -5,15 +5,9 @@ from odoo.tools import SQL
 LOGGED_REFERENCES = 5
 # Lines of a run's log about skipped orders; the rest is summed up.
 LOGGED_GROUPS = 50
-# An order's own currency_rate converts its amount when positive and finite
-# (NaN sorts above infinity), and the two conditions split the orders. Plain
-# comparisons, so that PostgreSQL estimates from the column's statistics how
-# few orders have no usable rate.
-USABLE_RATE = SQL("so.currency_rate > 0 AND so.currency_rate < 'Infinity'::numeric")
-UNUSABLE_RATE = SQL(
-    "(so.currency_rate IS NULL OR so.currency_rate <= 0"
-    " OR so.currency_rate >= 'Infinity'::numeric)"
-)
+# Confirmed orders whose own currency_rate converts nothing (imports, broken
+# integrations): few, so indexed apart to be read without a scan.
+UNUSABLE_RATE_INDEX = "sale_order_segmentation_unusable_rate_index"
 
 
 class CustomerSegmentationPurchase(models.AbstractModel):
@@ -36,6 +30,16 @@ class CustomerSegmentationPurchase(models.AbstractModel):
     _name = "customer.segmentation.purchase"
     _description = "Customer Segmentation Purchases"
 
+    def init(self):
+        self.env.cr.execute(
+            SQL(
+                """CREATE INDEX IF NOT EXISTS %s ON sale_order (partner_id)
+                    WHERE state = 'sale' AND %s""",
+                SQL.identifier(UNUSABLE_RATE_INDEX),
+                _unusable(SQL.identifier("currency_rate")),
+            )
+        )
+
     @api.model
     def _query(self, day, since=None, customers=None):
         """SQL selecting the purchases dated from ``since`` to ``day``.
@@ -50,30 +54,24 @@ class CustomerSegmentationPurchase(models.AbstractModel):
         """
         return SQL(
             """
-            SELECT o.order_id, o.customer_id, o.company_id, o.user_id, o.date,
-                   o.amount_untaxed / o.rate AS amount
+            SELECT order_id, customer_id, company_id, user_id, date, amount
               FROM (%s) o
-             WHERE o.rate IS NOT NULL
+             WHERE o.purchase
             """,
-            self._sale_orders(day, since, customers),
+            self._query_orders(day, since, customers),
         )
 
     @api.model
-    def _query_pending(self, day):
-        """SQL selecting the customers (column ``customer_id``) of the orders
-        that are not purchases yet: open quotations, and confirmed orders
-        dated after ``day``. A customer without purchase but with one of them
-        is a prospect."""
-        return SQL(
-            """
-            SELECT p.commercial_partner_id AS customer_id
-              FROM sale_order so
-              JOIN res_partner p ON p.id = so.partner_id
-             WHERE so.state IN ('draft', 'sent')
-                OR (so.state = 'sale' AND so.date_order >= %s)
-            """,
-            _day_after(day),
-        )
+    def _query_orders(self, day, since=None, customers=None):
+        """``_query`` with, in the same reading of the orders, those that are
+        not purchases yet: open quotations, and confirmed orders dated after
+        ``day``. A customer without purchase but with one of them is a
+        prospect.
+
+        :return: SQL with the columns of ``_query`` and ``purchase``
+            (boolean); ``amount`` is NULL when ``purchase`` is false
+        """
+        return self._sale_orders(day, since, customers)
 
     @api.model
     def _skipped(self, day):
@@ -89,7 +87,7 @@ class CustomerSegmentationPurchase(models.AbstractModel):
                    (array_agg(o.reference ORDER BY o.order_id))[1:%(shown)s]
               FROM (%(orders)s) o
               LEFT JOIN res_currency cur ON cur.id = o.currency_id
-             WHERE o.rate IS NULL
+             WHERE o.purchase AND o.rate IS NULL
           GROUP BY cur.name, o.date
           ORDER BY o.date, cur.name
                 """,
@@ -141,30 +139,55 @@ class CustomerSegmentationPurchase(models.AbstractModel):
 
     @api.model
     def _sale_orders(self, day, since=None, customers=None):
-        """Confirmed sale orders dated from ``since`` to ``day``, each with the
-        rate of its currency to the company's (``rate``, NULL when there is
-        none), untaxed amount, name (``reference``) and currency."""
-        return SQL(
-            "%s UNION ALL %s",
-            self._sale_order_rows(
-                SQL("so.currency_rate"), SQL(), USABLE_RATE, day, since, customers
+        """The rows of ``_query_orders`` from sale orders.
+
+        Orders with a usable rate of their own and those without are read
+        apart: in one statement PostgreSQL would cost the rate lookups for
+        every order, and then spend seconds compiling it (JIT) for lookups
+        that few orders, if any, need.
+        """
+        own_rate = self._sale_order_rows(
+            SQL("so.currency_rate"),
+            SQL(),
+            SQL(
+                "(so.state IN ('draft', 'sent') OR (so.state = 'sale' AND %s))",
+                _usable(SQL("so.currency_rate")),
             ),
+            day,
+            since,
+            customers,
+        )
+        return SQL(
+            """
+            SELECT o.order_id, o.customer_id, o.company_id, o.user_id, o.date,
+                   CASE WHEN o.purchase THEN o.amount_untaxed / o.rate END
+                       AS amount,
+                   o.purchase
+              FROM (%s UNION ALL %s) o
+             -- skipped: a confirmed order of the day or before without rate
+             WHERE o.rate IS NOT NULL OR NOT o.purchase
+            """,
+            own_rate,
             self._sale_orders_without_rate(day, since, customers),
         )
 
     @api.model
     def _sale_orders_without_rate(self, day, since=None, customers=None):
-        """``_sale_orders`` whose own ``currency_rate`` is not usable: their
-        rate is the company's of their day, or NULL."""
+        """Confirmed orders whose own ``currency_rate`` is unusable, with the
+        company's rate of their day as ``rate`` (NULL when there is none)."""
         rate, joins = _company_rate()
-        return self._sale_order_rows(rate, joins, UNUSABLE_RATE, day, since, customers)
+        return self._sale_order_rows(
+            rate,
+            joins,
+            SQL("so.state = 'sale' AND %s", _unusable(SQL("so.currency_rate"))),
+            day,
+            since,
+            customers,
+        )
 
     @api.model
-    def _sale_order_rows(self, rate, joins, rate_condition, day, since, customers):
-        # Two statements rather than one CASE: PostgreSQL would cost the rate
-        # lookups for every order, and then spend seconds compiling the query
-        # (JIT) for lookups that few orders, if any, need.
-        conditions = [rate_condition, SQL("so.date_order < %s", _day_after(day))]
+    def _sale_order_rows(self, rate, joins, condition, day, since, customers):
+        conditions = [condition]
         if since is not None:
             conditions.append(SQL("so.date_order >= %s::date", since))
         if customers is not None:
@@ -174,16 +197,33 @@ class CustomerSegmentationPurchase(models.AbstractModel):
             SELECT so.id AS order_id, so.name AS reference,
                    p.commercial_partner_id AS customer_id, so.company_id,
                    so.user_id, so.currency_id, so.date_order::date AS date,
-                   so.amount_untaxed, %(rate)s AS rate
+                   so.amount_untaxed, %(rate)s AS rate,
+                   so.state = 'sale' AND so.date_order < %(day_after)s AS purchase
               FROM sale_order so
               JOIN res_partner p ON p.id = so.partner_id
               %(joins)s
-             WHERE so.state = 'sale' AND %(conditions)s
+             WHERE %(conditions)s
             """,
             rate=rate,
+            day_after=_day_after(day),
             joins=joins,
             conditions=SQL(" AND ").join(conditions),
         )
+
+
+def _usable(rate):
+    """An order's own ``currency_rate`` converts when positive and finite
+    (NaN sorts above infinity). ``_unusable`` is its exact opposite, written
+    as plain comparisons so that PostgreSQL estimates from the column's
+    statistics how few orders have no usable rate."""
+    return SQL("%(rate)s > 0 AND %(rate)s < 'Infinity'::numeric", rate=rate)
+
+
+def _unusable(rate):
+    return SQL(
+        "(%(rate)s IS NULL OR %(rate)s <= 0 OR %(rate)s >= 'Infinity'::numeric)",
+        rate=rate,
+    )
 
 
 def _day_after(day):
@@ -200,41 +240,53 @@ def _company_rate():
     ratio of both currencies' rates, each the latest on or before that day,
     the company's own rates before the shared ones. NULL when the order's
     currency has no such rate. The company currency without a rate counts as
-    the reference (Odoo takes its first rate, or 1)."""
-    day = SQL("AND r.name <= so.date_order::date")
+    the reference (Odoo takes its first rate, or 1).
+
+    Joins rather than a lookup per order: PostgreSQL reads the other orders
+    in parallel only when no subquery is correlated to an order.
+    """
     joins = SQL(
         """
         JOIN res_company co ON co.id = so.company_id
-        LEFT JOIN LATERAL %(order_rate)s order_rate ON true
-        LEFT JOIN LATERAL %(company_rate)s company_rate ON true
-        LEFT JOIN LATERAL %(first_rate)s first_rate ON true
+        LEFT JOIN %(order_rate)s order_rate ON order_rate.order_id = so.id
+        LEFT JOIN %(home_rate)s home_rate ON home_rate.order_id = so.id
+        LEFT JOIN %(home_first)s home_first ON home_first.order_id = so.id
         """,
-        order_rate=_rate(SQL("so.currency_id"), day, SQL("DESC")),
-        company_rate=_rate(SQL("co.currency_id"), day, SQL("DESC")),
-        first_rate=_rate(SQL("co.currency_id"), SQL(), SQL("ASC")),
+        order_rate=_order_rates(SQL("b.currency_id"), dated=True),
+        home_rate=_order_rates(SQL("bc.currency_id"), dated=True),
+        home_first=_order_rates(SQL("bc.currency_id"), dated=False),
     )
     rate = SQL(
         """CASE WHEN so.currency_id = co.currency_id THEN 1::numeric
                 ELSE order_rate.rate
-                     / COALESCE(company_rate.rate, first_rate.rate, 1) END"""
+                     / COALESCE(home_rate.rate, home_first.rate, 1) END"""
     )
     return rate, joins
 
 
-def _rate(currency, dates, direction):
-    """SQL of the ``res.currency.rate`` of ``currency`` for the root company
-    of ``co`` (its own, else a shared one), the first by date in
-    ``direction``, as a subquery with the column ``rate``."""
+def _order_rates(currency, dated):
+    """SQL selecting, per order without a usable rate of its own
+    (``order_id``), the ``rate`` of ``currency`` (over ``b``, the order, and
+    ``bc``, its company): the company's own rates before the shared ones,
+    the latest on or before the order's day when ``dated``, else the first."""
+    if dated:
+        when, order = SQL("AND r.name <= b.date_order::date"), SQL("DESC")
+    else:
+        when, order = SQL(), SQL("ASC")
     return SQL(
-        """
-        (SELECT r.rate FROM res_currency_rate r
-          WHERE r.currency_id = %(currency)s
-            AND (r.company_id = split_part(co.parent_path, '/', 1)::int
-                 OR r.company_id IS NULL) %(dates)s
-       ORDER BY r.company_id NULLS LAST, r.name %(direction)s
-          LIMIT 1)
-        """,
+        """(
+        SELECT DISTINCT ON (b.id) b.id AS order_id, r.rate
+          FROM sale_order b
+          JOIN res_company bc ON bc.id = b.company_id
+          JOIN res_currency_rate r
+            ON r.currency_id = %(currency)s %(when)s
+           AND (r.company_id = split_part(bc.parent_path, '/', 1)::int
+                OR r.company_id IS NULL)
+         WHERE b.state = 'sale' AND %(unusable)s
+      ORDER BY b.id, r.company_id NULLS LAST, r.name %(order)s
+        )""",
         currency=currency,
-        dates=dates,
-        direction=direction,
+        when=when,
+        order=order,
+        unusable=_unusable(SQL("b.currency_rate")),
     )

@@ -1199,20 +1199,19 @@ class ResPartner(models.Model):
                        AND l.type = 'opportunity'
                        AND NOT COALESCE(st.is_won, false))"""
             )
-        # an open quotation or an order dated later: bought nothing yet
-        pending = SQL(
-            "EXISTS (SELECT 1 FROM (%s) q WHERE q.customer_id = m.customer_id)",
-            Purchase._query_pending(today),
-        )
         source = SQL(
             """
         WITH agg AS (
             SELECT customer_id,
-                   min(date) AS first_date,
-                   max(date) AS last_date,
-                   count(*) FILTER (WHERE date >= %(window_start)s) AS frequency,
-                   sum(amount) FILTER (WHERE date >= %(window_start)s) AS monetary
-              FROM (%(purchases)s) pu
+                   min(date) FILTER (WHERE purchase) AS first_date,
+                   max(date) FILTER (WHERE purchase) AS last_date,
+                   count(*) FILTER (WHERE purchase AND date >= %(window_start)s)
+                       AS frequency,
+                   sum(amount) FILTER (WHERE purchase AND date >= %(window_start)s)
+                       AS monetary,
+                   -- an open quotation or an order dated later
+                   bool_or(NOT purchase) AS quoted
+              FROM (%(orders)s) o
           GROUP BY customer_id
         ),
         metric AS (
@@ -1226,6 +1225,7 @@ class ResPartner(models.Model):
                    COALESCE(a.monetary, 0) AS monetary,
                    -- NULL without purchase in the window: low value
                    a.monetary AS window_monetary,
+                   COALESCE(a.quoted, false) AS quoted,
                    %(today)s::date - a.first_date AS age_days,
                    %(today)s::date - a.last_date AS recency_days
               FROM res_partner c
@@ -1245,7 +1245,7 @@ class ResPartner(models.Model):
                    END AS rule_value,
                    CASE
                        WHEN m.last_date IS NULL THEN
-                           CASE WHEN %(pending)s OR %(opportunity)s
+                           CASE WHEN m.quoted OR %(opportunity)s
                                 THEN %(lc_prospect)s END
                        WHEN m.age_days <= %(new_days)s THEN %(lc_new)s
                        WHEN m.recency_days <= %(active_days)s THEN %(lc_active)s
@@ -1259,9 +1259,8 @@ class ResPartner(models.Model):
           FROM scored s
             """,
             window_start=window_start,
-            purchases=Purchase._query(today, customers=customers),
+            orders=Purchase._query_orders(today, customers=customers),
             scope=scope,
-            pending=pending,
             opportunity=opportunity,
             today=today,
             r_score=score(SQL("m.last_date"), stats["recency_breaks"], "date"),
@@ -1745,6 +1744,7 @@ class ResPartner(models.Model):
             "frequency",
             "monetary",
             "window_monetary",
+            "quoted",
             "age_days",
             "recency_days",
             "r_score",
