@@ -96,66 +96,97 @@ LOG_TABLES = ("customer_segment_history", "mail_message", "mail_tracking_value")
 # The reference's result, kept to compare (a) with, column by column.
 REFERENCE_TABLE = "benchmark_reference_result"
 
-# The rate dividing an order's untaxed amount into the company currency, by
-# the module's rule: the order's currency_rate when positive and finite, else
-# (FALLBACK_RATE) 1 in the company currency, else the ratio of the latest
-# rates on or before the order's day of its currency and of the company's
-# (the company's own rates before the shared ones; the company currency
-# without one counts as 1, or its first rate); NULL, and the order is no
-# purchase, when its currency has no such rate. The generated orders all have
-# a usable rate; the few others are looked up once, before the aggregate.
-FALLBACK_RATE = """
-fallback AS MATERIALIZED (
-    SELECT so.id,
-           CASE WHEN so.currency_id = co.currency_id THEN 1::numeric
-                ELSE (SELECT r.rate FROM res_currency_rate r
-                       WHERE r.currency_id = so.currency_id
-                         AND r.name <= so.date_order::date
-                         AND (r.company_id IS NULL OR r.company_id = root.id)
-                    ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1)
-                     / COALESCE(
-                         (SELECT r.rate FROM res_currency_rate r
-                           WHERE r.currency_id = co.currency_id
-                             AND r.name <= so.date_order::date
-                             AND (r.company_id IS NULL OR r.company_id = root.id)
-                        ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1),
-                         (SELECT r.rate FROM res_currency_rate r
-                           WHERE r.currency_id = co.currency_id
-                             AND (r.company_id IS NULL OR r.company_id = root.id)
-                        ORDER BY r.company_id NULLS LAST, r.name LIMIT 1),
-                         1)
-           END AS rate
+# The orders, each with the rate dividing its untaxed amount into the company
+# currency, by the module's rule, and whether it is a purchase: confirmed,
+# dated (UTC day) up to today, with a rate. The rate is the order's
+# currency_rate when positive and finite; else (the few orders of
+# FALLBACK_RATE_ORDERS) 1 in the company currency, else the ratio of the
+# latest rates on or before the order's day of its currency and of the
+# company's (the company's own rates before the shared ones; the company
+# currency without one counts as 1, or its first rate); NULL, and the order
+# is no purchase, when its currency has no such rate. The generated orders
+# all have a usable rate.
+OWN_RATE_ORDERS = """(
+    SELECT so.partner_id, so.state, so.date_order, so.amount_untaxed,
+           so.currency_rate AS rate,
+           so.state = 'sale' AND so.date_order < %(tomorrow)s AS purchase
       FROM sale_order so
-      JOIN res_company co ON co.id = so.company_id
-      JOIN res_company root ON root.id = split_part(co.parent_path, '/', 1)::int
-     WHERE so.state = 'sale'
-       AND (so.currency_rate IS NULL OR so.currency_rate <= 0
-            OR so.currency_rate >= 'Infinity'::numeric)
-)
-"""
-ORDER_RATE = """
-CASE WHEN so.currency_rate > 0 AND so.currency_rate < 'Infinity'::numeric
-     THEN so.currency_rate ELSE f.rate END
+     WHERE so.state <> 'sale'
+        OR (so.currency_rate > 0 AND so.currency_rate < 'Infinity'::numeric)
+)"""
+FALLBACK_RATE_ORDERS = """(
+    SELECT x.*, x.state = 'sale' AND x.date_order < %(tomorrow)s
+                AND x.rate IS NOT NULL AS purchase
+      FROM (
+        SELECT bad.partner_id, bad.state, bad.date_order, bad.amount_untaxed,
+               CASE WHEN bad.currency_id = co.currency_id THEN 1::numeric
+                    ELSE own.rate / COALESCE(home.rate, home_first.rate, 1)
+               END AS rate
+          FROM sale_order bad
+          JOIN res_company co ON co.id = bad.company_id
+          JOIN res_company root
+            ON root.id = split_part(co.parent_path, '/', 1)::int
+          LEFT JOIN LATERAL (
+              SELECT r.rate FROM res_currency_rate r
+               WHERE r.currency_id = bad.currency_id
+                 AND r.name <= bad.date_order::date
+                 AND (r.company_id IS NULL OR r.company_id = root.id)
+            ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1) own ON true
+          LEFT JOIN LATERAL (
+              SELECT r.rate FROM res_currency_rate r
+               WHERE r.currency_id = co.currency_id
+                 AND r.name <= bad.date_order::date
+                 AND (r.company_id IS NULL OR r.company_id = root.id)
+            ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1) home ON true
+          LEFT JOIN LATERAL (
+              SELECT r.rate FROM res_currency_rate r
+               WHERE r.currency_id = co.currency_id
+                 AND (r.company_id IS NULL OR r.company_id = root.id)
+            ORDER BY r.company_id NULLS LAST, r.name LIMIT 1) home_first ON true
+         WHERE bad.state = 'sale'
+           AND (bad.currency_rate IS NULL OR bad.currency_rate <= 0
+                OR bad.currency_rate >= 'Infinity'::numeric)
+      ) x
+)"""
+
+
+def _per_customer(orders):
+    """Per commercial partner, over ``orders``: first and last purchase date,
+    count and amount of the purchases in the window, and whether an open
+    quotation or a confirmed order dated later makes a prospect."""
+    return f"""
+    SELECT p.commercial_partner_id AS customer_id,
+           min(so.date_order) FILTER (WHERE so.purchase)::date AS first_date,
+           max(so.date_order) FILTER (WHERE so.purchase)::date AS last_date,
+           count(*) FILTER (WHERE so.purchase
+                              AND so.date_order >= %(window_start)s) AS frequency,
+           sum(so.amount_untaxed / so.rate)
+               FILTER (WHERE so.purchase
+                         AND so.date_order >= %(window_start)s) AS monetary,
+           bool_or(so.state IN ('draft', 'sent')
+                   OR (so.state = 'sale' AND so.date_order >= %(tomorrow)s))
+               AS quoted
+      FROM {orders} so
+      JOIN res_partner p ON p.id = so.partner_id
+  GROUP BY p.commercial_partner_id"""
+
+
+# The orders aggregated once per commercial partner, in two parts combined:
+# the few orders needing a rate lookup apart, so that the lookups keep
+# PostgreSQL from aggregating the others in parallel.
+ORDER_AGGREGATE = f"""
+SELECT customer_id, min(first_date) AS first_date, max(last_date) AS last_date,
+       sum(frequency)::bigint AS frequency, sum(monetary) AS monetary,
+       bool_or(quoted) AS quoted
+  FROM ({_per_customer(OWN_RATE_ORDERS)}
+        UNION ALL {_per_customer(FALLBACK_RATE_ORDERS)}) parts
+ GROUP BY customer_id
 """
 
 # Per commercial partner: last purchase date, and count and untaxed amount in
-# company currency of the purchases in the window. A purchase is a confirmed
-# order dated (UTC day) up to today with a rate.
+# company currency of the purchases in the window (and what (b) needs).
 PURCHASE = f"""
-WITH {FALLBACK_RATE},
-purchase AS (
-    SELECT p.commercial_partner_id AS customer_id,
-           max(so.date_order)::date AS last_date,
-           count(*) FILTER (WHERE so.date_order >= %(window_start)s) AS frequency,
-           sum(so.amount_untaxed / {ORDER_RATE})
-               FILTER (WHERE so.date_order >= %(window_start)s) AS monetary
-      FROM sale_order so
-      JOIN res_partner p ON p.id = so.partner_id
-      LEFT JOIN fallback f ON f.id = so.id
-     WHERE so.state = 'sale' AND so.date_order < %(tomorrow)s
-       AND {ORDER_RATE} IS NOT NULL
-  GROUP BY p.commercial_partner_id
-)
+WITH purchase AS ({ORDER_AGGREGATE})
 """
 
 # Every partner gets its commercial partner's figures: the old reference of
@@ -190,32 +221,10 @@ SELECT count(*)
 )
 
 
-# (b), first statement: the orders aggregated once per commercial partner:
-# the purchases (confirmed, dated up to today, with a rate), and whether an
-# open quotation or a confirmed order dated later makes a prospect.
-FULL_AGGREGATE = f"""
-CREATE TEMP TABLE benchmark_purchase ON COMMIT DROP AS
-WITH {FALLBACK_RATE}
-SELECT p.commercial_partner_id AS customer_id,
-       min(so.date_order) FILTER (WHERE x.purchase)::date AS first_date,
-       max(so.date_order) FILTER (WHERE x.purchase)::date AS last_date,
-       count(*) FILTER (WHERE x.purchase
-                          AND so.date_order >= %(window_start)s) AS frequency,
-       sum(so.amount_untaxed / x.rate)
-           FILTER (WHERE x.purchase
-                     AND so.date_order >= %(window_start)s) AS monetary,
-       bool_or(so.state IN ('draft', 'sent')
-               OR (so.state = 'sale' AND so.date_order >= %(tomorrow)s)) AS quoted
-  FROM sale_order so
-  JOIN res_partner p ON p.id = so.partner_id
-  LEFT JOIN fallback f ON f.id = so.id
- CROSS JOIN LATERAL (
-    SELECT {ORDER_RATE} AS rate,
-           so.state = 'sale' AND so.date_order < %(tomorrow)s
-           AND {ORDER_RATE} IS NOT NULL AS purchase
- ) x
- GROUP BY p.commercial_partner_id
-"""
+# (b), first statement: the orders aggregated once per commercial partner.
+FULL_AGGREGATE = (
+    "CREATE TEMP TABLE benchmark_purchase ON COMMIT DROP AS" + ORDER_AGGREGATE
+)
 
 # (b), second statement: the population thresholds, from the aggregate. A
 # score is ceil(5 * cume_dist) among the customers buying in the window; the
