@@ -55,6 +55,7 @@ peak of the whole process (``ru_maxrss``). The PostgreSQL server's memory is
 not included.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -95,20 +96,97 @@ LOG_TABLES = ("customer_segment_history", "mail_message", "mail_tracking_value")
 # The reference's result, kept to compare (a) with, column by column.
 REFERENCE_TABLE = "benchmark_reference_result"
 
-# Per commercial partner: last confirmed order date, and count and untaxed
-# amount in company currency of the confirmed orders in the window.
-PURCHASE = """
-WITH purchase AS (
-    SELECT p.commercial_partner_id AS customer_id,
-           max(so.date_order)::date AS last_date,
-           count(*) FILTER (WHERE so.date_order >= %(window_start)s) AS frequency,
-           sum(so.amount_untaxed / COALESCE(NULLIF(so.currency_rate, 0), 1))
-               FILTER (WHERE so.date_order >= %(window_start)s) AS monetary
+# The orders, each with the rate dividing its untaxed amount into the company
+# currency, by the module's rule, and whether it is a purchase: confirmed,
+# dated (UTC day) up to today, with a rate. The rate is the order's
+# currency_rate when positive and finite; else (the few orders of
+# FALLBACK_RATE_ORDERS) 1 in the company currency, else the ratio of the
+# latest rates on or before the order's day of its currency and of the
+# company's (the company's own rates before the shared ones; the company
+# currency without one counts as 1, or its first rate); NULL, and the order
+# is no purchase, when its currency has no such rate. The generated orders
+# all have a usable rate.
+OWN_RATE_ORDERS = """(
+    SELECT so.partner_id, so.state, so.date_order, so.amount_untaxed,
+           so.currency_rate AS rate,
+           so.state = 'sale' AND so.date_order < %(tomorrow)s AS purchase
       FROM sale_order so
+     WHERE so.state <> 'sale'
+        OR (so.currency_rate > 0 AND so.currency_rate < 'Infinity'::numeric)
+)"""
+FALLBACK_RATE_ORDERS = """(
+    SELECT x.*, x.state = 'sale' AND x.date_order < %(tomorrow)s
+                AND x.rate IS NOT NULL AS purchase
+      FROM (
+        SELECT bad.partner_id, bad.state, bad.date_order, bad.amount_untaxed,
+               CASE WHEN bad.currency_id = co.currency_id THEN 1::numeric
+                    ELSE own.rate / COALESCE(home.rate, home_first.rate, 1)
+               END AS rate
+          FROM sale_order bad
+          JOIN res_company co ON co.id = bad.company_id
+          JOIN res_company root
+            ON root.id = split_part(co.parent_path, '/', 1)::int
+          LEFT JOIN LATERAL (
+              SELECT r.rate FROM res_currency_rate r
+               WHERE r.currency_id = bad.currency_id
+                 AND r.name <= bad.date_order::date
+                 AND (r.company_id IS NULL OR r.company_id = root.id)
+            ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1) own ON true
+          LEFT JOIN LATERAL (
+              SELECT r.rate FROM res_currency_rate r
+               WHERE r.currency_id = co.currency_id
+                 AND r.name <= bad.date_order::date
+                 AND (r.company_id IS NULL OR r.company_id = root.id)
+            ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1) home ON true
+          LEFT JOIN LATERAL (
+              SELECT r.rate FROM res_currency_rate r
+               WHERE r.currency_id = co.currency_id
+                 AND (r.company_id IS NULL OR r.company_id = root.id)
+            ORDER BY r.company_id NULLS LAST, r.name LIMIT 1) home_first ON true
+         WHERE bad.state = 'sale'
+           AND (bad.currency_rate IS NULL OR bad.currency_rate <= 0
+                OR bad.currency_rate >= 'Infinity'::numeric)
+      ) x
+)"""
+
+
+def _per_customer(orders):
+    """Per commercial partner, over ``orders``: first and last purchase date,
+    count and amount of the purchases in the window, and whether an open
+    quotation or a confirmed order dated later makes a prospect."""
+    return f"""
+    SELECT p.commercial_partner_id AS customer_id,
+           min(so.date_order) FILTER (WHERE so.purchase)::date AS first_date,
+           max(so.date_order) FILTER (WHERE so.purchase)::date AS last_date,
+           count(*) FILTER (WHERE so.purchase
+                              AND so.date_order >= %(window_start)s) AS frequency,
+           sum(so.amount_untaxed / so.rate)
+               FILTER (WHERE so.purchase
+                         AND so.date_order >= %(window_start)s) AS monetary,
+           bool_or(so.state IN ('draft', 'sent')
+                   OR (so.state = 'sale' AND so.date_order >= %(tomorrow)s))
+               AS quoted
+      FROM {orders} so
       JOIN res_partner p ON p.id = so.partner_id
-     WHERE so.state = 'sale'
-  GROUP BY p.commercial_partner_id
-)
+  GROUP BY p.commercial_partner_id"""
+
+
+# The orders aggregated once per commercial partner, in two parts combined:
+# the few orders needing a rate lookup apart, so that the lookups keep
+# PostgreSQL from aggregating the others in parallel.
+ORDER_AGGREGATE = f"""
+SELECT customer_id, min(first_date) AS first_date, max(last_date) AS last_date,
+       sum(frequency)::bigint AS frequency, sum(monetary) AS monetary,
+       bool_or(quoted) AS quoted
+  FROM ({_per_customer(OWN_RATE_ORDERS)}
+        UNION ALL {_per_customer(FALLBACK_RATE_ORDERS)}) parts
+ GROUP BY customer_id
+"""
+
+# Per commercial partner: last purchase date, and count and untaxed amount in
+# company currency of the purchases in the window (and what (b) needs).
+PURCHASE = f"""
+WITH purchase AS ({ORDER_AGGREGATE})
 """
 
 # Every partner gets its commercial partner's figures: the old reference of
@@ -144,21 +222,9 @@ SELECT count(*)
 
 
 # (b), first statement: the orders aggregated once per commercial partner.
-FULL_AGGREGATE = """
-CREATE TEMP TABLE benchmark_purchase ON COMMIT DROP AS
-SELECT p.commercial_partner_id AS customer_id,
-       min(so.date_order) FILTER (WHERE so.state = 'sale')::date AS first_date,
-       max(so.date_order) FILTER (WHERE so.state = 'sale')::date AS last_date,
-       count(*) FILTER (WHERE so.state = 'sale'
-                          AND so.date_order >= %(window_start)s) AS frequency,
-       sum(so.amount_untaxed / COALESCE(NULLIF(so.currency_rate, 0), 1)::numeric)
-           FILTER (WHERE so.state = 'sale'
-                     AND so.date_order >= %(window_start)s) AS monetary,
-       bool_or(so.state IN ('draft', 'sent')) AS quoted
-  FROM sale_order so
-  JOIN res_partner p ON p.id = so.partner_id
- GROUP BY p.commercial_partner_id
-"""
+FULL_AGGREGATE = (
+    "CREATE TEMP TABLE benchmark_purchase ON COMMIT DROP AS" + ORDER_AGGREGATE
+)
 
 # (b), second statement: the population thresholds, from the aggregate. A
 # score is ceil(5 * cume_dist) among the customers buying in the window; the
@@ -401,8 +467,17 @@ class Benchmark:
             Partner._segmentation_segment_ids()
             env.cr.execute(
                 PURCHASE + "SELECT count(*) FROM purchase",
-                {"window_start": self.window_start(env, params)},
+                self.purchase_bounds(env, params),
             )
+
+    @classmethod
+    def purchase_bounds(cls, env, params=None):
+        """Parameters of PURCHASE: the window's start, and tomorrow (orders
+        dated from then on are no purchases yet)."""
+        return {
+            "window_start": cls.window_start(env, params),
+            "tomorrow": cls.today(env) + datetime.timedelta(days=1),
+        }
 
     @staticmethod
     def window_start(env, params=None):
@@ -501,7 +576,7 @@ class Benchmark:
 
     def step_old_reference(self):
         def reference(env):
-            env.cr.execute(REFERENCE_UPDATE, {"window_start": self.window_start(env)})
+            env.cr.execute(REFERENCE_UPDATE, self.purchase_bounds(env))
             return env.cr.rowcount
 
         written, figures = self.measure(reference)
@@ -536,7 +611,13 @@ class Benchmark:
         today = self.today(env)
         window_start = Partner._segmentation_window_start(params, today)
         with Stopwatch() as watch:
-            cr.execute(FULL_AGGREGATE, {"window_start": window_start})
+            cr.execute(
+                FULL_AGGREGATE,
+                {
+                    "window_start": window_start,
+                    "tomorrow": today + datetime.timedelta(days=1),
+                },
+            )
             cr.execute("ANALYZE benchmark_purchase")
         parts["aggregate_s"] = watch.seconds
         with Stopwatch() as watch:
@@ -742,9 +823,7 @@ class Benchmark:
             "seconds"
         ]
         with environment(self.registry) as env:
-            env.cr.execute(
-                REFERENCE_MISMATCHES, {"window_start": self.window_start(env)}
-            )
+            env.cr.execute(REFERENCE_MISMATCHES, self.purchase_bounds(env))
             figures["mismatches_vs_reference"] = env.cr.fetchone()[0]
             differing = self.compare_with_reference(env)
             if differing is not None:

@@ -4,6 +4,7 @@ from . import customer_segment
 from . import customer_segment_override
 from . import customer_segment_history
 from . import customer_segmentation_run
+from . import customer_segmentation_purchase
 from . import res_partner
 from . import ir_model_fields
 from . import customer_segmentation_settings_mixin

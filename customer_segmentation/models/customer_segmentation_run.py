@@ -5,7 +5,7 @@ import time
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from .res_partner import COMMERCIAL_ENTITY, _segmentation_today
+from .res_partner import _segmentation_today
 
 
 class CustomerSegmentationRun(models.Model):
@@ -59,6 +59,11 @@ class CustomerSegmentationRun(models.Model):
         "level, needs set by rule and custom dimensions.",
     )
     details = fields.Text(string="Settings and Thresholds", compute="_compute_details")
+    log = fields.Text(
+        readonly=True,
+        help="What the run left out: confirmed orders skipped for want of an "
+        "exchange rate to the company currency on their day.",
+    )
 
     @api.depends("trigger")
     @api.depends_context("lang")
@@ -85,7 +90,10 @@ class CustomerSegmentationRun(models.Model):
         today = _segmentation_today()
         stats = Partner._segmentation_population_stats(params, today)
         total = self.env.execute_query(
-            SQL("SELECT count(*) FROM res_partner WHERE %s", COMMERCIAL_ENTITY)
+            SQL(
+                "SELECT count(*) FROM res_partner WHERE %s",
+                Partner._segmentation_customer_sql(),
+            )
         )[0][0]
         return self.create(
             {
@@ -94,6 +102,7 @@ class CustomerSegmentationRun(models.Model):
                 "params": params,
                 "stats": stats,
                 "customers_total": total,
+                "log": self.env["customer.segmentation.purchase"]._skipped_log(today),
             }
         )
 
@@ -183,7 +192,7 @@ class CustomerSegmentationRun(models.Model):
               ORDER BY id %s
             ) batch
                 """,
-                COMMERCIAL_ENTITY,
+                self.env["res.partner"]._segmentation_customer_sql(),
                 self.last_customer_id,
                 limit,
             )
@@ -195,7 +204,7 @@ class CustomerSegmentationRun(models.Model):
             SQL(
                 """SELECT count(*) FROM res_partner
                     WHERE %s AND id > %s AND id <= %s""",
-                COMMERCIAL_ENTITY,
+                self.env["res.partner"]._segmentation_customer_sql(),
                 low,
                 high,
             )

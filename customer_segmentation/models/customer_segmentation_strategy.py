@@ -8,7 +8,7 @@ from odoo import api, models
 from odoo.tools import SQL
 
 from .customer_segment import render_summary
-from .res_partner import COMMERCIAL_ENTITY, _segmentation_today, _sql_text
+from .res_partner import _segmentation_today, _sql_text
 
 _logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         params = Partner._segmentation_params()
         today = _segmentation_today()
         self.env.flush_all()
-        scope = SQL("%s", COMMERCIAL_ENTITY)
+        scope = Partner._segmentation_customer_sql()
         if customer_ids is not None:
             scope = SQL("%s AND id = ANY(%s)", scope, list(customer_ids))
         # the SQL steps write partners behind the ORM's back: forget them
@@ -111,12 +111,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 """
             WITH customer AS (SELECT id FROM res_partner WHERE %(scope)s),
             dates AS (
-                SELECT DISTINCT p.commercial_partner_id AS id,
-                       so.date_order::date AS date
-                  FROM sale_order so
-                  JOIN res_partner p ON p.id = so.partner_id
-                 WHERE so.state = 'sale'
-                   AND p.commercial_partner_id IN (SELECT id FROM customer)
+                SELECT DISTINCT customer_id AS id, date FROM (%(purchases)s) pu
             ),
             gaps AS (
                 SELECT id, date - lag(date) OVER (PARTITION BY id ORDER BY date)
@@ -155,6 +150,9 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                    IS DISTINCT FROM (s.gap, s.risk, s.dismissed)
                 """,
                 scope=scope,
+                purchases=self.env["customer.segmentation.purchase"]._query(
+                    today, customers=SQL("SELECT id FROM customer")
+                ),
                 today=today,
                 ratio=str(params["churn_full_risk_ratio"]),
             )
@@ -277,7 +275,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             SQL(
                 """SELECT user_id, count(*) FROM res_partner
                     WHERE %s AND active AND user_id = ANY(%s) GROUP BY user_id""",
-                COMMERCIAL_ENTITY,
+                self.env["res.partner"]._segmentation_customer_sql(),
                 users.ids,
             )
         )
@@ -371,7 +369,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         added, removed = self.env.execute_query(
             SQL(
                 """
-            WITH customer AS (SELECT * FROM res_partner c WHERE %(scope)s),
+            WITH customer AS (SELECT * FROM res_partner WHERE %(scope)s),
             membership AS (
                 SELECT c.id AS partner_id, m.segment_id
                   FROM customer c

@@ -63,7 +63,8 @@ class CustomerSegmentationPerformanceReport(models.Model):
             "segmentation_in_pool",
         ],
         "res.users": ["sale_team_id"],
-        "res.company": ["currency_id"],
+        "res.company": ["currency_id", "parent_path"],
+        "res.currency.rate": ["rate", "name", "currency_id", "company_id"],
         "mail.activity": [
             "active",
             "date_done",
@@ -96,7 +97,9 @@ class CustomerSegmentationPerformanceReport(models.Model):
             "partner_id",
             "company_id",
             "amount_untaxed",
+            "currency_id",
             "currency_rate",
+            "name",
         ],
     }
 
@@ -209,11 +212,11 @@ class CustomerSegmentationPerformanceReport(models.Model):
                    0 AS followup_count, 0::numeric AS revenue
               FROM res_partner p
              CROSS JOIN (VALUES %(dimensions)s) AS d(branch, dimension)
-             WHERE p.active AND p.user_id IS NOT NULL
-               AND (p.is_company OR p.parent_id IS NULL)
+             WHERE p.active AND p.user_id IS NOT NULL AND %(customer)s
                AND p.segmentation_in_pool IS NOT TRUE
             """,
             stride=ID_STRIDE,
+            customer=self.env["res.partner"]._segmentation_customer_sql("p"),
             today=_today(),
             segment=segment,
             dimensions=dimensions,
@@ -287,22 +290,19 @@ class CustomerSegmentationPerformanceReport(models.Model):
 
     @api.model
     def _query_revenue(self):
-        """Confirmed orders in the company currency, by the order's
+        """Purchases up to today in the company currency, by their
         salesperson, under the customer's current value tier."""
         return SQL(
             """
-            SELECT so.id::bigint * %(stride)s + %(branch)s, so.date_order::date,
-                   'revenue', so.user_id, p.commercial_partner_id, so.company_id,
-                   cp.segment_value_id, 'value', 0, 0,
-                   so.amount_untaxed
-                       / COALESCE(NULLIF(so.currency_rate, 0), 1)::numeric
-              FROM sale_order so
-              JOIN res_partner p ON p.id = so.partner_id
-              JOIN res_partner cp ON cp.id = p.commercial_partner_id
-             WHERE so.state = 'sale'
+            SELECT pu.order_id::bigint * %(stride)s + %(branch)s, pu.date,
+                   'revenue', pu.user_id, pu.customer_id, pu.company_id,
+                   cp.segment_value_id, 'value', 0, 0, pu.amount
+              FROM (%(purchases)s) pu
+              JOIN res_partner cp ON cp.id = pu.customer_id
             """,
             stride=ID_STRIDE,
             branch=len(HELD_DIMENSIONS) + 3,
+            purchases=self.env["customer.segmentation.purchase"]._query(_today()),
         )
 
 

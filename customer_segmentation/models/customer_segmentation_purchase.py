@@ -1,0 +1,292 @@
+from odoo import api, models
+from odoo.tools import SQL
+
+# Orders of one currency and day listed by name in a line of a run's log.
+LOGGED_REFERENCES = 5
+# Lines of a run's log about skipped orders; the rest is summed up.
+LOGGED_GROUPS = 50
+# Confirmed orders whose own currency_rate converts nothing (imports, broken
+# integrations): few, so indexed apart to be read without a scan.
+UNUSABLE_RATE_INDEX = "sale_order_segmentation_unusable_rate_index"
+
+
+class CustomerSegmentationPurchase(models.AbstractModel):
+    """What the figures are computed from: the purchases of each customer.
+
+    A purchase is a confirmed sale order dated (UTC day of ``date_order``) on
+    or before the classification day, with its untaxed amount in the company
+    currency: divided by the order's ``currency_rate`` or, when that rate is
+    missing, zero or not finite, by the rate of the order's currency to the
+    company's on the order's day. An order with neither is skipped (the run
+    logs it), never summed unconverted. An order dated after the day is not a
+    purchase yet: like an open quotation, it makes its customer a prospect.
+
+    Every figure (dates, frequency, monetary, thresholds, churn, the
+    performance report) reads purchases here. Sale orders are the only source
+    today; other sources (invoices, point of sale) are to be read here too,
+    with the same columns.
+    """
+
+    _name = "customer.segmentation.purchase"
+    _description = "Customer Segmentation Purchases"
+
+    def init(self):
+        self.env.cr.execute(
+            SQL(
+                """CREATE INDEX IF NOT EXISTS %s ON sale_order (partner_id)
+                    WHERE state = 'sale' AND %s""",
+                SQL.identifier(UNUSABLE_RATE_INDEX),
+                _unusable(SQL.identifier("currency_rate")),
+            )
+        )
+
+    @api.model
+    def _query(self, day, since=None, customers=None):
+        """SQL selecting the purchases dated from ``since`` to ``day``.
+
+        :param day: the classification day, a date or an SQL date expression
+        :param since: first day, or None for the whole history
+        :param customers: SQL selecting the ids of the commercial partners to
+            read, or None for all
+        :return: SQL with the columns ``order_id``, ``customer_id`` (commercial
+            partner), ``company_id``, ``user_id`` (salesperson), ``date`` and
+            ``amount`` (untaxed, in the company currency)
+        """
+        return SQL(
+            """
+            SELECT order_id, customer_id, company_id, user_id, date, amount
+              FROM (%s) o
+             WHERE o.purchase
+            """,
+            self._query_orders(day, since, customers),
+        )
+
+    @api.model
+    def _query_orders(self, day, since=None, customers=None):
+        """``_query`` with, in the same reading of the orders, those that are
+        not purchases yet: open quotations, and confirmed orders dated after
+        ``day``. A customer without purchase but with one of them is a
+        prospect.
+
+        :return: SQL with the columns of ``_query`` and ``purchase``
+            (boolean); ``amount`` is NULL when ``purchase`` is false
+        """
+        return self._sale_orders(day, since, customers)
+
+    @api.model
+    def _skipped(self, day):
+        """Confirmed orders dated up to ``day`` that no rate converts.
+
+        :return: ``[(currency name, date, count, first references)]`` per
+            currency and day, oldest first
+        """
+        return self.env.execute_query(
+            SQL(
+                """
+            SELECT cur.name, o.date, count(*),
+                   (array_agg(o.reference ORDER BY o.order_id))[1:%(shown)s]
+              FROM (%(orders)s) o
+              LEFT JOIN res_currency cur ON cur.id = o.currency_id
+             WHERE o.purchase AND o.rate IS NULL
+          GROUP BY cur.name, o.date
+          ORDER BY o.date, cur.name
+                """,
+                orders=self._sale_orders_without_rate(day),
+                shown=LOGGED_REFERENCES,
+            )
+        )
+
+    @api.model
+    def _skipped_log(self, day):
+        """Lines telling which orders dated up to ``day`` are skipped for want
+        of an exchange rate, or False when none is."""
+        _ = self.env._
+        groups = self._skipped(day)
+        lines = []
+        for currency, date, count, references in groups[:LOGGED_GROUPS]:
+            more = ", …" if count > len(references) else ""
+            values = {
+                "count": count,
+                "currency": currency or _("no currency"),
+                "date": date,
+                "orders": ", ".join(references) + more,
+            }
+            if count == 1:
+                line = _(
+                    "1 order skipped: no exchange rate for %(currency)s on "
+                    "%(date)s (%(orders)s)",
+                    **values,
+                )
+            else:
+                line = _(
+                    "%(count)s orders skipped: no exchange rate for %(currency)s "
+                    "on %(date)s (%(orders)s)",
+                    **values,
+                )
+            lines.append(line)
+        if len(groups) > LOGGED_GROUPS:
+            lines.append(
+                _(
+                    "%(count)s more orders skipped on other days.",
+                    count=sum(row[2] for row in groups[LOGGED_GROUPS:]),
+                )
+            )
+        return "\n".join(lines) or False
+
+    # ------------------------------------------------------------------
+    # Sale orders
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _sale_orders(self, day, since=None, customers=None):
+        """The rows of ``_query_orders`` from sale orders.
+
+        Orders with a usable rate of their own and those without are read
+        apart: in one statement PostgreSQL would cost the rate lookups for
+        every order, and then spend seconds compiling it (JIT) for lookups
+        that few orders, if any, need.
+        """
+        own_rate = self._sale_order_rows(
+            SQL("so.currency_rate"),
+            SQL(),
+            SQL(
+                "(so.state IN ('draft', 'sent') OR (so.state = 'sale' AND %s))",
+                _usable(SQL("so.currency_rate")),
+            ),
+            day,
+            since,
+            customers,
+        )
+        return SQL(
+            """
+            SELECT o.order_id, o.customer_id, o.company_id, o.user_id, o.date,
+                   CASE WHEN o.purchase THEN o.amount_untaxed / o.rate END
+                       AS amount,
+                   o.purchase
+              FROM (%s UNION ALL %s) o
+             -- skipped: a confirmed order of the day or before without rate
+             WHERE o.rate IS NOT NULL OR NOT o.purchase
+            """,
+            own_rate,
+            self._sale_orders_without_rate(day, since, customers),
+        )
+
+    @api.model
+    def _sale_orders_without_rate(self, day, since=None, customers=None):
+        """Confirmed orders whose own ``currency_rate`` is unusable, with the
+        company's rate of their day as ``rate`` (NULL when there is none)."""
+        rate, joins = _company_rate()
+        return self._sale_order_rows(
+            rate,
+            joins,
+            SQL("so.state = 'sale' AND %s", _unusable(SQL("so.currency_rate"))),
+            day,
+            since,
+            customers,
+        )
+
+    @api.model
+    def _sale_order_rows(self, rate, joins, condition, day, since, customers):
+        conditions = [condition]
+        if since is not None:
+            conditions.append(SQL("so.date_order >= %s::date", since))
+        if customers is not None:
+            conditions.append(SQL("p.commercial_partner_id IN (%s)", customers))
+        return SQL(
+            """
+            SELECT so.id AS order_id, so.name AS reference,
+                   p.commercial_partner_id AS customer_id, so.company_id,
+                   so.user_id, so.currency_id, so.date_order::date AS date,
+                   so.amount_untaxed, %(rate)s AS rate,
+                   so.state = 'sale' AND so.date_order < %(day_after)s AS purchase
+              FROM sale_order so
+              JOIN res_partner p ON p.id = so.partner_id
+              %(joins)s
+             WHERE %(conditions)s
+            """,
+            rate=rate,
+            day_after=_day_after(day),
+            joins=joins,
+            conditions=SQL(" AND ").join(conditions),
+        )
+
+
+def _usable(rate):
+    """An order's own ``currency_rate`` converts when positive and finite
+    (NaN sorts above infinity). ``_unusable`` is its exact opposite, written
+    as plain comparisons so that PostgreSQL estimates from the column's
+    statistics how few orders have no usable rate."""
+    return SQL("%(rate)s > 0 AND %(rate)s < 'Infinity'::numeric", rate=rate)
+
+
+def _unusable(rate):
+    return SQL(
+        "(%(rate)s IS NULL OR %(rate)s <= 0 OR %(rate)s >= 'Infinity'::numeric)",
+        rate=rate,
+    )
+
+
+def _day_after(day):
+    """The first instant after ``day`` (a date or an SQL date expression), for
+    comparisons with UTC timestamps such as ``date_order``."""
+    return SQL("(%s::date + 1)", day)
+
+
+def _company_rate():
+    """``(rate, joins)``: SQL of how many units of the order's currency one
+    unit of its company's currency was worth on the order's day, and the
+    joins of ``sale_order so`` it reads, as ``res.currency._get_conversion_rate``
+    computes an order's ``currency_rate``: 1 in the company currency, else the
+    ratio of both currencies' rates, each the latest on or before that day,
+    the company's own rates before the shared ones. NULL when the order's
+    currency has no such rate. The company currency without a rate counts as
+    the reference (Odoo takes its first rate, or 1).
+
+    Joins rather than a lookup per order: PostgreSQL reads the other orders
+    in parallel only when no subquery is correlated to an order.
+    """
+    joins = SQL(
+        """
+        JOIN res_company co ON co.id = so.company_id
+        LEFT JOIN %(order_rate)s order_rate ON order_rate.order_id = so.id
+        LEFT JOIN %(home_rate)s home_rate ON home_rate.order_id = so.id
+        LEFT JOIN %(home_first)s home_first ON home_first.order_id = so.id
+        """,
+        order_rate=_order_rates(SQL("b.currency_id"), dated=True),
+        home_rate=_order_rates(SQL("bc.currency_id"), dated=True),
+        home_first=_order_rates(SQL("bc.currency_id"), dated=False),
+    )
+    rate = SQL(
+        """CASE WHEN so.currency_id = co.currency_id THEN 1::numeric
+                ELSE order_rate.rate
+                     / COALESCE(home_rate.rate, home_first.rate, 1) END"""
+    )
+    return rate, joins
+
+
+def _order_rates(currency, dated):
+    """SQL selecting, per order without a usable rate of its own
+    (``order_id``), the ``rate`` of ``currency`` (over ``b``, the order, and
+    ``bc``, its company): the company's own rates before the shared ones,
+    the latest on or before the order's day when ``dated``, else the first."""
+    if dated:
+        when, order = SQL("AND r.name <= b.date_order::date"), SQL("DESC")
+    else:
+        when, order = SQL(), SQL("ASC")
+    return SQL(
+        """(
+        SELECT DISTINCT ON (b.id) b.id AS order_id, r.rate
+          FROM sale_order b
+          JOIN res_company bc ON bc.id = b.company_id
+          JOIN res_currency_rate r
+            ON r.currency_id = %(currency)s %(when)s
+           AND (r.company_id = split_part(bc.parent_path, '/', 1)::int
+                OR r.company_id IS NULL)
+         WHERE b.state = 'sale' AND %(unusable)s
+      ORDER BY b.id, r.company_id NULLS LAST, r.name %(order)s
+        )""",
+        currency=currency,
+        when=when,
+        order=order,
+        unusable=_unusable(SQL("b.currency_rate")),
+    )
