@@ -129,6 +129,7 @@ class CustomerSegment(models.Model):
             ("automated", "Automated handling"),
         ],
         help="How much personal attention the segment's customers get.",
+        company_dependent=True,
     )
     strategy_priority = fields.Integer(
         default=10,
@@ -136,6 +137,7 @@ class CustomerSegment(models.Model):
         help="When several segments of a customer set the same thing (account "
         "manager, follow-up, pricelist), the segment with the highest strategy "
         "priority wins; tags of all its segments add up.",
+        company_dependent=True,
     )
     manager_policy = fields.Selection(
         [
@@ -145,13 +147,14 @@ class CustomerSegment(models.Model):
         ],
         string="Account Manager Policy",
         default="keep",
-        required=True,
         help="For customers of the segment without an account manager (salesperson).",
+        company_dependent=True,
     )
     manager_team_id = fields.Many2one(
         "crm.team",
         string="Assign From Team",
         help="Account managers are chosen among this team's members.",
+        company_dependent=True,
     )
     followup_days = fields.Integer(
         string="Follow-up Every (days)",
@@ -159,11 +162,13 @@ class CustomerSegment(models.Model):
         help="The nightly job schedules a follow-up for the account manager of "
         "each customer whose last interaction (done activity, message, order) "
         "is older than this. 0: no follow-up.",
+        company_dependent=True,
     )
     followup_activity_type_id = fields.Many2one(
         "mail.activity.type",
         string="Follow-up Activity",
         domain="['|', ('res_model', '=', False), ('res_model', '=', 'res.partner')]",
+        company_dependent=True,
     )
     followup_summary = fields.Char(
         string="Follow-up Summary",
@@ -177,6 +182,7 @@ class CustomerSegment(models.Model):
         string="Exclusive Pricelist",
         help="Applied to the segment's customers while they are in it; their "
         "previous pricelist comes back when they leave.",
+        company_dependent=True,
     )
     partner_tag_ids = fields.Many2many(
         "res.partner.category",

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from .customer_segmentation_reason import render_reason
+
 CAUSES = [
     ("rule", "Rule"),
     ("override", "Pinned"),
@@ -39,7 +41,9 @@ class CustomerSegmentHistory(models.Model):
     company_id = fields.Many2one(
         "res.company",
         readonly=True,
-        help="Company of the customer when it changed segment, for access rules.",
+        index=True,
+        help="The company whose classification changed (none for the "
+        "dimensions every company shares), for access rules.",
     )
     dimension = fields.Selection(
         selection="_selection_dimension", required=True, readonly=True
@@ -72,7 +76,29 @@ class CustomerSegmentHistory(models.Model):
         "Upgrade and downgrade: to a segment of a higher or lower level. Churn: "
         "into a segment that counts as churn.",
     )
-    reason = fields.Text(readonly=True)
+    reason_code = fields.Char(readonly=True)
+    reason_values = fields.Json(readonly=True)
+    reason_text = fields.Text(
+        readonly=True, help="The reason as written before 18.0.3 (no code)."
+    )
+    reason = fields.Text(
+        compute="_compute_reason",
+        help="Why the segment changed, with the figures of that day, in the "
+        "language of whoever reads it.",
+    )
+
+    @api.depends("reason_code", "reason_values", "reason_text", "company_id")
+    @api.depends_context("lang")
+    def _compute_reason(self):
+        for change in self:
+            currency = (change.company_id or self.env.company).currency_id
+            change.reason = (
+                render_reason(
+                    self.env, change.reason_code, change.reason_values, currency
+                )
+                if change.reason_code
+                else change.reason_text
+            )
 
     @api.model
     def _selection_dimension(self):

@@ -8,6 +8,7 @@ from .arguments import (
     checked_text,
     checked_values,
 )
+from .customer_segmentation_rule import COMPANY_DIMENSIONS
 from .input_bounds import (
     MAX_DAYS,
     TYPED,
@@ -57,7 +58,13 @@ class CustomerSegmentOverride(models.Model):
         index=True,
         ondelete="cascade",
     )
-    company_id = fields.Many2one(related="partner_id.company_id", store=True)
+    company_id = fields.Many2one(
+        "res.company",
+        readonly=True,
+        index=True,
+        help="The company whose classification the pin fixes (none for the "
+        "dimensions every company shares).",
+    )
     dimension = fields.Selection(selection="_selection_dimension", required=True)
     segment_id = fields.Many2one(
         "customer.segment",
@@ -89,11 +96,15 @@ class CustomerSegmentOverride(models.Model):
     date_end = fields.Datetime(string="Ended On", readonly=True)
 
     def init(self):
-        # one active pin per customer and dimension; ended pins are kept
+        # one active pin per customer, dimension and company; ended pins are
+        # kept
         self.env.cr.execute(
             """
-            CREATE UNIQUE INDEX IF NOT EXISTS customer_segment_override_active_uniq
-                ON customer_segment_override (partner_id, dimension) WHERE active
+            DROP INDEX IF EXISTS customer_segment_override_active_uniq;
+            CREATE UNIQUE INDEX IF NOT EXISTS
+                   customer_segment_override_active_company_uniq
+                ON customer_segment_override
+                   (partner_id, dimension, COALESCE(company_id, 0)) WHERE active
             """
         )
 
@@ -177,6 +188,16 @@ class CustomerSegmentOverride(models.Model):
                 self.env._("Customer"),
             )
             self._check_pin_values(vals)
+        # A pin of a dimension each company classifies on its own fixes the
+        # segment of the customer's company, or, for a shared customer, of
+        # the current company.
+        for vals in vals_list:
+            partner = self.env["res.partner"].sudo().browse(vals["partner_id"])
+            vals["company_id"] = (
+                (partner.company_id or self.env.company).id
+                if vals.get("dimension") in COMPANY_DIMENSIONS
+                else False
+            )
         # A new pin replaces the partner's current one on the dimension: the
         # segment goes from the old pin to the new one, without the rule's
         # segment in between.
@@ -185,6 +206,7 @@ class CustomerSegmentOverride(models.Model):
                 [
                     ("partner_id", "=", vals["partner_id"]),
                     ("dimension", "=", vals.get("dimension")),
+                    ("company_id", "=", vals["company_id"]),
                 ]
             ).sudo().write(
                 {
@@ -196,7 +218,7 @@ class CustomerSegmentOverride(models.Model):
         # the ended pin must leave the unique index before the new one enters
         self.flush_model(["active"])
         overrides = super().create(vals_list)
-        overrides.partner_id._segmentation_reclassify(cause="override")
+        overrides._reclassify(cause="override")
         return overrides
 
     def write(self, vals):
@@ -218,7 +240,7 @@ class CustomerSegmentOverride(models.Model):
             raise UserError(self.env._("An ended pin cannot be changed."))
         res = super().write(vals)
         if {"segment_id", "date_expiry"} & set(vals):
-            self.partner_id._segmentation_reclassify(cause="override")
+            self._reclassify(cause="override")
         return res
 
     def action_end(self):
@@ -283,11 +305,19 @@ class CustomerSegmentOverride(models.Model):
                 "date_end": fields.Datetime.now(),
             }
         )
-        active.partner_id._segmentation_reclassify(
+        active._reclassify(
             cause="expiry",
             ended={(o.partner_id.id, o.dimension) for o in active},
             expired=expired,
         )
+
+    def _reclassify(self, **kwargs):
+        """Classify the pins' customers again, in the pins' companies (every
+        company for the dimensions they share)."""
+        for company, pins in self.grouped("company_id").items():
+            pins.partner_id._segmentation_reclassify(
+                companies=company or None, **kwargs
+            )
 
     @api.model
     def _expire(self, today):

@@ -11,20 +11,29 @@ UNUSABLE_RATE_INDEX = "sale_order_segmentation_unusable_rate_index"
 
 
 class CustomerSegmentationPurchase(models.AbstractModel):
-    """What the figures are computed from: the purchases of each customer.
+    """What the figures are computed from: the purchases of each customer,
+    per company.
 
-    A purchase is a confirmed sale order dated (UTC day of ``date_order``) on
-    or before the classification day, with its untaxed amount in the company
-    currency: divided by the order's ``currency_rate`` or, when that rate is
-    missing, zero or not finite, by the rate of the order's currency to the
-    company's on the order's day. An order with neither is skipped (the run
-    logs it), never summed unconverted. An order dated after the day is not a
-    purchase yet: like an open quotation, it makes its customer a prospect.
+    A company chooses what a purchase is (setting ``purchase_source``):
+
+    - ``sale``: a confirmed sale order, dated by the UTC day of its order
+      date, its untaxed amount converted to the company currency: divided by
+      the order's ``currency_rate`` or, when that rate is missing, zero or not
+      finite, by the rate of the order's currency to the company's on the
+      order's day. An order with neither is skipped (the run logs it), never
+      summed unconverted;
+    - ``invoice``: a posted customer invoice, dated by its invoice date, its
+      untaxed amount in the company currency; a posted credit note takes its
+      amount back (it is no purchase of its own). Sale orders are then no
+      purchases, so an order that was also invoiced counts once.
+
+    Either way, an open quotation or a confirmed order not yet a purchase
+    (dated later, or not invoiced yet) makes its customer a prospect. Other
+    apps add their sources (``_sources``): the Point of Sale's paid orders
+    through ``customer_segmentation_pos``.
 
     Every figure (dates, frequency, monetary, thresholds, churn, the
-    performance report) reads purchases here. Sale orders are the only source
-    today; other sources (invoices, point of sale) are to be read here too,
-    with the same columns.
+    performance report) reads purchases here.
     """
 
     _name = "customer.segmentation.purchase"
@@ -41,45 +50,69 @@ class CustomerSegmentationPurchase(models.AbstractModel):
         )
 
     @api.model
-    def _query(self, day, since=None, customers=None):
-        """SQL selecting the purchases dated from ``since`` to ``day``.
+    def _query(self, company, day, since=None, customers=None):
+        """SQL selecting the purchases of ``company`` dated from ``since`` to
+        ``day``, credit notes included (``purchase`` false, negative
+        ``amount``).
 
+        :param company: the ``res.company`` whose purchases are read, or None
+            for every company's, each by its own setting
         :param day: the classification day, a date or an SQL date expression
         :param since: first day, or None for the whole history
         :param customers: SQL selecting the ids of the commercial partners to
             read, or None for all
-        :return: SQL with the columns ``order_id``, ``customer_id`` (commercial
-            partner), ``company_id``, ``user_id`` (salesperson), ``date`` and
-            ``amount`` (untaxed, in the company currency)
+        :return: SQL with the columns ``source`` (e.g. 'sale'), ``order_id``
+            (the id in the source's table), ``customer_id`` (commercial
+            partner), ``company_id``, ``user_id`` (salesperson), ``date``,
+            ``amount`` (untaxed, in the company currency) and ``purchase``
+            (a purchase, as opposed to a credit note)
         """
         return SQL(
             """
-            SELECT order_id, customer_id, company_id, user_id, date, amount
+            SELECT source, order_id, customer_id, company_id, user_id, date,
+                   amount, purchase
               FROM (%s) o
-             WHERE o.purchase
+             WHERE o.amount IS NOT NULL
             """,
-            self._query_orders(day, since, customers),
+            self._query_orders(company, day, since, customers),
         )
 
     @api.model
-    def _query_orders(self, day, since=None, customers=None):
-        """``_query`` with, in the same reading of the orders, those that are
-        not purchases yet: open quotations, and confirmed orders dated after
-        ``day``. A customer without purchase but with one of them is a
-        prospect.
+    def _query_orders(self, company, day, since=None, customers=None):
+        """``_query`` with, in the same reading, the documents that are not
+        purchases yet (``pending``): open quotations, and confirmed orders
+        dated after ``day`` or, when invoices are the purchases, not invoiced
+        yet. A customer without purchase but with one of them is a prospect.
 
-        :return: SQL with the columns of ``_query`` and ``purchase``
-            (boolean); ``amount`` is NULL when ``purchase`` is false
+        :return: SQL with the columns of ``_query`` and ``pending``
+            (boolean); ``amount`` is NULL when ``pending`` is true
         """
-        return self._sale_orders(day, since, customers)
+        return SQL(" UNION ALL ").join(
+            method(company, day, since, customers) for method in self._sources(company)
+        )
 
     @api.model
-    def _skipped(self, day):
-        """Confirmed orders dated up to ``day`` that no rate converts.
+    def _sources(self, company):
+        """The methods reading ``company``'s purchases (every company's, each
+        by its own setting, when ``company`` is None), each called with
+        ``(company, day, since, customers)`` and returning SQL with the
+        columns of ``_query_orders``. Modules of other apps add theirs."""
+        if company is None:
+            return [self._sale_orders, self._sale_orders_pending, self._invoices]
+        if company.sudo().segmentation_purchase_source == "invoice":
+            return [self._sale_orders_pending, self._invoices]
+        return [self._sale_orders]
+
+    @api.model
+    def _skipped(self, company, day):
+        """Confirmed orders of ``company`` dated up to ``day`` that no rate
+        converts (sale orders are the purchases).
 
         :return: ``[(currency name, date, count, first references)]`` per
             currency and day, oldest first
         """
+        if company.sudo().segmentation_purchase_source != "sale":
+            return []
         return self.env.execute_query(
             SQL(
                 """
@@ -91,17 +124,17 @@ class CustomerSegmentationPurchase(models.AbstractModel):
           GROUP BY cur.name, o.date
           ORDER BY o.date, cur.name
                 """,
-                orders=self._sale_orders_without_rate(day),
+                orders=self._sale_orders_without_rate(company, day),
                 shown=LOGGED_REFERENCES,
             )
         )
 
     @api.model
-    def _skipped_log(self, day):
+    def _skipped_log(self, company, day):
         """Lines telling which orders dated up to ``day`` are skipped for want
         of an exchange rate, or False when none is."""
         _ = self.env._
-        groups = self._skipped(day)
+        groups = self._skipped(company, day)
         lines = []
         for currency, date, count, references in groups[:LOGGED_GROUPS]:
             more = ", …" if count > len(references) else ""
@@ -138,8 +171,8 @@ class CustomerSegmentationPurchase(models.AbstractModel):
     # ------------------------------------------------------------------
 
     @api.model
-    def _sale_orders(self, day, since=None, customers=None):
-        """The rows of ``_query_orders`` from sale orders.
+    def _sale_orders(self, company, day, since=None, customers=None):
+        """Sale orders as purchases: the rows of ``_query_orders``.
 
         Orders with a usable rate of their own and those without are read
         apart: in one statement PostgreSQL would cost the rate lookups for
@@ -147,6 +180,7 @@ class CustomerSegmentationPurchase(models.AbstractModel):
         that few orders, if any, need.
         """
         own_rate = self._sale_order_rows(
+            company,
             SQL("so.currency_rate"),
             SQL(),
             SQL(
@@ -159,24 +193,47 @@ class CustomerSegmentationPurchase(models.AbstractModel):
         )
         return SQL(
             """
-            SELECT o.order_id, o.customer_id, o.company_id, o.user_id, o.date,
-                   CASE WHEN o.purchase THEN o.amount_untaxed / o.rate END
+            SELECT 'sale'::varchar AS source, o.order_id, o.customer_id,
+                   o.company_id, o.user_id, o.date,
+                   -- NULLIF: conditions pushed down from a caller may be
+                   -- evaluated before those keeping unusable rates out
+                   CASE WHEN o.purchase THEN o.amount_untaxed / NULLIF(o.rate, 0) END
                        AS amount,
-                   o.purchase
+                   o.purchase, NOT o.purchase AS pending
               FROM (%s UNION ALL %s) o
              -- skipped: a confirmed order of the day or before without rate
              WHERE o.rate IS NOT NULL OR NOT o.purchase
             """,
             own_rate,
-            self._sale_orders_without_rate(day, since, customers),
+            self._sale_orders_without_rate(company, day, since, customers),
         )
 
     @api.model
-    def _sale_orders_without_rate(self, day, since=None, customers=None):
+    def _sale_orders_pending(self, company, day, since=None, customers=None):
+        """When invoices are the purchases: open quotations and confirmed
+        orders of ``company`` (invoiced or not), as prospect signals only."""
+        return SQL(
+            """
+            SELECT 'sale'::varchar AS source, so.id AS order_id,
+                   p.commercial_partner_id AS customer_id, so.company_id,
+                   so.user_id, so.date_order::date AS date,
+                   NULL::numeric AS amount, false AS purchase, true AS pending
+              FROM sale_order so
+              JOIN res_partner p ON p.id = so.partner_id
+             WHERE %(company)s
+               AND so.state IN ('draft', 'sent', 'sale') %(customers)s
+            """,
+            company=company_condition(SQL("so.company_id"), company, "invoice"),
+            customers=_customers_condition(customers),
+        )
+
+    @api.model
+    def _sale_orders_without_rate(self, company, day, since=None, customers=None):
         """Confirmed orders whose own ``currency_rate`` is unusable, with the
         company's rate of their day as ``rate`` (NULL when there is none)."""
         rate, joins = _company_rate()
         return self._sale_order_rows(
+            company,
             rate,
             joins,
             SQL("so.state = 'sale' AND %s", _unusable(SQL("so.currency_rate"))),
@@ -186,12 +243,13 @@ class CustomerSegmentationPurchase(models.AbstractModel):
         )
 
     @api.model
-    def _sale_order_rows(self, rate, joins, condition, day, since, customers):
-        conditions = [condition]
+    def _sale_order_rows(self, company, rate, joins, condition, day, since, customers):
+        conditions = [
+            condition,
+            company_condition(SQL("so.company_id"), company, "sale"),
+        ]
         if since is not None:
             conditions.append(SQL("so.date_order >= %s::date", since))
-        if customers is not None:
-            conditions.append(SQL("p.commercial_partner_id IN (%s)", customers))
         return SQL(
             """
             SELECT so.id AS order_id, so.name AS reference,
@@ -202,13 +260,69 @@ class CustomerSegmentationPurchase(models.AbstractModel):
               FROM sale_order so
               JOIN res_partner p ON p.id = so.partner_id
               %(joins)s
-             WHERE %(conditions)s
+             WHERE %(conditions)s %(customers)s
             """,
             rate=rate,
             day_after=_day_after(day),
             joins=joins,
             conditions=SQL(" AND ").join(conditions),
+            customers=_customers_condition(customers),
         )
+
+    # ------------------------------------------------------------------
+    # Customer invoices
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _invoices(self, company, day, since=None, customers=None):
+        """Posted customer invoices of ``company`` dated up to ``day`` as
+        purchases, their credit notes taking the amounts back; both in the
+        company currency (``amount_untaxed_signed``). Posted ones dated later
+        are pending."""
+        since_condition = (
+            SQL("AND m.invoice_date >= %s::date", since) if since is not None else SQL()
+        )
+        return SQL(
+            """
+            SELECT 'invoice'::varchar AS source, m.id AS order_id,
+                   p.commercial_partner_id AS customer_id, m.company_id,
+                   m.invoice_user_id AS user_id, m.invoice_date AS date,
+                   CASE WHEN m.invoice_date <= %(day)s::date
+                        THEN m.amount_untaxed_signed END AS amount,
+                   m.move_type = 'out_invoice'
+                       AND m.invoice_date <= %(day)s::date AS purchase,
+                   m.invoice_date > %(day)s::date AS pending
+              FROM account_move m
+              JOIN res_partner p ON p.id = m.partner_id
+             WHERE %(company)s AND m.state = 'posted'
+               AND m.move_type IN ('out_invoice', 'out_refund')
+               AND m.invoice_date IS NOT NULL %(since)s %(customers)s
+            """,
+            day=day,
+            company=company_condition(SQL("m.company_id"), company, "invoice"),
+            since=since_condition,
+            customers=_customers_condition(customers),
+        )
+
+
+def company_condition(column, company, source):
+    """SQL: ``column`` is ``company``, or, for every company (None), one of
+    the companies whose purchases come from ``source``."""
+    if company is not None:
+        return SQL("%s = %s", column, company.id)
+    return SQL(
+        "%s IN (SELECT id FROM res_company WHERE segmentation_purchase_source = %s)",
+        column,
+        source,
+    )
+
+
+def _customers_condition(customers):
+    """``AND`` the commercial partner of ``p`` is among ``customers`` (SQL
+    selecting ids), or nothing for all."""
+    if customers is None:
+        return SQL()
+    return SQL("AND p.commercial_partner_id IN (%s)", customers)
 
 
 def _usable(rate):

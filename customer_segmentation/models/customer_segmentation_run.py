@@ -1,19 +1,26 @@
 import json
+import logging
 import threading
 import time
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .res_partner import _segmentation_today
 
+_logger = logging.getLogger(__name__)
+
 
 class CustomerSegmentationRun(models.Model):
-    """One full recompute of every customer's segments.
+    """One full recompute of a company's customers.
 
-    Thresholds are computed once when the run starts and kept on the run, so a
-    run processed in committed batches classifies every customer against the
-    same population, and an interrupted run resumes where it stopped.
+    It goes through the pipeline in two passes over the customers, in batches
+    of ids: their figures first (purchases to figures), then, once the
+    company's population thresholds are known from all the figures, their
+    scores and segments. The thresholds are kept on the run, so a run
+    processed in committed batches classifies every customer against the same
+    population, and an interrupted run resumes where it stopped.
     """
 
     _name = "customer.segmentation.run"
@@ -21,6 +28,13 @@ class CustomerSegmentationRun(models.Model):
     _order = "id desc"
 
     name = fields.Char(compute="_compute_name")
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        readonly=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
     trigger = fields.Selection(
         [("cron", "Scheduled"), ("manual", "Manual")], required=True, readonly=True
     )
@@ -43,8 +57,17 @@ class CustomerSegmentationRun(models.Model):
     finished_at = fields.Datetime(readonly=True)
     params = fields.Json(readonly=True)
     stats = fields.Json(readonly=True)
+    phase = fields.Selection(
+        [("figures", "Figures"), ("classify", "Segments")],
+        default="figures",
+        required=True,
+        readonly=True,
+        help="Figures: the customers' purchases are summed up. Segments: they "
+        "are scored and classified against the company's thresholds.",
+    )
     last_customer_id = fields.Integer(
-        readonly=True, help="Customers up to this id are done (resume point)."
+        readonly=True,
+        help="Customers up to this id are done in the current phase (resume point).",
     )
     customers_total = fields.Integer(string="Customers", readonly=True)
     customers_done = fields.Integer(string="Processed", readonly=True)
@@ -83,96 +106,71 @@ class CustomerSegmentationRun(models.Model):
                 {"settings": run.params, "thresholds": run.stats}, indent=2
             )
 
+    # ------------------------------------------------------------------
+    # Full runs
+    # ------------------------------------------------------------------
+
     @api.model
-    def _start(self, trigger):
-        Partner = self.env["res.partner"].sudo()
-        params = Partner._segmentation_params()
-        today = _segmentation_today()
-        stats = Partner._segmentation_population_stats(params, today)
+    def _start(self, trigger, company):
+        """A new run of ``company``'s customers, as of today."""
+        params = company._segmentation_params()
+        pipeline = self.env["customer.segmentation.pipeline"]
         total = self.env.execute_query(
             SQL(
-                "SELECT count(*) FROM res_partner WHERE %s",
-                Partner._segmentation_customer_sql(),
+                "SELECT count(*) FROM (%s) c",
+                pipeline._scope(company).customers_sql(),
             )
         )[0][0]
         return self.create(
             {
                 "trigger": trigger,
-                "date": today,
+                "company_id": company.id,
+                "date": _segmentation_today(),
                 "params": params,
-                "stats": stats,
                 "customers_total": total,
-                "log": self.env["customer.segmentation.purchase"]._skipped_log(today),
             }
         )
 
     @api.model
-    def _resume_or_start(self, trigger):
-        """The unfinished run of today, or a new one.
+    def _cron_runs(self):
+        """The nightly job's runs: today's unfinished ones (the job goes on
+        with them), else a new one per company.
 
         A run left unfinished on an earlier day is abandoned: its thresholds
         are stale, so its customers are classified again by the new run.
         """
         today = _segmentation_today()
-        unfinished = self.search([("state", "=", "running"), ("trigger", "=", trigger)])
+        unfinished = self.search([("state", "=", "running"), ("trigger", "=", "cron")])
         stale = unfinished.filtered(lambda run: run.date != today)
         stale.write({"state": "abandoned", "finished_at": fields.Datetime.now()})
-        current = unfinished - stale
-        return current[:1] or self._start(trigger)
+        current = (unfinished - stale).sorted("id")
+        if current:
+            return current
+        runs = self.browse()
+        for company in self.env["res.company"].sudo().search([]):
+            if company._segmentation_param_errors():
+                _logger.warning(
+                    "Customer segments of %s not recomputed: invalid settings",
+                    company.name,
+                )
+                continue
+            runs |= self._start("cron", company)
+        return runs
 
     def _process(self, batch_size=None, time_budget=None):
-        """Classify the customers after ``last_customer_id``.
+        """Go on with this run: batches of ``batch_size`` customers (None:
+        all in one), until it is done or ``time_budget`` seconds are spent.
 
-        ``batch_size`` None does everything in one statement and one
-        transaction; otherwise each batch is committed with the run's resume
-        point, so a crash never leaves a customer half-written and the next
-        call continues after the last committed batch. Stops early once
-        ``time_budget`` seconds are spent, to stay within cron time limits.
+        Outside tests, each batch is committed with the run's resume point,
+        so a crash never leaves a customer half-written and the next call
+        continues after the last committed batch.
         """
         self.ensure_one()
-        Partner = self.env["res.partner"].sudo()
-        # settings added after the run started take their current value
-        params = {**Partner._segmentation_params(), **self.params}
         started = time.monotonic()
         # Committing inside a test would break the test's transaction.
         auto_commit = not getattr(threading.current_thread(), "testing", False)
         while self.state == "running":
-            upper = self._next_upper_bound(batch_size)
-            if upper is None:
-                self.write({"state": "done", "finished_at": fields.Datetime.now()})
-            else:
-                # one statement for everyone needs no id filter
-                id_range = (self.last_customer_id, upper) if batch_size else None
-                # each partner written once, with every dimension
-                result = Partner._segmentation_apply_all(
-                    params, self.stats, self.date, id_range=id_range, run=self
-                )
-                profile = {
-                    k: v
-                    for k, v in result.items()
-                    if k not in ("customers", "value", "lifecycle", "rfm")
-                }
-                done = self._count_customers(self.last_customer_id, upper)
-                self.write(
-                    {
-                        "last_customer_id": upper,
-                        "customers_done": self.customers_done + done,
-                        "customers_written": self.customers_written
-                        + result["customers"],
-                        "changes_value": self.changes_value + result["value"],
-                        "changes_lifecycle": self.changes_lifecycle
-                        + result["lifecycle"],
-                        "changes_rfm": self.changes_rfm + result["rfm"],
-                        "changes_other": self.changes_other
-                        + sum(v for k, v in profile.items() if k != "partners"),
-                    }
-                )
-            self.env["ir.cron"]._notify_progress(
-                done=self.customers_done,
-                remaining=max(self.customers_total - self.customers_done, 0)
-                if self.state == "running"
-                else 0,
-            )
+            self._process_batch(batch_size)
             if auto_commit and batch_size:
                 # A committed batch is never redone: the resume point and the
                 # customers it classified are saved together.
@@ -180,46 +178,95 @@ class CustomerSegmentationRun(models.Model):
             if time_budget and time.monotonic() - started > time_budget:
                 break
 
-    def _next_upper_bound(self, batch_size):
-        """Highest customer id of the next batch, or None when all are done."""
+    def _process_batch(self, batch_size):
+        """One batch of the current phase, or the step to the next phase."""
+        scope, upper = self._next_scope(batch_size)
+        pipeline = self.env["customer.segmentation.pipeline"]
+        params = {**self.company_id._segmentation_params(), **self.params}
+        if upper is None:
+            self._end_phase(params)
+        elif self.phase == "figures":
+            written = pipeline._refresh(scope, self.date, params)
+            self.write(
+                {
+                    "last_customer_id": upper,
+                    "customers_written": self.customers_written + written,
+                }
+            )
+        else:
+            counts = pipeline._classify(scope, self.date, params, self.stats, run=self)
+            self._add_counts(counts, upper, self._count_customers(scope))
+
+    def _next_scope(self, batch_size):
+        """``(scope, highest id)`` of the next batch of the company's
+        customers after the resume point, or ``(None, None)`` when none is
+        left. A whole run (no batch size) needs no id filter."""
+        pipeline = self.env["customer.segmentation.pipeline"]
+        company_scope = pipeline._scope(self.company_id)
         limit = SQL("LIMIT %s", batch_size) if batch_size else SQL()
-        row = self.env.execute_query(
+        self.env["res.partner"].flush_model(["is_company", "parent_id", "company_id"])
+        upper = self.env.execute_query(
             SQL(
-                """
-            SELECT max(id) FROM (
-                SELECT id FROM res_partner
-                 WHERE %s AND id > %s
-              ORDER BY id %s
-            ) batch
-                """,
-                self.env["res.partner"]._segmentation_customer_sql(),
+                """SELECT max(id) FROM (
+                       SELECT id FROM (%s) c WHERE id > %s ORDER BY id %s
+                   ) batch""",
+                company_scope.customers_sql(),
                 self.last_customer_id,
                 limit,
             )
-        )
-        return row[0][0]
-
-    def _count_customers(self, low, high):
-        return self.env.execute_query(
-            SQL(
-                """SELECT count(*) FROM res_partner
-                    WHERE %s AND id > %s AND id <= %s""",
-                self.env["res.partner"]._segmentation_customer_sql(),
-                low,
-                high,
-            )
         )[0][0]
+        if upper is None:
+            return None, None
+        if not batch_size:
+            return company_scope, upper
+        return pipeline._scope(
+            self.company_id, id_range=(self.last_customer_id, upper)
+        ), upper
 
-    @api.model
-    def _latest_stats(self):
-        """Thresholds of the latest run, or None before the first run."""
-        run = self.search([], limit=1)
-        return run.stats or None
+    def _end_phase(self, params):
+        if self.phase == "figures":
+            stats = self.env["customer.segmentation.figure"]._population_stats(
+                self.company_id, params
+            )
+            self.write({"phase": "classify", "stats": stats, "last_customer_id": 0})
+            return
+        Purchase = self.env["customer.segmentation.purchase"]
+        self.write(
+            {
+                "state": "done",
+                "finished_at": fields.Datetime.now(),
+                "log": Purchase._skipped_log(self.company_id, self.date),
+            }
+        )
+
+    def _add_counts(self, counts, upper, done):
+        other = sum(
+            count
+            for code, count in counts.items()
+            if code not in ("value", "lifecycle", "rfm")
+        )
+        self.write(
+            {
+                "last_customer_id": upper,
+                "customers_done": self.customers_done + done,
+                "changes_value": self.changes_value + counts.get("value", 0),
+                "changes_lifecycle": self.changes_lifecycle
+                + counts.get("lifecycle", 0),
+                "changes_rfm": self.changes_rfm + counts.get("rfm", 0),
+                "changes_other": self.changes_other + other,
+            }
+        )
+
+    def _count_customers(self, scope):
+        return self.env.execute_query(
+            SQL("SELECT count(*) FROM (%s) c", scope.customers_sql())
+        )[0][0]
 
     def _summary(self):
         self.ensure_one()
         return {
             "run_id": self.id,
+            "company_id": self.company_id.id,
             "customers": self.customers_done,
             "written": self.customers_written,
             "changes": {
@@ -229,3 +276,79 @@ class CustomerSegmentationRun(models.Model):
                 "other": self.changes_other,
             },
         }
+
+    # ------------------------------------------------------------------
+    # Some customers: events, pins, profile changes
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _recompute_customers(self, company, customer_ids, cause="rule"):
+        """Figures and segments of these customers of ``company`` now, ranked
+        against the thresholds of the company's latest run (computed from
+        everyone's figures when there is none yet).
+
+        :return: ``{dimension code: customers changed}``
+        """
+        params = self._params_or_none(company)
+        if params is None:
+            return {}
+        pipeline = self.env["customer.segmentation.pipeline"]
+        scope = pipeline._scope(company, customer_ids=customer_ids)
+        day = _segmentation_today()
+        pipeline._refresh(scope, day, params)
+        return pipeline._classify(
+            scope, day, params, self._latest_stats(company, params), cause=cause
+        )
+
+    @api.model
+    def _reclassify(self, company, customer_ids, cause="rule", ended=()):
+        """Segments of these customers of ``company`` from their current
+        figures (their profile, or a pin, changed)."""
+        params = self._params_or_none(company)
+        if params is None:
+            return {}
+        pipeline = self.env["customer.segmentation.pipeline"]
+        scope = pipeline._scope(company, customer_ids=customer_ids)
+        stats = self._latest_stats(company, params)
+        return pipeline._classify(
+            scope, _segmentation_today(), params, stats, cause=cause, ended=ended
+        )
+
+    @api.model
+    def _params_or_none(self, company):
+        """The company's settings, or None (logged) when they are invalid:
+        sales and contact edits must not stop; the full recompute reports
+        the settings to the people who can fix them."""
+        try:
+            return company._segmentation_params()
+        except UserError:
+            _logger.warning(
+                "Customer segments of %s not refreshed: invalid settings",
+                company.name,
+                exc_info=True,
+            )
+            return None
+
+    @api.model
+    def _latest_stats(self, company, params=None):
+        """Thresholds of the company's latest run, or, before its first run,
+        from its customers' current figures."""
+        run = self.search(
+            [("company_id", "=", company.id), ("stats", "!=", False)], limit=1
+        )
+        if run.stats:
+            return run.stats
+        return self.env["customer.segmentation.figure"]._population_stats(
+            company, params or company._segmentation_params()
+        )
+
+    @api.model
+    def _has_baseline(self, company):
+        """Whether a full run of ``company`` completed: until then, the
+        rules' changes are its starting state, written without history nor
+        chatter."""
+        return bool(
+            self.search_count(
+                [("company_id", "=", company.id), ("state", "=", "done")], limit=1
+            )
+        )

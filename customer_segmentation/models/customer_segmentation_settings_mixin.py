@@ -2,19 +2,32 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from .arguments import checked_records
-from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params, setting_problem
+from .segmentation_params import FIELD_PREFIX, PARAMS, parse_params, setting_problem
 
-SETTING_FIELDS = {f"segmentation_{key}": key for key in PARAMS}
+SETTING_FIELDS = {FIELD_PREFIX + key: key for key in PARAMS}
 
 
 class CustomerSegmentationSettingsMixin(models.AbstractModel):
     """The classification settings as form fields, shared by Odoo's settings
     page (administrators) and the segmentation settings form (segmentation
-    managers), both stored as ``ir.config_parameter``."""
+    managers), both stored on the current company (``res.company``): each
+    company classifies its customers with its own settings."""
 
     _name = "customer.segmentation.settings.mixin"
     _description = "Customer Segmentation Settings Fields"
 
+    segmentation_purchase_source = fields.Selection(
+        [
+            ("sale", "Confirmed sale orders"),
+            ("invoice", "Posted customer invoices"),
+        ],
+        string="Purchases",
+        default=PARAMS["purchase_source"].default,
+        help="What counts as a purchase: confirmed sale orders (dated by their "
+        "order date), or posted customer invoices net of credit notes (dated "
+        "by their invoice date). With the Point of Sale, paid orders that were "
+        "not invoiced count too.",
+    )
     segmentation_lookback_days = fields.Integer(
         string="Look-back Window (days)",
         default=PARAMS["lookback_days"][1],
@@ -190,12 +203,12 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
 
     @api.model
     def _segmentation_stored_values(self):
-        """The stored settings as ``{field name: value}``; a missing or
-        invalid value shows as its default (the recompute reports it, and
-        saving the form replaces it)."""
-        get_param = self.env["ir.config_parameter"].sudo().get_param
+        """The current company's settings as ``{field name: value}``; an
+        invalid value (written behind the ORM) shows as its default (the
+        recompute reports it, and saving the form replaces it)."""
+        company = self.env.company.sudo()
         values, _errors = parse_params(
-            {key: get_param(PARAM_PREFIX + key) for key in PARAMS}, self.env
+            company._segmentation_raw_params(), self.env, typed=True
         )
         return {
             name: values.get(key, PARAMS[key].default)
@@ -203,7 +216,8 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         }
 
     def _segmentation_store_values(self):
+        """Write the settings on the current company. The caller's group is
+        checked by the actions: a segmentation manager need not be allowed to
+        edit companies."""
         self.ensure_one()
-        set_param = self.env["ir.config_parameter"].sudo().set_param
-        for name, key in SETTING_FIELDS.items():
-            set_param(PARAM_PREFIX + key, self[name])
+        self.env.company.sudo().write({name: self[name] for name in SETTING_FIELDS})

@@ -4,82 +4,105 @@ import threading
 import time
 from collections import defaultdict
 
-from odoo import api, models
+from odoo import Command, api, models
 from odoo.tools import SQL
 
 from .customer_segment import render_summary
-from .res_partner import _segmentation_today, _sql_text
+from .customer_segmentation_pipeline import company_segment_sql
+from .customer_segmentation_rule import COMPANY_DIMENSIONS
+from .res_partner import WRITING_CONTEXT_KEY, _segmentation_today
 
 _logger = logging.getLogger(__name__)
 
-# Customers a policy may give an account manager (not those in the pool).
-UNASSIGNED = SQL(
-    "AND c.user_id IS NULL AND NOT COALESCE(c.segmentation_in_pool, false)"
-)
 FOLLOWUP_TYPE = "customer_segmentation.mail_activity_type_segment_followup"
 CHURN_TYPE = "customer_segmentation.mail_activity_type_churn_warning"
 # Activities created per statement and, in the nightly job, per commit.
 ACTIVITY_BATCH = 1000
+# The strategy of a segment in one company (company-dependent fields).
+STRATEGY_COLUMNS = (
+    "id",
+    "strategy_priority",
+    "manager_policy",
+    "manager_team_id",
+    "followup_days",
+    "followup_activity_type_id",
+    "pricelist_id",
+)
 
 
 class CustomerSegmentationStrategy(models.AbstractModel):
-    """Applies the management strategy of each customer's segments.
+    """Applies the management strategy of each customer's segments, in one
+    company, with that company's strategies, pool and pricelists.
 
-    Every step works on all customers (or the given ones) at once: one SQL
-    statement, or one ORM call per group of identical changes. When several
-    segments of a customer set the same thing, the segment with the highest
-    strategy priority wins (ties: the oldest segment); tags add up.
+    Every step works on all the company's customers (or the given ones) at
+    once: the customers to change are selected with one SQL statement, then
+    changed through the ORM, one call per group of identical changes, so that
+    the chatter records a new salesperson and Automation Rules see it. When
+    several segments of a customer set the same thing, the segment with the
+    highest strategy priority wins (ties: the oldest segment); tags add up.
     """
 
     _name = "customer.segmentation.strategy"
     _description = "Customer Segmentation Strategy Engine"
 
     @api.model
-    def _apply(self, customer_ids=None, figures=True):
-        """Apply the strategies to these commercial partners (None: all).
+    def _apply(self, company, customer_ids=None, figures=True):
+        """Apply ``company``'s strategies to these commercial partners (None:
+        all its customers).
 
         :param figures: recompute last interactions and churn risks first
             (the nightly job skips them when it resumes the same day)
-
         :return: dict of counters, see ``res.partner.apply_segment_strategies``
         """
-        Partner = self.env["res.partner"].sudo()
-        params = Partner._segmentation_params()
+        params = company._segmentation_params()
         today = _segmentation_today()
+        # customers whose purchases changed since: their figures first
+        self.env["customer.segmentation.queue"]._process(company=company)
         self.env.flush_all()
-        scope = Partner._segmentation_customer_sql()
-        if customer_ids is not None:
-            scope = SQL("%s AND id = ANY(%s)", scope, list(customer_ids))
-        # the SQL steps write partners behind the ORM's back: forget them
-        if figures:
-            self._update_interactions(scope)
-            self._update_churn_risk(params, today, scope)
-        result = {"assigned": self._assign_managers(scope)}
-        result["returned_to_pool"] = (
-            self._return_to_pool(params, today, scope) if params["pool_enabled"] else 0
+        scope = (
+            self.env["customer.segmentation.pipeline"]
+            ._scope(company, customer_ids=customer_ids)
+            .customers_sql()
         )
+        if figures:
+            self._update_interactions(company, scope)
+            self._update_churn_risk(company, params, today, scope)
+        result = {"assigned": self._assign_managers(company, scope)}
+        # each step reads with SQL what the ORM wrote in the one before
+        self.env.flush_all()
+        result["returned_to_pool"] = (
+            self._return_to_pool(company, params, today, scope)
+            if params["pool_enabled"]
+            else 0
+        )
+        self.env.flush_all()
         result.update(self._apply_tags(scope))
-        Partner.invalidate_model()
-        result.update(self._apply_pricelists(scope, customer_ids))
-        result["followups"], followups_left = self._schedule_followups(today, scope)
+        self.env.flush_all()
+        result.update(self._apply_pricelists(company, scope))
+        self.env.flush_all()
+        result["followups"], followups_left = self._schedule_followups(
+            company, today, scope
+        )
+        self.env.flush_all()
         result["churn_warnings"], warnings_left = self._schedule_churn_warnings(
-            params, today, scope
+            company, params, today, scope
         )
         result["activities_left"] = followups_left + warnings_left
-        Partner.invalidate_model()
+        self.env["res.partner"].invalidate_model()
+        self.env["customer.segmentation.figure"].invalidate_model()
         return result
 
     # ------------------------------------------------------------------
     # Figures
     # ------------------------------------------------------------------
 
-    def _update_interactions(self, scope):
+    def _update_interactions(self, company, scope):
         """Latest done activity, message or e-mail on the customer or its
-        contacts, or its latest confirmed order."""
+        contacts, or its latest purchase in the company."""
         self.env.execute_query(
             SQL(
                 """
-            WITH customer AS (SELECT id, last_order_date FROM res_partner WHERE %s),
+            WITH customer AS (%(scope)s),
             messaged AS (
                 SELECT p.commercial_partner_id AS id, max(m.date)::date AS date
                   FROM mail_message m
@@ -90,28 +113,32 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                    AND p.commercial_partner_id IN (SELECT id FROM customer)
               GROUP BY p.commercial_partner_id
             )
-            UPDATE res_partner p
-               SET segmentation_last_interaction = x.date
-              FROM (SELECT c.id, GREATEST(c.last_order_date, m.date) AS date
-                      FROM customer c LEFT JOIN messaged m ON m.id = c.id) x
-             WHERE p.id = x.id
-               AND p.segmentation_last_interaction IS DISTINCT FROM x.date
+            UPDATE customer_segmentation_figure f
+               SET segmentation_last_interaction =
+                       GREATEST(f.last_order_date, m.date)
+              FROM customer c
+              LEFT JOIN messaged m ON m.id = c.id
+             WHERE f.partner_id = c.id AND f.company_id = %(company)s
+               AND f.segmentation_last_interaction
+                   IS DISTINCT FROM GREATEST(f.last_order_date, m.date)
                 """,
-                scope,
+                scope=scope,
+                company=company.id,
             )
         )
 
-    def _update_churn_risk(self, params, today, scope):
-        """The usual gap is the median of the days between consecutive order
-        dates; the risk grows from 0, when the last order is as old as that
-        gap, to 100, when it is ``churn_full_risk_ratio`` gaps old. A
-        dismissal holds until the customer orders again."""
+    def _update_churn_risk(self, company, params, today, scope):
+        """The usual gap is the median of the days between consecutive
+        purchase days; the risk grows from 0, when the last purchase is as old
+        as that gap, to 100, when it is ``churn_full_risk_ratio`` gaps old. A
+        dismissal holds until the customer buys again."""
         self.env.execute_query(
             SQL(
                 """
-            WITH customer AS (SELECT id FROM res_partner WHERE %(scope)s),
+            WITH customer AS (%(scope)s),
             dates AS (
                 SELECT DISTINCT customer_id AS id, date FROM (%(purchases)s) pu
+                 WHERE pu.purchase
             ),
             gaps AS (
                 SELECT id, date - lag(date) OVER (PARTITION BY id ORDER BY date)
@@ -125,33 +152,35 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                   FROM gaps WHERE gap IS NOT NULL GROUP BY id
             ),
             scored AS (
-                SELECT c.id, u.gap,
-                       CASE WHEN u.gap IS NULL OR p.last_order_date IS NULL THEN 0
+                SELECT f.id, u.gap,
+                       CASE WHEN u.gap IS NULL OR f.last_order_date IS NULL THEN 0
                             ELSE LEAST(100, GREATEST(0, round(
-                                100 * ((%(today)s::date - p.last_order_date)::numeric
+                                100 * ((%(today)s::date - f.last_order_date)::numeric
                                        / u.gap - 1)
                                 / (%(ratio)s::numeric - 1))))::int
                        END AS risk,
-                       p.churn_dismissed
-                           AND p.churn_dismissed_order_date
-                               IS NOT DISTINCT FROM p.last_order_date
+                       COALESCE(f.churn_dismissed, false)
+                           AND f.churn_dismissed_order_date
+                               IS NOT DISTINCT FROM f.last_order_date
                            AS dismissed
-                  FROM customer c
-                  JOIN res_partner p ON p.id = c.id
-                  LEFT JOIN usual u ON u.id = c.id
+                  FROM customer_segmentation_figure f
+                  LEFT JOIN usual u ON u.id = f.partner_id
+                 WHERE f.company_id = %(company)s
+                   AND f.partner_id IN (SELECT id FROM customer)
             )
-            UPDATE res_partner p
+            UPDATE customer_segmentation_figure f
                SET churn_typical_gap_days = s.gap,
                    churn_risk_score = s.risk,
                    churn_dismissed = s.dismissed
               FROM scored s
-             WHERE p.id = s.id
-               AND (p.churn_typical_gap_days, p.churn_risk_score, p.churn_dismissed)
+             WHERE f.id = s.id
+               AND (f.churn_typical_gap_days, f.churn_risk_score, f.churn_dismissed)
                    IS DISTINCT FROM (s.gap, s.risk, s.dismissed)
                 """,
                 scope=scope,
+                company=company.id,
                 purchases=self.env["customer.segmentation.purchase"]._query(
-                    today, customers=SQL("SELECT id FROM customer")
+                    company, today, customers=SQL("SELECT id FROM customer")
                 ),
                 today=today,
                 ratio=str(params["churn_full_risk_ratio"]),
@@ -159,52 +188,95 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         )
 
     # ------------------------------------------------------------------
-    # Strategies
+    # Winning segments
     # ------------------------------------------------------------------
 
-    def _segment_columns(self):
-        """``c.<field>`` of every single-segment dimension of the partner."""
-        Partner = self.env["res.partner"]
-        return [
-            SQL("c.%s", SQL.identifier(name))
-            for name in Partner._segmentation_dimension_fields().values()
-            if name in Partner._fields and Partner._fields[name].type == "many2one"
+    def _strategies(self, company):
+        """SQL of the segments' strategies in ``company`` (``s``), one row
+        per active segment: company-dependent fields, read by the ORM."""
+        segments = self.env["customer.segment"].sudo().with_company(company).search([])
+        rows = [
+            SQL(
+                "(%s::int, %s::int, %s::varchar, %s::int, %s::int, %s::int, %s::int)",
+                segment.id,
+                segment.strategy_priority or 0,
+                segment.manager_policy or "keep",
+                segment.manager_team_id.id or None,
+                segment.followup_days or 0,
+                segment.followup_activity_type_id.id or None,
+                segment.pricelist_id.id or None,
+            )
+            for segment in segments
+        ] or [
+            SQL("(NULL::int, 0, 'keep'::varchar, NULL::int, 0, NULL::int, NULL::int)")
         ]
+        return SQL(
+            "(SELECT * FROM (VALUES %s) AS v(%s) WHERE id IS NOT NULL)",
+            SQL(", ").join(rows),
+            SQL(", ").join(SQL.identifier(name) for name in STRATEGY_COLUMNS),
+        )
 
-    def _winners(self, condition, scope, extra=None):
+    def _segment_columns(self, company):
+        """SQL of the segment of customer ``c`` on every single-segment
+        dimension (the company's on the dimensions it classifies alone)."""
+        Partner = self.env["res.partner"]
+        columns = []
+        for code, name in Partner._segmentation_dimension_fields().items():
+            if Partner._fields[name].type != "many2one":
+                continue
+            if code in COMPANY_DIMENSIONS:
+                columns.append(company_segment_sql("c", name, company))
+            else:
+                columns.append(SQL("c.%s", SQL.identifier(name)))
+        return columns
+
+    def _winners(self, company, condition, scope, extra=None):
         """SQL selecting, per customer in ``scope``, its segment of highest
-        strategy priority among those matching ``condition`` (on ``s``)."""
-        columns = self._segment_columns()
+        strategy priority among those matching ``condition`` (on ``s``, the
+        company's strategies), with ``f`` its figures in the company."""
         return SQL(
             """
             SELECT DISTINCT ON (c.id) c.id AS partner_id, s.id AS segment_id,
-                   c.user_id, c.company_id
+                   c.user_id
               FROM res_partner c
+              LEFT JOIN customer_segmentation_figure f
+                     ON f.partner_id = c.id AND f.company_id = %(company)s
              CROSS JOIN LATERAL unnest(ARRAY[%(columns)s]::int[]) AS m(segment_id)
-              JOIN customer_segment s ON s.id = m.segment_id AND s.active
-             WHERE %(scope)s AND %(condition)s %(extra)s
+              JOIN %(strategies)s s ON s.id = m.segment_id
+             WHERE c.id IN (%(scope)s) AND %(condition)s %(extra)s
           ORDER BY c.id, s.strategy_priority DESC, s.id
             """,
-            columns=SQL(", ").join(columns),
-            scope=SQL("c.id IN (SELECT id FROM res_partner WHERE %s)", scope),
+            company=company.id,
+            columns=SQL(", ").join(self._segment_columns(company)),
+            strategies=self._strategies(company),
+            scope=scope,
             condition=condition,
             extra=extra or SQL(),
         )
 
-    def _assign_managers(self, scope):
+    # ------------------------------------------------------------------
+    # Account managers and the pool
+    # ------------------------------------------------------------------
+
+    def _assign_managers(self, company, scope):
         """Give customers without an account manager one from the sales team
         of their winning segment: in turn, or the member holding the fewest
         customers."""
         rows = self.env.execute_query(
             SQL(
                 """SELECT w.partner_id, s.manager_team_id, s.manager_policy
-                     FROM (%s) w JOIN customer_segment s ON s.id = w.segment_id
+                     FROM (%s) w JOIN %s s ON s.id = w.segment_id
                     ORDER BY w.partner_id""",
                 self._winners(
+                    company,
                     SQL("s.manager_policy != 'keep' AND s.manager_team_id IS NOT NULL"),
                     scope,
-                    UNASSIGNED,
+                    SQL(
+                        "AND c.user_id IS NULL "
+                        "AND NOT COALESCE(f.segmentation_in_pool, false)"
+                    ),
                 ),
+                self._strategies(company),
             )
         )
         if not rows:
@@ -212,6 +284,17 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         by_team = defaultdict(list)
         for partner_id, team_id, policy in rows:
             by_team[team_id, policy].append(partner_id)
+        assignments = self._choose_managers(by_team)
+        self._set_managers(
+            company,
+            assignments,
+            self.env._("Account manager policy of the customer's segment"),
+        )
+        return len(assignments)
+
+    def _choose_managers(self, by_team):
+        """``{partner_id: user_id}`` for ``{(team id, policy): [partner
+        ids]}``: members in turn, or the least loaded first."""
         teams = self.env["crm.team"].sudo().browse({team for team, _p in by_team})
         loads = self._manager_loads(teams.member_ids)
         assignments = {}
@@ -235,37 +318,35 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                     assignments[partner_id] = user_id
                     loads[user_id] = load + 1
                     heapq.heappush(heap, (load + 1, user_id))
-        if assignments:
-            self.env.execute_query(
-                SQL(
-                    """
-                WITH assigned AS (
-                    UPDATE res_partner p
-                       SET user_id = a.user_id,
-                           segmentation_manager_since = %(today)s
-                      FROM unnest(%(partners)s::int[], %(users)s::int[])
-                           AS a(partner_id, user_id)
-                     WHERE p.id = a.partner_id
-                 RETURNING p.id, p.company_id, a.user_id
-                )
-                INSERT INTO customer_segmentation_pool_move
-                       (partner_id, company_id, user_id, move, date, reason,
-                        create_uid, create_date, write_uid, write_date)
-                SELECT id, company_id, user_id, 'assign', %(now)s, %(reason)s,
-                       %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM assigned
-                    """,
-                    partners=list(assignments),
-                    users=list(assignments.values()),
-                    today=_segmentation_today(),
-                    now=SQL("(now() AT TIME ZONE 'UTC')"),
-                    reason=self.env._(
-                        "Account manager policy of the customer's segment"
-                    ),
-                    uid=self.env.uid,
-                )
-            )
-        return len(assignments)
+        return assignments
+
+    def _set_managers(self, company, assignments, reason):
+        """Give the customers of ``{partner_id: user_id}`` their salesperson
+        through the ORM (tracked in the chatter), one write per salesperson,
+        and log the assignments."""
+        by_user = defaultdict(list)
+        for partner_id, user_id in assignments.items():
+            by_user[user_id].append(partner_id)
+        Partner = (
+            self.env["res.partner"]
+            .sudo()
+            .with_company(company)
+            .with_context(**{WRITING_CONTEXT_KEY: True})
+        )
+        for user_id, partner_ids in by_user.items():
+            Partner.browse(partner_ids).write({"user_id": user_id})
+        self.env["customer.segmentation.pool.move"].sudo().create(
+            [
+                {
+                    "partner_id": partner_id,
+                    "company_id": company.id,
+                    "user_id": user_id,
+                    "move": "assign",
+                    "reason": reason,
+                }
+                for partner_id, user_id in assignments.items()
+            ]
+        )
 
     def _manager_loads(self, users):
         """Customers (commercial entities) held per salesperson."""
@@ -281,100 +362,131 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         )
         return dict(rows)
 
-    def _return_to_pool(self, params, today, scope):
+    def _return_to_pool(self, company, params, today, scope):
         """Customers without an account manager, or whose manager has not
         interacted with them within their segment's follow-up cadence plus
-        the grace period, go to the shared pool."""
-        neglected = self._winners(
-            SQL("s.followup_days > 0"),
-            scope,
-            SQL("AND c.user_id IS NOT NULL"),
-        )
+        the grace period, go to the company's shared pool."""
         rows = self.env.execute_query(
             SQL(
                 """
-            WITH neglected AS (
-                SELECT w.partner_id, s.followup_days, w.user_id AS old_user
-                  FROM (%(neglected)s) w
-                  JOIN customer_segment s ON s.id = w.segment_id
-                  JOIN res_partner c ON c.id = w.partner_id
-                 -- the clock starts when the manager got the customer
-                 WHERE GREATEST(COALESCE(c.segmentation_last_interaction,
-                                         c.create_date::date),
-                                c.segmentation_manager_since)
-                       < %(today)s::date - (s.followup_days + %(grace)s)
-            ),
-            orphan AS (
-                SELECT id AS partner_id, NULL::int AS followup_days,
-                       NULL::int AS old_user
-                  FROM res_partner
-                 WHERE %(scope)s AND active AND user_id IS NULL
-                   AND NOT COALESCE(segmentation_in_pool, false)
-                   AND (segment_value_id IS NOT NULL
-                        OR segment_lifecycle_id IS NOT NULL)
-            ),
-            moved AS (
-                UPDATE res_partner p
-                   SET user_id = NULL, segmentation_in_pool = true,
-                       segmentation_pool_date = %(now)s
-                  FROM (SELECT * FROM neglected UNION ALL SELECT * FROM orphan) x
-                 WHERE p.id = x.partner_id
-             RETURNING p.id, p.company_id, x.followup_days, x.old_user
-            ),
-            cancelled AS (
-                -- the former manager's open follow-ups go with the customer
-                DELETE FROM mail_activity a
-                 USING moved m
-                 WHERE a.res_model = 'res.partner' AND a.res_id = m.id
-                   AND a.active AND a.user_id = m.old_user
-                   AND a.activity_type_id IN (
-                       SELECT %(types)s::int UNION
-                       SELECT followup_activity_type_id FROM customer_segment)
-            )
-            INSERT INTO customer_segmentation_pool_move
-                   (partner_id, company_id, user_id, move, date, reason,
-                    create_uid, create_date, write_uid, write_date)
-            SELECT id, company_id, old_user, 'return', %(now)s,
-                   CASE WHEN followup_days IS NULL THEN %(orphan_reason)s
-                        ELSE %(neglect_reason)s END,
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM moved
-         RETURNING 1
+            SELECT w.partner_id, s.followup_days, w.user_id
+              FROM (%(neglected)s) w
+              JOIN %(strategies)s s ON s.id = w.segment_id
+              JOIN res_partner c ON c.id = w.partner_id
+              LEFT JOIN customer_segmentation_figure f
+                     ON f.partner_id = c.id AND f.company_id = %(company)s
+             -- the clock starts when the manager got the customer
+             WHERE GREATEST(COALESCE(f.segmentation_last_interaction,
+                                     c.create_date::date),
+                            c.segmentation_manager_since)
+                   < %(today)s::date - (s.followup_days + %(grace)s)
+            UNION ALL
+            SELECT c.id, NULL, NULL
+              FROM res_partner c
+              JOIN customer_segmentation_figure f
+                ON f.partner_id = c.id AND f.company_id = %(company)s
+             WHERE c.id IN (%(scope)s) AND c.active AND c.user_id IS NULL
+               AND NOT COALESCE(f.segmentation_in_pool, false)
+               AND (%(value)s IS NOT NULL OR %(lifecycle)s IS NOT NULL)
                 """,
-                neglected=neglected,
+                neglected=self._winners(
+                    company,
+                    SQL("s.followup_days > 0"),
+                    scope,
+                    SQL("AND c.user_id IS NOT NULL"),
+                ),
+                strategies=self._strategies(company),
+                company=company.id,
                 scope=scope,
                 today=today,
                 grace=params["pool_grace_days"],
-                now=SQL("(now() AT TIME ZONE 'UTC')"),
-                orphan_reason=self.env._("No account manager"),
-                neglect_reason=_sql_text(
-                    self.env._(
-                        "No interaction within the follow-up cadence of %(days)s "
-                        "days plus %(grace)s days of grace"
-                    ),
-                    days=SQL("followup_days"),
-                    grace=SQL("%s", params["pool_grace_days"]),
-                ),
-                uid=self.env.uid,
-                types=self.env.ref(FOLLOWUP_TYPE).id,
+                value=company_segment_sql("c", "segment_value_id", company),
+                lifecycle=company_segment_sql("c", "segment_lifecycle_id", company),
             )
         )
+        if rows:
+            self._pool(company, rows, params)
         return len(rows)
 
+    def _pool(self, company, rows, params):
+        """Put ``[(partner_id, follow-up days or None, former user id)]`` in
+        the company's pool: their former manager's open follow-ups go with
+        them."""
+        Figure = self.env["customer.segmentation.figure"].sudo()
+        figure_ids = Figure._ensure(company, [row[0] for row in rows])
+        Figure.browse(figure_ids.values()).write(
+            {"segmentation_in_pool": True, "segmentation_pool_date": self._now()}
+        )
+        Partner = (
+            self.env["res.partner"]
+            .sudo()
+            .with_company(company)
+            .with_context(**{WRITING_CONTEXT_KEY: True})
+        )
+        Partner.browse([row[0] for row in rows if row[2]]).write({"user_id": False})
+        followup_types = [self.env.ref(FOLLOWUP_TYPE).id] + (
+            self.env["customer.segment"]
+            .sudo()
+            .with_company(company)
+            .search([])
+            .followup_activity_type_id.ids
+        )
+        activities = self.env["mail.activity"].sudo()
+        for partner_id, _days, old_user in rows:
+            if old_user:
+                activities |= activities.search(
+                    [
+                        ("res_model", "=", "res.partner"),
+                        ("res_id", "=", partner_id),
+                        ("user_id", "=", old_user),
+                        ("activity_type_id", "in", followup_types),
+                    ]
+                )
+        activities.unlink()
+        grace = params["pool_grace_days"]
+        self.env["customer.segmentation.pool.move"].sudo().create(
+            [
+                {
+                    "partner_id": partner_id,
+                    "company_id": company.id,
+                    "user_id": old_user or False,
+                    "move": "return",
+                    "reason": self.env._("No account manager")
+                    if days is None
+                    else self.env._(
+                        "No interaction within the follow-up cadence of %(days)s "
+                        "days plus %(grace)s days of grace",
+                        days=days,
+                        grace=grace,
+                    ),
+                }
+                for partner_id, days, old_user in rows
+            ]
+        )
+
+    def _now(self):
+        return self.env.cr.now()
+
+    # ------------------------------------------------------------------
+    # Tags and pricelists
+    # ------------------------------------------------------------------
+
     def _apply_tags(self, scope):
-        """Add the tags of a customer's segments, and remove those the
-        segments added once the customer has left them. A tag the customer
-        already had is left to the users."""
-        columns = self._segment_columns()
-        added, removed = self.env.execute_query(
+        """Add the tags of a customer's segments (in any company: tags are
+        shared), and remove those the segments added once the customer has
+        left them. A tag the customer already had is left to the users.
+        Through the ORM, one write per tag."""
+        rows = self.env.execute_query(
             SQL(
                 """
-            WITH customer AS (SELECT * FROM res_partner WHERE %(scope)s),
+            WITH customer AS (%(scope)s),
             membership AS (
+                %(company_membership)s
+                UNION ALL
                 SELECT c.id AS partner_id, m.segment_id
-                  FROM customer c
+                  FROM res_partner c
                  CROSS JOIN LATERAL unnest(ARRAY[%(columns)s]::int[]) AS m(segment_id)
-                 WHERE m.segment_id IS NOT NULL
+                 WHERE c.id IN (SELECT id FROM customer) AND m.segment_id IS NOT NULL
                 UNION ALL
                 SELECT n.partner_id, n.segment_id
                   FROM res_partner_customer_segment_need_rel n
@@ -386,67 +498,118 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                   JOIN customer_segment s ON s.id = m.segment_id AND s.active
                   JOIN customer_segment_partner_tag_rel t ON t.segment_id = s.id
             ),
-            removed AS (
-                DELETE FROM res_partner_segmentation_tag_rel r
+            held AS (
+                SELECT r.partner_id, r.category_id
+                  FROM res_partner_segmentation_tag_rel r
                  WHERE r.partner_id IN (SELECT id FROM customer)
-                   AND NOT EXISTS (SELECT 1 FROM desired d
-                                    WHERE d.partner_id = r.partner_id
-                                      AND d.category_id = r.category_id)
-             RETURNING r.partner_id, r.category_id
-            ),
-            untagged AS (
-                DELETE FROM res_partner_res_partner_category_rel r
-                 USING removed x
-                 WHERE r.partner_id = x.partner_id AND r.category_id = x.category_id
-            ),
-            added AS (
-                INSERT INTO res_partner_segmentation_tag_rel (partner_id, category_id)
-                SELECT d.partner_id, d.category_id FROM desired d
-                 WHERE NOT EXISTS (SELECT 1 FROM res_partner_segmentation_tag_rel r
-                                    WHERE r.partner_id = d.partner_id
-                                      AND r.category_id = d.category_id)
-                   AND NOT EXISTS (SELECT 1 FROM res_partner_res_partner_category_rel r
-                                    WHERE r.partner_id = d.partner_id
-                                      AND r.category_id = d.category_id)
-             RETURNING partner_id, category_id
-            ),
-            tagged AS (
-                INSERT INTO res_partner_res_partner_category_rel
-                       (partner_id, category_id)
-                SELECT partner_id, category_id FROM added
             )
-            SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM removed)
+            SELECT d.category_id, true, array_agg(d.partner_id ORDER BY d.partner_id)
+              FROM desired d
+             WHERE NOT EXISTS (SELECT 1 FROM held h
+                                WHERE h.partner_id = d.partner_id
+                                  AND h.category_id = d.category_id)
+               AND NOT EXISTS (SELECT 1 FROM res_partner_res_partner_category_rel r
+                                WHERE r.partner_id = d.partner_id
+                                  AND r.category_id = d.category_id)
+          GROUP BY d.category_id
+            UNION ALL
+            SELECT h.category_id, false, array_agg(h.partner_id ORDER BY h.partner_id)
+              FROM held h
+             WHERE NOT EXISTS (SELECT 1 FROM desired d
+                                WHERE d.partner_id = h.partner_id
+                                  AND d.category_id = h.category_id)
+          GROUP BY h.category_id
                 """,
                 scope=scope,
-                columns=SQL(", ").join(columns),
+                company_membership=self._company_membership(),
+                columns=SQL(", ").join(self._global_columns()),
             )
-        )[0]
+        )
+        Partner = (
+            self.env["res.partner"].sudo().with_context(**{WRITING_CONTEXT_KEY: True})
+        )
+        added = removed = 0
+        for category_id, add, partner_ids in rows:
+            command = Command.link(category_id) if add else Command.unlink(category_id)
+            Partner.browse(partner_ids).write(
+                {"category_id": [command], "segmentation_tag_ids": [command]}
+            )
+            if add:
+                added += len(partner_ids)
+            else:
+                removed += len(partner_ids)
         return {"tags_added": added, "tags_removed": removed}
 
-    def _apply_pricelists(self, scope, customer_ids=None):
-        """Give customers the exclusive pricelist of their winning segment,
-        and their previous one back when they leave it (unless a user changed
-        it meanwhile)."""
-        Partner = self.env["res.partner"].sudo()
+    def _company_membership(self):
+        """SQL of ``(partner_id, segment_id)`` of the customers on the
+        company-dependent dimensions, in every company."""
+        return SQL(" UNION ALL ").join(
+            SQL(
+                """SELECT c.id AS partner_id, (j.value #>> '{}')::int AS segment_id
+                     FROM res_partner c
+                    CROSS JOIN LATERAL jsonb_each(c.%s) j
+                    WHERE c.id IN (SELECT id FROM customer)
+                      AND jsonb_typeof(j.value) = 'number'""",
+                SQL.identifier(column),
+            )
+            for column in (
+                "segment_value_id",
+                "segment_lifecycle_id",
+                "segment_rfm_id",
+                "segment_geo_id",
+                "segment_scale_id",
+            )
+        )
+
+    def _global_columns(self):
+        """SQL of the segments of ``c`` on the dimensions shared by every
+        company."""
+        Partner = self.env["res.partner"]
+        return [
+            SQL("c.%s", SQL.identifier(name))
+            for code, name in Partner._segmentation_dimension_fields().items()
+            if code not in COMPANY_DIMENSIONS
+            and Partner._fields[name].type == "many2one"
+        ] or [SQL("NULL::int")]
+
+    def _apply_pricelists(self, company, scope):
+        """Give customers the exclusive pricelist of their winning segment in
+        the company, and their previous one back when they leave it (unless a
+        user changed it meanwhile)."""
         winners = dict(
             self.env.execute_query(
                 SQL(
                     """SELECT w.partner_id, s.pricelist_id FROM (%s) w
-                         JOIN customer_segment s ON s.id = w.segment_id""",
-                    self._winners(SQL("s.pricelist_id IS NOT NULL"), scope),
+                         JOIN %s s ON s.id = w.segment_id""",
+                    self._winners(company, SQL("s.pricelist_id IS NOT NULL"), scope),
+                    self._strategies(company),
                 )
             )
         )
-        domain = [
-            ("segmentation_pricelist_id", "!=", False),
-            ("id", "not in", list(winners)),
-        ]
-        if customer_ids is not None:
-            domain.append(("id", "in", list(customer_ids)))
-        holders = Partner.with_context(active_test=False).search(domain)
-        partners = Partner.browse(list(winners))
+        holders = self.env["res.partner"].browse(
+            row[0]
+            for row in self.env.execute_query(
+                SQL(
+                    """SELECT f.partner_id FROM customer_segmentation_figure f
+                        WHERE f.company_id = %s AND f.partner_id IN (%s)
+                          AND f.segmentation_pricelist_id IS NOT NULL
+                          AND NOT f.partner_id = ANY(%s)""",
+                    company.id,
+                    scope,
+                    list(winners),
+                )
+            )
+        )
+        applied = self._set_pricelists(company, winners)
+        self._restore_pricelists(company, holders)
+        return {"pricelists_applied": applied, "pricelists_restored": len(holders)}
+
+    def _set_pricelists(self, company, winners):
+        Partner = self.env["res.partner"].sudo().with_company(company)
+        Figure = self.env["customer.segmentation.figure"].sudo()
+        figure_ids = Figure._ensure(company, list(winners))
         changes = defaultdict(list)
-        for partner in partners:
+        for partner in Partner.browse(list(winners)):
             wanted = winners[partner.id]
             if partner.segmentation_pricelist_id.id == wanted and (
                 partner.specific_property_product_pricelist.id == wanted
@@ -458,25 +621,23 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 else partner.specific_property_product_pricelist
             )
             changes[wanted, previous.id].append(partner.id)
-        applied = 0
         for (wanted, previous_id), ids in changes.items():
-            pricelist = self.env["product.pricelist"].browse(wanted)
-            customers = Partner.browse(ids).with_company(
-                pricelist.company_id or self.env.company
-            )
-            customers.write(
+            Figure.browse(figure_ids[i] for i in ids).write(
                 {
                     "segmentation_pricelist_id": wanted,
                     "segmentation_previous_pricelist_id": previous_id,
                 }
             )
             # the pricelist is a commercial field: the contacts share it
-            self._with_contacts(customers).write(
+            self._with_contacts(Partner.browse(ids)).write(
                 {"specific_property_product_pricelist": wanted}
             )
-            applied += len(ids)
+        return sum(len(ids) for ids in changes.values())
+
+    def _restore_pricelists(self, company, holders):
+        Partner = self.env["res.partner"].sudo().with_company(company)
         restores = defaultdict(list)
-        for partner in holders:
+        for partner in Partner.browse(holders.ids):
             still_ours = (
                 partner.specific_property_product_pricelist
                 == partner.segmentation_pricelist_id
@@ -486,40 +647,45 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 still_ours,
             ].append(partner.id)
         for (previous_id, still_ours), ids in restores.items():
-            values = {
-                "segmentation_pricelist_id": False,
-                "segmentation_previous_pricelist_id": False,
-            }
             customers = Partner.browse(ids)
-            customers.write(values)
+            customers.segmentation_figure_id.write(
+                {
+                    "segmentation_pricelist_id": False,
+                    "segmentation_previous_pricelist_id": False,
+                }
+            )
             if still_ours:
                 self._with_contacts(customers).write(
                     {"specific_property_product_pricelist": previous_id or False}
                 )
-        return {"pricelists_applied": applied, "pricelists_restored": len(holders)}
 
     def _with_contacts(self, customers):
         return customers.with_context(active_test=False).search(
             [("commercial_partner_id", "in", customers.ids)]
         )
 
-    def _schedule_followups(self, today, scope):
+    # ------------------------------------------------------------------
+    # Activities
+    # ------------------------------------------------------------------
+
+    def _schedule_followups(self, company, today, scope):
         """One follow-up activity for the account manager of each customer
         whose last interaction is older than its segment's cadence, unless
-        one of the same type is open already."""
+        one of the same type is open already; in the manager's language."""
         default_type = self.env.ref(FOLLOWUP_TYPE)
         rows = self.env.execute_query(
             SQL(
                 """
             SELECT w.partner_id, w.user_id, s.id,
                    COALESCE(s.followup_activity_type_id, %(default_type)s),
-                   %(today)s::date - c.segmentation_last_interaction
+                   %(today)s::date - f.segmentation_last_interaction
               FROM (%(winners)s) w
-              JOIN customer_segment s ON s.id = w.segment_id
-              JOIN res_partner c ON c.id = w.partner_id
+              JOIN %(strategies)s s ON s.id = w.segment_id
+              LEFT JOIN customer_segmentation_figure f
+                     ON f.partner_id = w.partner_id AND f.company_id = %(company)s
               JOIN res_users u ON u.id = w.user_id AND u.active
-             WHERE (c.segmentation_last_interaction IS NULL
-                    OR c.segmentation_last_interaction
+             WHERE (f.segmentation_last_interaction IS NULL
+                    OR f.segmentation_last_interaction
                        < %(today)s::date - s.followup_days)
                AND NOT EXISTS (
                    SELECT 1 FROM mail_activity a
@@ -528,114 +694,124 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                       AND a.activity_type_id
                           = COALESCE(s.followup_activity_type_id, %(default_type)s))
           -- most valuable customers first, in case time runs out
-          ORDER BY c.rfm_monetary DESC NULLS LAST, w.partner_id
+          ORDER BY f.rfm_monetary DESC NULLS LAST, w.partner_id
                 """,
                 winners=self._winners(
-                    SQL("s.followup_days > 0"), scope, SQL("AND c.user_id IS NOT NULL")
+                    company,
+                    SQL("s.followup_days > 0"),
+                    scope,
+                    SQL("AND c.user_id IS NOT NULL"),
                 ),
+                strategies=self._strategies(company),
+                company=company.id,
                 default_type=default_type.id,
                 today=today,
             )
         )
-        segments = self.env["customer.segment"].browse({row[2] for row in rows})
-        partners = self.env["res.partner"].sudo().browse([row[0] for row in rows])
-        names = dict(zip(partners.ids, partners.mapped("display_name"), strict=True))
-        default_template = self.env._("Follow up {customer} ({segment})")
-        vals_list = []
-        refused = set()
-        for partner_id, user_id, segment_id, type_id, days in rows:
-            segment = segments.browse(segment_id)
-            values = {
-                "customer": names[partner_id],
-                "segment": segment.name,
-                "days": str(days) if days is not None else "-",
-            }
-            summary = None
-            if segment.followup_summary:
-                summary = render_summary(segment.followup_summary, **values)
-                if summary is None and segment not in refused:
-                    # stored before templates were checked, or forced with SQL
-                    refused.add(segment)
-                    _logger.warning(
-                        "Segment %s: invalid follow-up summary template, the "
-                        "default summary is used",
-                        segment.id,
-                    )
+        return self._create_activities(
+            [self._followup_values(row, today) for row in rows]
+        )
+
+    def _followup_values(self, row, today):
+        partner_id, user_id, segment_id, type_id, days = row
+        user = self.env["res.users"].sudo().browse(user_id)
+        env = self.with_context(lang=user.lang or "en_US").env
+        segment = env["customer.segment"].sudo().browse(segment_id)
+        values = {
+            "customer": env["res.partner"].sudo().browse(partner_id).display_name,
+            "segment": segment.name,
+            "days": str(days) if days is not None else "-",
+        }
+        summary = None
+        if segment.followup_summary:
+            summary = render_summary(segment.followup_summary, **values)
             if summary is None:
-                summary = render_summary(default_template, **values)
+                # stored before templates were checked, or forced with SQL
+                _logger.warning(
+                    "Segment %s: invalid follow-up summary template, the default "
+                    "summary is used",
+                    segment.id,
+                )
+        if summary is None:
+            summary = render_summary(
+                env._("Follow up {customer} ({segment})"), **values
+            )
+        return {
+            "res_id": partner_id,
+            "user_id": user_id,
+            "activity_type_id": type_id,
+            "date_deadline": today,
+            "summary": summary,
+        }
+
+    def _schedule_churn_warnings(self, company, params, today, scope):
+        """An early-warning activity for the account manager of each
+        customer whose churn risk reaches the threshold, unless dismissed or
+        one is open already; in the manager's language."""
+        churn_type = self.env.ref(CHURN_TYPE)
+        rows = self.env.execute_query(
+            SQL(
+                """
+            SELECT c.id, c.user_id, f.id
+              FROM res_partner c
+              JOIN customer_segmentation_figure f
+                ON f.partner_id = c.id AND f.company_id = %(company)s
+              JOIN res_users u ON u.id = c.user_id AND u.active
+             WHERE c.id IN (%(scope)s)
+               AND f.churn_risk_score >= %(threshold)s
+               AND NOT COALESCE(f.churn_dismissed, false)
+               -- one warning per lapse: none again before a new purchase
+               AND f.churn_warned_order_date IS DISTINCT FROM f.last_order_date
+               AND NOT EXISTS (
+                   SELECT 1 FROM mail_activity a
+                    WHERE a.res_model = 'res.partner' AND a.res_id = c.id
+                      AND a.active AND a.activity_type_id = %(type)s)
+          ORDER BY f.rfm_monetary DESC NULLS LAST, c.id
+                """,
+                company=company.id,
+                scope=scope,
+                threshold=params["churn_risk_threshold"],
+                type=churn_type.id,
+            )
+        )
+        vals_list = []
+        for partner_id, user_id, _figure_id in rows:
+            user = self.env["res.users"].sudo().browse(user_id)
+            partner = (
+                self.env["res.partner"]
+                .sudo()
+                .with_company(company)
+                .with_context(lang=user.lang or "en_US")
+                .browse(partner_id)
+            )
             vals_list.append(
                 {
                     "res_id": partner_id,
                     "user_id": user_id,
-                    "activity_type_id": type_id,
+                    "activity_type_id": churn_type.id,
                     "date_deadline": today,
-                    "summary": summary,
+                    "summary": partner.env._(
+                        "Churn risk %(risk)s/100", risk=partner.churn_risk_score
+                    ),
+                    "note": partner.churn_risk_explanation,
                 }
             )
-        return self._create_activities(vals_list)
-
-    def _schedule_churn_warnings(self, params, today, scope):
-        """An early-warning activity for the account manager of each
-        customer whose churn risk reaches the threshold, unless dismissed or
-        one is open already."""
-        churn_type = self.env.ref(CHURN_TYPE)
-        partners = (
-            self.env["res.partner"]
-            .sudo()
-            .browse(
-                row[0]
-                for row in self.env.execute_query(
-                    SQL(
-                        """
-                SELECT c.id FROM res_partner c
-                  JOIN res_users u ON u.id = c.user_id AND u.active
-                 WHERE c.id IN (SELECT id FROM res_partner WHERE %(scope)s)
-                   AND c.churn_risk_score >= %(threshold)s
-                   AND NOT COALESCE(c.churn_dismissed, false)
-                   -- one warning per lapse: none again before a new order
-                   AND c.churn_warned_order_date IS DISTINCT FROM c.last_order_date
-                   AND NOT EXISTS (
-                       SELECT 1 FROM mail_activity a
-                        WHERE a.res_model = 'res.partner' AND a.res_id = c.id
-                          AND a.active AND a.activity_type_id = %(type)s)
-              ORDER BY c.rfm_monetary DESC NULLS LAST, c.id
-                        """,
-                        scope=scope,
-                        threshold=params["churn_risk_threshold"],
-                        type=churn_type.id,
-                    )
-                )
-            )
-        )
-        vals_list = [
-            {
-                "res_id": partner.id,
-                "user_id": partner.user_id.id,
-                "activity_type_id": churn_type.id,
-                "date_deadline": today,
-                "summary": self.env._(
-                    "Churn risk %(risk)s/100", risk=partner.churn_risk_score
-                ),
-                "note": partner.churn_risk_explanation,
-            }
-            for partner in partners
-        ]
         created, left = self._create_activities(vals_list)
         self.env.execute_query(
             SQL(
-                """UPDATE res_partner SET churn_warned_order_date = last_order_date
+                """UPDATE customer_segmentation_figure
+                      SET churn_warned_order_date = last_order_date
                     WHERE id = ANY(%s)""",
-                partners[:created].ids,
+                [row[2] for row in rows[:created]],
             )
         )
         return created, left
 
     def _create_activities(self, vals_list):
         """Create activities in batches, return ``(created, left)``; with the
-        context key
-        ``segmentation_deadline`` (a ``time.monotonic()`` value), stop when
-        it is passed: the next run schedules the rest, as they are still
-        missing."""
+        context key ``segmentation_deadline`` (a ``time.monotonic()`` value),
+        stop when it is passed: the next run schedules the rest, as they are
+        still missing."""
         model_id = self.env["ir.model"]._get_id("res.partner")
         Activity = (
             self.env["mail.activity"]

@@ -1,7 +1,5 @@
 import datetime
-import json
 import logging
-import re
 import time
 
 from lxml import etree
@@ -15,11 +13,11 @@ from odoo.tools.query import Query
 
 from .arguments import caller_names, checked_records, checked_text, checked_values
 from .customer_segment_dimension import (
-    CUSTOM_FIELD_PREFIX,
     SHIPPED_FIELDS,
     is_segment_field,
     partner_field_name,
 )
+from .customer_segmentation_reason import render_reason
 from .input_bounds import (
     MAX_AMOUNT,
     MAX_EMPLOYEES,
@@ -29,15 +27,40 @@ from .input_bounds import (
     check_vals,
     field_label,
 )
-from .segmentation_params import PARAM_PREFIX, PARAMS, parse_params
+from .segmentation_params import PARAMS
 
 SEGMENTATION_GROUP = "customer_segmentation.group_segmentation_user"
-# Day of the latest interactions and churn risks computed by the nightly job.
-STRATEGY_FIGURES_PARAM = "customer_segmentation.strategy_figures_date"
 MANAGER_GROUP = "customer_segmentation.group_segmentation_manager"
+# Day of the latest interactions and churn risks computed by the nightly job,
+# per company (the company id is appended).
+STRATEGY_FIGURES_PARAM = "customer_segmentation.strategy_figures_date"
 
-# Stored on every partner; a child contact carries its commercial entity's
-# values, written by the same statement that classifies the entity.
+# Partner fields showing the figures of the current company
+# (customer.segmentation.figure), read through ``segmentation_figure_id``.
+FIGURE_FIELDS = frozenset(
+    (
+        "first_order_date",
+        "last_order_date",
+        "rfm_frequency",
+        "rfm_monetary",
+        "rfm_recency_score",
+        "rfm_frequency_score",
+        "rfm_monetary_score",
+        "segmentation_last_interaction",
+        "churn_typical_gap_days",
+        "churn_risk_score",
+        "churn_dismissed",
+        "churn_dismiss_reason",
+        "churn_dismissed_order_date",
+        "churn_warned_order_date",
+        "segmentation_in_pool",
+        "segmentation_pool_date",
+        "segmentation_pricelist_id",
+        "segmentation_previous_pricelist_id",
+    )
+)
+FIGURE_PATH = "commercial_partner_id.segmentation_figure_id."
+# Figures and segments of the customer, the same on its contacts.
 STORED_FIELDS = (
     "first_order_date",
     "last_order_date",
@@ -51,7 +74,7 @@ STORED_FIELDS = (
     "segment_rfm_id",
 )
 # Classified from the contact's own data (address, job title, its company's
-# size, the rules of custom dimensions), by a second statement.
+# size).
 PROFILE_FIELDS = ("segment_geo_id", "segment_scale_id", "segment_job_level_id")
 # Partner fields whose change reclassifies the profile dimensions.
 PROFILE_DEPENDENCIES = {
@@ -64,6 +87,8 @@ PROFILE_DEPENDENCIES = {
     "segmentation_employee_count",
     "segmentation_annual_revenue",
 }
+# Partner fields whose change moves purchases to another customer.
+PURCHASE_DEPENDENCIES = {"parent_id", "is_company"}
 
 # What users may type into the segmentation fields of a contact.
 PARTNER_LIMITS = {
@@ -77,131 +102,113 @@ PARTNER_LIMITS = {
 # A Python object, which no XML-RPC caller can send.
 MERGE_CONTEXT_KEY = "segmentation_merge"
 MERGE_CONTEXT_TOKEN = object()
+# Set while the classification writes segments: no reclassification then.
+WRITING_CONTEXT_KEY = "segmentation_writing"
 
 _logger = logging.getLogger(__name__)
 
-# The first full recompute after installation is the baseline: the rules'
-# changes are logged (history and chatter) once a full run has completed, so
-# the baseline of a million customers is not written as millions of "changes".
-# Pins and hand edits are always logged.
-BASELINE = SQL("EXISTS (SELECT 1 FROM customer_segmentation_run WHERE state = 'done')")
+
+def _figure(field_type, name, **attrs):
+    """A partner field showing the figure ``name`` of the customer in the
+    current company."""
+    return field_type(
+        related=FIGURE_PATH + name,
+        depends_context=("company",),
+        groups=SEGMENTATION_GROUP,
+        **attrs,
+    )
+
+
+def _company_segment(dimension, string, **attrs):
+    """The partner's segment on ``dimension`` in the current company: each
+    company classifies its customers on its own (a company-dependent field,
+    which Odoo searches and groups like any other)."""
+    return fields.Many2one(
+        "customer.segment",
+        string=string,
+        company_dependent=True,
+        readonly=True,
+        copy=False,
+        domain=[("dimension", "=", dimension)],
+        group_expand=f"_read_group_segment_{dimension}_id",
+        tracking=True,
+        groups=SEGMENTATION_GROUP,
+        **attrs,
+    )
 
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
-    first_order_date = fields.Date(
+    segmentation_figure_id = fields.Many2one(
+        "customer.segmentation.figure",
+        string="Figures",
+        company_dependent=True,
         readonly=True,
         copy=False,
         groups=SEGMENTATION_GROUP,
-        help="Date of the first confirmed sale order of the customer.",
+        help="The customer's figures in the current company.",
     )
-    last_order_date = fields.Date(
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
-        help="Date of the latest confirmed sale order of the customer.",
+    first_order_date = _figure(
+        fields.Date,
+        "first_order_date",
+        string="First Purchase",
+        help="Date of the customer's first purchase in the current company.",
+    )
+    last_order_date = _figure(
+        fields.Date,
+        "last_order_date",
+        string="Last Purchase",
+        help="Date of the customer's latest purchase in the current company.",
     )
     rfm_recency_days = fields.Integer(
         string="Recency (days)",
         compute="_compute_rfm_recency_days",
         search="_search_rfm_recency_days",
         groups=SEGMENTATION_GROUP,
-        help="Days since the latest confirmed sale order, as of today.",
+        help="Days since the latest purchase, as of today.",
     )
-    rfm_frequency = fields.Integer(
+    rfm_frequency = _figure(
+        fields.Integer,
+        "rfm_frequency",
         string="Frequency",
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
-        help="Confirmed sale orders dated in the look-back window.",
+        help="Purchases dated in the look-back window.",
     )
-    rfm_monetary = fields.Monetary(
+    rfm_monetary = _figure(
+        fields.Monetary,
+        "rfm_monetary",
         string="Monetary",
         currency_field="segmentation_currency_id",
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
-        help="Untaxed amount of the confirmed sale orders dated in the look-back "
-        "window, in the company currency.",
+        help="Untaxed amount of the purchases dated in the look-back window, in "
+        "the company currency.",
     )
     segmentation_currency_id = fields.Many2one(
         "res.currency",
         compute="_compute_segmentation_currency_id",
         groups=SEGMENTATION_GROUP,
     )
-    rfm_recency_score = fields.Integer(
-        string="Recency Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
+    rfm_recency_score = _figure(
+        fields.Integer, "rfm_recency_score", string="Recency Score"
     )
-    rfm_frequency_score = fields.Integer(
-        string="Frequency Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
+    rfm_frequency_score = _figure(
+        fields.Integer, "rfm_frequency_score", string="Frequency Score"
     )
-    rfm_monetary_score = fields.Integer(
-        string="Monetary Score", readonly=True, copy=False, groups=SEGMENTATION_GROUP
+    rfm_monetary_score = _figure(
+        fields.Integer, "rfm_monetary_score", string="Monetary Score"
     )
-    segment_value_id = fields.Many2one(
-        "customer.segment",
-        string="Value Tier",
-        readonly=True,
-        copy=False,
-        index="btree_not_null",
-        ondelete="restrict",
-        domain=[("dimension", "=", "value")],
-        group_expand="_read_group_segment_value_id",
-        tracking=True,
-        groups=SEGMENTATION_GROUP,
-    )
-    segment_lifecycle_id = fields.Many2one(
-        "customer.segment",
-        string="Lifecycle Stage",
-        readonly=True,
-        copy=False,
-        index="btree_not_null",
-        ondelete="restrict",
-        domain=[("dimension", "=", "lifecycle")],
-        group_expand="_read_group_segment_lifecycle_id",
-        tracking=True,
-        groups=SEGMENTATION_GROUP,
-    )
-    segment_rfm_id = fields.Many2one(
-        "customer.segment",
-        string="RFM Segment",
-        readonly=True,
-        copy=False,
-        index="btree_not_null",
-        ondelete="restrict",
-        domain=[("dimension", "=", "rfm")],
-        group_expand="_read_group_segment_rfm_id",
-        tracking=True,
-        groups=SEGMENTATION_GROUP,
-    )
-
-    segment_geo_id = fields.Many2one(
-        "customer.segment",
-        string="Geography",
-        readonly=True,
-        copy=False,
-        index="btree_not_null",
-        ondelete="restrict",
-        domain=[("dimension", "=", "geo")],
-        group_expand="_read_group_segment_geo_id",
-        tracking=True,
-        groups=SEGMENTATION_GROUP,
+    segment_value_id = _company_segment("value", "Value Tier")
+    segment_lifecycle_id = _company_segment("lifecycle", "Lifecycle Stage")
+    segment_rfm_id = _company_segment("rfm", "RFM Segment")
+    segment_geo_id = _company_segment(
+        "geo",
+        "Geography",
         help="Local: same country and state as the company; domestic: same "
         "country; international: another country. Contacts without a country "
         "get none.",
     )
-    segment_scale_id = fields.Many2one(
-        "customer.segment",
-        string="Business Scale",
-        readonly=True,
-        copy=False,
-        index="btree_not_null",
-        ondelete="restrict",
-        domain=[("dimension", "=", "scale")],
-        group_expand="_read_group_segment_scale_id",
-        tracking=True,
-        groups=SEGMENTATION_GROUP,
+    segment_scale_id = _company_segment(
+        "scale",
+        "Business Scale",
         help="Of the company, from its employees and annual revenue; its contacts "
         "share it.",
     )
@@ -272,32 +279,28 @@ class ResPartner(models.Model):
         groups=SEGMENTATION_GROUP,
     )
 
-    # Management (issue: strategies, churn early warning, customer pool)
-    segmentation_last_interaction = fields.Date(
+    # Management: strategies, churn early warning, customer pool
+    segmentation_last_interaction = _figure(
+        fields.Date,
+        "segmentation_last_interaction",
         string="Last Interaction",
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
-        help="Latest done activity, message or confirmed order of the customer "
-        "and its contacts, as of the last nightly strategy run.",
+        help="Latest done activity, message or purchase of the customer and its "
+        "contacts, as of the last nightly strategy run.",
     )
-    churn_typical_gap_days = fields.Integer(
+    churn_typical_gap_days = _figure(
+        fields.Integer,
+        "churn_typical_gap_days",
         string="Usual Gap (days)",
-        readonly=True,
-        copy=False,
         aggregator="avg",
-        groups=SEGMENTATION_GROUP,
-        help="Median number of days between the customer's consecutive "
-        "confirmed orders.",
+        help="Median number of days between the customer's consecutive purchase days.",
     )
-    churn_risk_score = fields.Integer(
+    churn_risk_score = _figure(
+        fields.Integer,
+        "churn_risk_score",
         string="Churn Risk",
-        readonly=True,
-        copy=False,
         aggregator="avg",
-        groups=SEGMENTATION_GROUP,
-        help="0 while the customer orders within its usual gap, rising to 100 "
-        "when its last order is as old as the set number of usual gaps.",
+        help="0 while the customer buys within its usual gap, rising to 100 when "
+        "its last purchase is as old as the set number of usual gaps.",
     )
     churn_risk_explanation = fields.Char(
         string="Churn Risk Reason",
@@ -312,28 +315,21 @@ class ResPartner(models.Model):
         help="The churn risk reaches the warning threshold of the settings and "
         "nobody dismissed it.",
     )
-    churn_dismissed = fields.Boolean(
+    churn_dismissed = _figure(
+        fields.Boolean,
+        "churn_dismissed",
         string="Churn Warning Dismissed",
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
         help="A user judged the churn warning a false alarm; it comes back when "
-        "the customer orders again and then lapses.",
+        "the customer buys again and then lapses.",
     )
-    churn_dismiss_reason = fields.Text(
-        string="Dismissal Reason", readonly=True, copy=False, groups=SEGMENTATION_GROUP
+    churn_dismiss_reason = _figure(
+        fields.Text, "churn_dismiss_reason", string="Dismissal Reason"
     )
-    churn_dismissed_order_date = fields.Date(
-        string="Last Order When Dismissed",
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
+    churn_dismissed_order_date = _figure(
+        fields.Date, "churn_dismissed_order_date", string="Last Purchase When Dismissed"
     )
-    churn_warned_order_date = fields.Date(
-        string="Last Order When Warned",
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
+    churn_warned_order_date = _figure(
+        fields.Date, "churn_warned_order_date", string="Last Purchase When Warned"
     )
     segmentation_manager_since = fields.Date(
         string="Account Manager Since",
@@ -343,16 +339,14 @@ class ResPartner(models.Model):
         help="When the salesperson got the customer: the shared pool measures "
         "neglect from this date at the earliest.",
     )
-    segmentation_in_pool = fields.Boolean(
+    segmentation_in_pool = _figure(
+        fields.Boolean,
+        "segmentation_in_pool",
         string="In Customer Pool",
-        readonly=True,
-        copy=False,
-        index="btree_not_null",
-        groups=SEGMENTATION_GROUP,
-        help="In the shared customer pool (公海): salespeople may claim it.",
+        help="In the company's shared customer pool (公海): salespeople may claim it.",
     )
-    segmentation_pool_date = fields.Datetime(
-        string="In Pool Since", readonly=True, copy=False, groups=SEGMENTATION_GROUP
+    segmentation_pool_date = _figure(
+        fields.Datetime, "segmentation_pool_date", string="In Pool Since"
     )
     segmentation_tag_ids = fields.Many2many(
         "res.partner.category",
@@ -364,20 +358,16 @@ class ResPartner(models.Model):
         copy=False,
         groups=SEGMENTATION_GROUP,
     )
-    segmentation_pricelist_id = fields.Many2one(
-        "product.pricelist",
+    segmentation_pricelist_id = _figure(
+        fields.Many2one,
+        "segmentation_pricelist_id",
         string="Pricelist from Segment",
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
         help="The exclusive pricelist of a segment, applied to this customer.",
     )
-    segmentation_previous_pricelist_id = fields.Many2one(
-        "product.pricelist",
+    segmentation_previous_pricelist_id = _figure(
+        fields.Many2one,
+        "segmentation_previous_pricelist_id",
         string="Pricelist Before Segment",
-        readonly=True,
-        copy=False,
-        groups=SEGMENTATION_GROUP,
         help="Restored when the customer leaves the segment.",
     )
 
@@ -404,6 +394,7 @@ class ResPartner(models.Model):
     )
 
     @api.depends("churn_risk_score", "churn_dismissed")
+    @api.depends_context("company")
     def _compute_churn_alert(self):
         threshold = self._segmentation_churn_threshold()
         for partner in self:
@@ -412,35 +403,46 @@ class ResPartner(models.Model):
             )
 
     def _search_churn_alert(self, operator, value):
+        """Partners whose customer has a warning in the current company; a
+        customer without figures there has none."""
         if operator not in ("=", "!=") or not isinstance(value, bool):
             return NotImplemented
-        alert = [
-            ("churn_risk_score", ">=", self._segmentation_churn_threshold()),
-            ("churn_dismissed", "!=", True),
-        ]
-        return alert if (operator == "=") == value else ["!", *expression.AND([alert])]
+        warned = (
+            self.env["customer.segmentation.figure"]
+            .sudo()
+            ._search(
+                [
+                    ("company_id", "=", self.env.company.id),
+                    ("churn_risk_score", ">=", self._segmentation_churn_threshold()),
+                    ("churn_dismissed", "!=", True),
+                ]
+            )
+            .subselect("partner_id")
+        )
+        operator = "in" if (operator == "=") == value else "not in"
+        return [("commercial_partner_id", operator, warned)]
 
     @api.model
     def _segmentation_churn_threshold(self):
         try:
             return self._segmentation_params()["churn_risk_threshold"]
         except UserError:
-            return PARAMS["churn_risk_threshold"][1]
+            return PARAMS["churn_risk_threshold"].default
 
     @api.depends("churn_risk_score", "churn_typical_gap_days", "last_order_date")
-    @api.depends_context("lang")
+    @api.depends_context("lang", "company")
     def _compute_churn_risk_explanation(self):
         today = _segmentation_today()
         for partner in self:
             gap = partner.churn_typical_gap_days
             if not gap or not partner.last_order_date:
                 partner.churn_risk_explanation = self.env._(
-                    "Fewer than two order dates: no usual gap to compare with."
+                    "Fewer than two purchase days: no usual gap to compare with."
                 )
                 continue
             recency = (today - partner.last_order_date).days
             partner.churn_risk_explanation = self.env._(
-                "Usually orders every %(gap)s days; last order %(recency)s days "
+                "Usually buys every %(gap)s days; last purchase %(recency)s days "
                 "ago, %(ratio)s times the usual gap: risk %(risk)s/100.",
                 gap=gap,
                 recency=recency,
@@ -453,6 +455,7 @@ class ResPartner(models.Model):
         self.segmentation_currency_id = self.env.company.currency_id
 
     @api.depends("last_order_date")
+    @api.depends_context("company")
     def _compute_rfm_recency_days(self):
         today = _segmentation_today()
         for partner in self:
@@ -464,28 +467,56 @@ class ResPartner(models.Model):
         "segment_value_id",
         "segment_lifecycle_id",
         "segment_rfm_id",
-        "first_order_date",
-        "last_order_date",
-        "rfm_frequency",
-        "rfm_monetary",
+        "segmentation_figure_id",
         "segment_override_ids.active",
         "segment_override_ids.segment_id",
         "segment_override_ids.rule_segment_id",
         "segment_override_ids.date_expiry",
     )
-    @api.depends_context("lang")
+    @api.depends_context("lang", "company")
     def _compute_segmentation_explanation(self):
+        """Why the customer is in its segments of the current company: the
+        rules' reasons (the same as the history's), and its pins."""
+        company = self.env.company
         try:
-            params = self._segmentation_params()
+            reasons = (
+                self.env["customer.segmentation.pipeline"]
+                .sudo()
+                ._reasons(company, self.commercial_partner_id.ids)
+            )
         except UserError as error:
             self.segmentation_explanation = error.args[0]
             return
-        today = _segmentation_today()
         for partner in self:
-            partner.segmentation_explanation = "\n".join(
-                partner._segmentation_explain(params, today)
-                + partner._segmentation_explain_pins()
+            lines = partner._segmentation_explain(
+                reasons.get(partner.commercial_partner_id.id, {})
             )
+            partner.segmentation_explanation = "\n".join(
+                lines + partner._segmentation_explain_pins()
+            )
+
+    def _segmentation_explain(self, reasons):
+        """Sentences telling why this partner is in its value tier, lifecycle
+        stage and RFM segment: ``reasons`` are the rules' ``{dimension:
+        (code, values)}``."""
+        _ = self.env._
+        currency = self.env.company.currency_id
+        lines = []
+        for dimension in ("lifecycle", "value", "rfm"):
+            segment = self[SHIPPED_FIELDS[dimension]]
+            if not segment or dimension not in reasons:
+                continue
+            code, values = reasons[dimension]
+            lines.append(
+                _(
+                    "%(segment)s: %(reason)s.",
+                    segment=segment.name,
+                    reason=render_reason(self.env, code, values, currency),
+                )
+            )
+        if not lines:
+            lines.append(_("No purchase and nothing pending: not classified."))
+        return lines
 
     def _segmentation_explain_pins(self):
         """Sentences telling which segments are pinned, by whom and why."""
@@ -512,115 +543,6 @@ class ResPartner(models.Model):
                     until=until,
                     reason=pin.reason,
                     rule=pin.rule_segment_id.name or _("none"),
-                )
-            )
-        return lines
-
-    def _segmentation_explain(self, params, today):
-        """Sentences telling why this partner is in its segments."""
-        _ = self.env._
-        lines = []
-        if not self.last_order_date:
-            if self.segment_lifecycle_id:
-                lines.append(
-                    _(
-                        "%(stage)s: no purchase yet, but an open quotation, an "
-                        "order dated later or an opportunity.",
-                        stage=self.segment_lifecycle_id.name,
-                    )
-                )
-            else:
-                lines.append(_("No confirmed order and no quotation: not classified."))
-            return lines
-        age = (today - self.first_order_date).days
-        recency = (today - self.last_order_date).days
-        stage = self.segment_lifecycle_id.code
-        if stage == "new":
-            reason = _(
-                "first order %(age)s days ago, within the new-customer period "
-                "of %(days)s days",
-                age=age,
-                days=params["new_days"],
-            )
-        elif stage == "active":
-            reason = _(
-                "last order %(recency)s days ago, within the active period of "
-                "%(days)s days",
-                recency=recency,
-                days=params["active_days"],
-            )
-        elif stage == "at_risk":
-            reason = _(
-                "last order %(recency)s days ago, more than the active period of "
-                "%(active)s days but within the churn period of %(churn)s days",
-                recency=recency,
-                active=params["active_days"],
-                churn=params["churn_days"],
-            )
-        elif stage == "churned":
-            reason = _(
-                "last order %(recency)s days ago, more than the churn period of "
-                "%(days)s days",
-                recency=recency,
-                days=params["churn_days"],
-            )
-        else:
-            reason = _("not recomputed since the last order")
-        if self.segment_lifecycle_id:
-            lines.append(
-                _(
-                    "%(segment)s: %(reason)s.",
-                    segment=self.segment_lifecycle_id.name,
-                    reason=reason,
-                )
-            )
-        if self.segment_value_id:
-            amount = self.rfm_monetary
-            if not self.rfm_frequency:
-                reason = _(
-                    "no confirmed order in the last %(window)s days",
-                    window=params["lookback_days"],
-                )
-            elif params["value_method"] == "fixed":
-                reason = _(
-                    "%(amount).2f spent in the last %(window)s days; high value "
-                    "from %(high).2f, medium from %(medium).2f",
-                    amount=amount,
-                    window=params["lookback_days"],
-                    high=params["value_high_amount"],
-                    medium=params["value_medium_amount"],
-                )
-            else:
-                reason = _(
-                    "%(amount).2f spent in the last %(window)s days; the top "
-                    "%(high)s%% of buying customers are high value, the next "
-                    "%(medium)s%% medium",
-                    amount=amount,
-                    window=params["lookback_days"],
-                    high=round(params["value_high_share"] * 100, 2),
-                    medium=round(params["value_medium_share"] * 100, 2),
-                )
-            lines.append(
-                _(
-                    "%(segment)s: %(reason)s.",
-                    segment=self.segment_value_id.name,
-                    reason=reason,
-                )
-            )
-        if self.segment_rfm_id:
-            lines.append(
-                _(
-                    "%(segment)s: recency score %(r)s (last order %(recency)s "
-                    "days ago), frequency score %(f)s (%(orders)s orders), "
-                    "monetary score %(m)s, among the customers buying in the "
-                    "last %(window)s days.",
-                    segment=self.segment_rfm_id.name,
-                    r=self.rfm_recency_score,
-                    recency=recency,
-                    f=self.rfm_frequency_score,
-                    orders=self.rfm_frequency,
-                    m=self.rfm_monetary_score,
-                    window=params["lookback_days"],
                 )
             )
         return lines
@@ -728,16 +650,25 @@ class ResPartner(models.Model):
         model = self._segmentation_without_defaults()
         checked_values(model, vals_list, model._segmentation_engine_fields)
         model._segmentation_check_input(vals_list)
+        # figures given at creation (superuser only) go to the company's row
+        figures = [
+            {name: vals[name] for name in FIGURE_FIELDS & vals.keys()}
+            for vals in vals_list
+        ]
+        vals_list = [
+            {name: value for name, value in vals.items() if name not in FIGURE_FIELDS}
+            for vals in vals_list
+        ]
         partners = super(ResPartner, model).create(vals_list)
+        for partner, values in zip(partners, figures, strict=True):
+            if values:
+                partner._segmentation_write_figures(values)
         partners._segmentation_check_manual_segments(
             {name for vals in vals_list for name in vals}
         )
-        # a new contact of a company shows the company's segments at once
-        contacts = partners.filtered("parent_id")
-        contacts.commercial_partner_id._segmentation_reclassify(
-            profile=False, commercial=True
-        )
-        partners._segmentation_reclassify(orders=False)
+        # a new contact of a company shows the company's segments at once,
+        # and every partner gets its profile segments
+        partners._segmentation_reclassify()
         manual = self._segmentation_manual_fields()
         if any(manual.keys() & vals.keys() for vals in vals_list):
             Segment = self.env["customer.segment"]
@@ -755,13 +686,20 @@ class ResPartner(models.Model):
         checked_values(self, [vals], self._segmentation_engine_fields)
         self._segmentation_check_input([vals])
         written = set(vals)
-        orders = bool({"parent_id", "is_company"} & written)
-        profile = bool(
+        reclassify = not self.env.context.get(WRITING_CONTEXT_KEY) and bool(
             (PROFILE_DEPENDENCIES | self._segmentation_rule_fields()) & written
         )
-        manual = bool(set(self._segmentation_manual_fields()) & written)
+        manual = not self.env.context.get(WRITING_CONTEXT_KEY) and bool(
+            set(self._segmentation_manual_fields()) & written
+        )
         before = self._segmentation_manual_values() if manual else None
-        customers_before = self.commercial_partner_id if orders or profile else None
+        customers_before = self.commercial_partner_id if reclassify else None
+        figures = {name: vals[name] for name in FIGURE_FIELDS & written}
+        if figures:
+            # the figures of the current company live in its row (only the
+            # superuser gets here: the module's code, or a fix by hand)
+            vals = {name: value for name, value in vals.items() if name not in figures}
+            self._segmentation_write_figures(figures)
         res = super().write(vals)
         if manual:
             self._segmentation_check_manual_segments(written)
@@ -773,12 +711,24 @@ class ResPartner(models.Model):
             )
         if manual:
             self._segmentation_log_manual(before)
-        if orders or profile:
-            # the orders of a moved contact now count for another customer
-            (customers_before | self.commercial_partner_id)._segmentation_reclassify(
-                orders=orders, profile=profile
-            )
+        if reclassify:
+            customers = customers_before | self.commercial_partner_id
+            if PURCHASE_DEPENDENCIES & written:
+                # the purchases of a moved contact now count for another
+                # customer: both are refreshed from their purchases
+                self.env["customer.segmentation.queue"]._enqueue_all_companies(
+                    customers.ids
+                )
+            customers._segmentation_reclassify()
         return res
+
+    def _segmentation_write_figures(self, values):
+        """Write figures of these partners' customers in the current company,
+        making their rows where missing."""
+        Figure = self.env["customer.segmentation.figure"].sudo()
+        rows = Figure._ensure(self.env.company, self.commercial_partner_id.ids)
+        Figure.browse(rows.values()).write(values)
+        self.invalidate_recordset(list(values))
 
     def _commercial_sync_to_children(self, fields_to_sync=None):
         # Any write on a company "syncs" its commercial fields to its contacts,
@@ -794,51 +744,55 @@ class ResPartner(models.Model):
     # ------------------------------------------------------------------
 
     def action_recompute_segments(self):
-        """Recompute the segments of these partners' commercial entities.
+        """Recompute the segments of these partners' commercial entities, in
+        the current company, from their purchases.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
         'action_recompute_segments', [[id, ...]])``: ids of partners the caller
         may read, at most ``arguments.MAX_RECORDS``. Value tiers and RFM scores
-        are still ranked against all customers. Requires the Customer
-        Segmentation / User group.
+        are still ranked against all the company's customers. Requires the
+        Customer Segmentation / User group.
 
         :return: True
         """
         self._segmentation_check_group(SEGMENTATION_GROUP)
         partners = checked_records(self, "ids", self.env._("Partners"))
         customers = partners.sudo().commercial_partner_id
-        engine = self.env["res.partner"].sudo()
-        params = engine._segmentation_params()
-        today = _segmentation_today()
-        stats = engine._segmentation_population_stats(params, today)
-        engine._segmentation_apply_all(params, stats, today, customer_ids=customers.ids)
+        # invalid settings: a clear error for whoever asked
+        self.env.company._segmentation_params()
+        self.env["customer.segmentation.run"].sudo()._recompute_customers(
+            self.env.company, customers.ids
+        )
         return True
 
     @api.model
     def recompute_all_segments(self):
-        """Recompute the segments of every customer, in one transaction.
+        """Recompute the segments of every customer of the current company.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
-        'recompute_all_segments', [])``. Requires the Customer Segmentation /
-        Manager group.
+        'recompute_all_segments', [])``; the current company is the user's,
+        or the first of ``allowed_company_ids`` in the context. Requires the
+        Customer Segmentation / Manager group.
 
-        :return: ``{'run_id': int, 'customers': int, 'written': int,
-            'changes': {'value': int, 'lifecycle': int, 'rfm': int}}``:
-            customers (commercial entities, archived ones included) processed,
-            customers whose stored figures changed and, per dimension, how many
-            customers changed segment.
+        :return: ``{'run_id': int, 'company_id': int, 'customers': int,
+            'written': int, 'changes': {'value': int, 'lifecycle': int,
+            'rfm': int, 'other': int}}``: customers (commercial entities the
+            company classifies, archived ones included) processed, customers
+            whose figures changed and, per dimension, how many customers
+            changed segment
         """
         self._segmentation_check_group(MANAGER_GROUP)
+        company = self.env.company
         self.env["customer.segment.override"]._expire(_segmentation_today())
-        run = self.env["customer.segmentation.run"].sudo()._start("manual")
+        run = self.env["customer.segmentation.run"].sudo()._start("manual", company)
         run._process(batch_size=None)
         return run._summary()
 
     @api.model
     def apply_segment_strategies(self):
-        """Apply every segment's management strategy now, as the nightly job
-        does: account managers, shared pool, tags, pricelists, follow-up and
-        churn early-warning activities.
+        """Apply every segment's management strategy in the current company
+        now, as the nightly job does: account managers, shared pool, tags,
+        pricelists, follow-up and churn early-warning activities.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
         'apply_segment_strategies', [])``. Requires the Customer Segmentation /
@@ -856,33 +810,34 @@ class ResPartner(models.Model):
             self.env["customer.segmentation.strategy"]
             .sudo()
             .with_context(segmentation_commit=False, segmentation_deadline=None)
-            ._apply()
+            ._apply(self.env.company)
         )
 
     @api.model
     def _cron_apply_segment_strategies(self, time_budget=240):
-        """Nightly: strategies after the recompute. Activities are created in
-        committed batches within ``time_budget`` seconds; if some are left,
-        the job reports progress and Odoo runs it again at once."""
-        # A call resuming today's work (activities left by the previous
-        # call) reuses today's interactions and churn risks: at a million
-        # customers they take minutes.
+        """Nightly: strategies after the recompute, company by company.
+        Activities are created in committed batches within ``time_budget``
+        seconds; if some are left, the job reports progress and Odoo runs it
+        again at once."""
         config = self.env["ir.config_parameter"].sudo()
         today = str(_segmentation_today())
-        figures = config.get_param(STRATEGY_FIGURES_PARAM) != today
-        result = (
-            self.env["customer.segmentation.strategy"]
-            .with_context(
-                segmentation_commit=True,
-                segmentation_deadline=time.monotonic() + time_budget,
+        deadline = time.monotonic() + time_budget
+        done = left = 0
+        for company in self.env["res.company"].sudo().search([]):
+            # A call resuming today's work (activities left by the previous
+            # call) reuses today's interactions and churn risks: at a
+            # million customers they take minutes.
+            key = f"{STRATEGY_FIGURES_PARAM}.{company.id}"
+            figures = config.get_param(key) != today
+            result = (
+                self.env["customer.segmentation.strategy"]
+                .with_context(segmentation_commit=True, segmentation_deadline=deadline)
+                ._apply(company, figures=figures)
             )
-            ._apply(figures=figures)
-        )
-        config.set_param(STRATEGY_FIGURES_PARAM, today)
-        self.env["ir.cron"]._notify_progress(
-            done=result["followups"] + result["churn_warnings"],
-            remaining=result["activities_left"],
-        )
+            config.set_param(key, today)
+            done += result["followups"] + result["churn_warnings"]
+            left += result["activities_left"]
+        self.env["ir.cron"]._notify_progress(done=done, remaining=left)
 
     def action_claim_from_pool(self):
         """Take these customers from the shared pool as their account manager.
@@ -927,7 +882,7 @@ class ResPartner(models.Model):
                 raise UserError(
                     self.env._(
                         "Daily Pool Claims per Salesperson "
-                        "(customer_segmentation.pool_daily_claim_limit) is "
+                        "(segmentation_pool_daily_claim_limit) is "
                         "%(limit)s: you claimed %(claimed)s customers today and "
                         "cannot claim %(count)s more.",
                         limit=limit,
@@ -935,18 +890,15 @@ class ResPartner(models.Model):
                         count=len(customers),
                     )
                 )
-        customers.write(
-            {
-                "user_id": self.env.uid,
-                "segmentation_in_pool": False,
-                "segmentation_pool_date": False,
-            }
+        customers.segmentation_figure_id.write(
+            {"segmentation_in_pool": False, "segmentation_pool_date": False}
         )
+        customers.write({"user_id": self.env.uid})
         self.env["customer.segmentation.pool.move"].sudo().create(
             [
                 {
                     "partner_id": customer.id,
-                    "company_id": customer.company_id.id,
+                    "company_id": self.env.company.id,
                     "user_id": self.env.uid,
                     "move": "claim",
                     "reason": self.env._("Claimed from the customer pool"),
@@ -994,9 +946,8 @@ class ResPartner(models.Model):
                 )
             )
         # a judgement on the segmentation, not an edit of the contact
-        for last_order_date, group in (
-            customers.sudo().grouped("last_order_date").items()
-        ):
+        figures = customers.sudo().segmentation_figure_id
+        for last_order_date, group in figures.grouped("last_order_date").items():
             group.write(
                 {
                     "churn_dismissed": True,
@@ -1043,18 +994,6 @@ class ResPartner(models.Model):
         }
 
     @api.model
-    def _cron_recompute_segments(self, batch_size=20000, time_budget=240):
-        """Nightly full recompute in committed batches (see the run model)."""
-        self.env["customer.segment.override"]._expire(_segmentation_today())
-        Run = self.env["customer.segmentation.run"]
-        run = Run._resume_or_start("cron")
-        run._process(batch_size=batch_size, time_budget=time_budget)
-
-    # ------------------------------------------------------------------
-    # Classification engine
-    # ------------------------------------------------------------------
-
-    @api.model
     def _segmentation_customer_domain(self):
         """Who is a customer: the commercial entities, companies and
         individuals without a company. The one definition: SQL takes it from
@@ -1088,1133 +1027,38 @@ class ResPartner(models.Model):
             )
 
     @api.model
-    def _segmentation_params(self):
-        """Read the settings; a stored invalid value aborts with a UserError."""
-        get_param = self.env["ir.config_parameter"].sudo().get_param
-        raw = {key: get_param(PARAM_PREFIX + key) for key in PARAMS}
-        values, errors = parse_params(raw, self.env)
-        if errors:
-            raise UserError(
-                self.env._(
-                    "Customer segmentation settings are invalid; nothing was "
-                    "recomputed.\n%(errors)s",
-                    errors="\n".join(errors),
-                )
+    def _cron_recompute_segments(self, batch_size=20000, time_budget=240):
+        """Nightly full recompute of every company, in committed batches (see
+        the run model): a call going on with today's unfinished runs, or
+        starting one per company. When ``time_budget`` seconds are spent, the
+        job reports what is left and Odoo calls it again at once."""
+        self.env["customer.segment.override"]._expire(_segmentation_today())
+        runs = self.env["customer.segmentation.run"]._cron_runs()
+        started = time.monotonic()
+        for run in runs:
+            budget = time_budget - (time.monotonic() - started)
+            if budget <= 0:
+                break
+            run._process(batch_size=batch_size, time_budget=budget)
+        self.env["ir.cron"]._notify_progress(
+            done=sum(runs.mapped("customers_done")),
+            remaining=sum(
+                run.customers_total - run.customers_done
+                for run in runs
+                if run.state == "running"
             )
-        return values
+            or len(runs.filtered(lambda run: run.state == "running")),
+        )
+
+    # ------------------------------------------------------------------
+    # Classification: settings, scopes, refreshes
+    # ------------------------------------------------------------------
 
     @api.model
-    def _segmentation_window_start(self, params, today):
-        start = today - datetime.timedelta(days=params["lookback_days"])
-        return datetime.datetime.combine(start, datetime.time.min)
-
-    @api.model
-    def _segmentation_population_stats(self, params, today):
-        """Population-wide thresholds among customers with a purchase in the
-        window, so that any subset of customers is classified exactly as in a
-        full run.
-
-        A score is ``ceil(5 * cume_dist)``, computed in integers; each score's
-        breakpoint is the largest value that gets it, so the score of ``x`` is
-        the smallest score whose breakpoint is at least ``x``. The quantile
-        cut-offs are the amounts at the last high and medium ranks: ties with
-        them share the better tier.
-
-        :return: JSON-serialisable dict of thresholds (values as text)
-        """
-        self.env.flush_all()
-        rows = self.env.execute_query(
-            SQL(
-                """
-            WITH purchase AS MATERIALIZED (
-                SELECT customer_id, max(date) AS last_date,
-                       count(*) AS frequency, sum(amount) AS monetary
-                  FROM (%(purchases)s) pu
-              GROUP BY customer_id
-            ),
-            ranked AS (
-                SELECT last_date, frequency, monetary, total,
-                       (5 * count(*) OVER (ORDER BY last_date) + total - 1)
-                           / total AS r_score,
-                       (5 * count(*) OVER (ORDER BY frequency) + total - 1)
-                           / total AS f_score,
-                       (5 * count(*) OVER (ORDER BY monetary) + total - 1)
-                           / total AS m_score,
-                       row_number() OVER (ORDER BY monetary DESC) AS m_rank
-                  FROM (SELECT *, count(*) OVER () AS total FROM purchase) t
-            )
-            SELECT 'recency', r_score, max(last_date)::text
-              FROM ranked GROUP BY r_score
-            UNION ALL
-            SELECT 'frequency', f_score, max(frequency)::text
-              FROM ranked GROUP BY f_score
-            UNION ALL
-            SELECT 'monetary', m_score, max(monetary)::text
-              FROM ranked GROUP BY m_score
-            UNION ALL
-            SELECT 'high', 0, max(monetary)::text FROM ranked
-             WHERE m_rank = ceil(round(%(high_share)s::numeric * total, 9))
-            UNION ALL
-            SELECT 'medium', 0, max(monetary)::text FROM ranked
-             WHERE m_rank = ceil(round(%(medium_share)s::numeric * total, 9))
-            UNION ALL
-            SELECT 'total', count(*), NULL FROM purchase
-                """,
-                purchases=self.env["customer.segmentation.purchase"]._query(
-                    today,
-                    since=self._segmentation_window_start(params, today).date(),
-                ),
-                high_share=str(params["value_high_share"]),
-                medium_share=str(
-                    params["value_high_share"] + params["value_medium_share"]
-                ),
-            )
-        )
-        stats = {
-            "total": 0,
-            "recency_breaks": [],
-            "frequency_breaks": [],
-            "monetary_breaks": [],
-            "high_cutoff": None,
-            "medium_cutoff": None,
-        }
-        for kind, score, value in rows:
-            if kind == "total":
-                stats["total"] = score
-            elif kind in ("high", "medium"):
-                stats[f"{kind}_cutoff"] = value
-            else:
-                stats[f"{kind}_breaks"].append((score, value))
-        for kind in ("recency", "frequency", "monetary"):
-            stats[f"{kind}_breaks"].sort()
-        return stats
-
-    @api.model
-    def _segmentation_segment_ids(self):
-        """Active segment ids per code, and the RFM map as 25 cells (R-major,
-        the first segment by sequence winning a cell)."""
-        rows = self.env.execute_query(
-            SQL(
-                """
-            SELECT id, dimension, code, rfm_recency_min, rfm_recency_max,
-                   rfm_frequency_min, rfm_frequency_max
-              FROM customer_segment
-             WHERE active AND dimension IN ('value', 'lifecycle', 'rfm')
-          ORDER BY sequence, id
-                """
-            )
-        )
-        ids = {"value": {}, "lifecycle": {}}
-        rfm_cells = [None] * 25
-        for segment_id, dimension, code, r_min, r_max, f_min, f_max in rows:
-            if dimension != "rfm":
-                ids[dimension].setdefault(code, segment_id)
-                continue
-            for r in range(max(r_min, 1), min(r_max, 5) + 1):
-                for f in range(max(f_min, 1), min(f_max, 5) + 1):
-                    cell = (r - 1) * 5 + (f - 1)
-                    if rfm_cells[cell] is None:
-                        rfm_cells[cell] = segment_id
-        return ids["value"], ids["lifecycle"], rfm_cells
-
-    @api.model
-    def _segmentation_apply(
-        self,
-        params,
-        stats,
-        today,
-        customer_ids=None,
-        id_range=None,
-        cause="rule",
-        ended=(),
-        run=None,
-        build_only=False,
-    ):
-        """Classify customers on value, lifecycle and RFM, write the rows whose
-        values changed and log the segment changes.
-
-        One statement for any number of customers: aggregate their orders,
-        score them against ``stats``, keep the pinned segments, update the
-        customers and their child contacts where something differs, and write
-        the history and chatter of the customers that changed segment.
-
-        :param customer_ids: commercial partner ids, or None for all
-        :param id_range: ``(low, high)``: commercial partners with
-            ``low < id <= high`` (used by the batched nightly run)
-        :param cause: history cause of the changes made by the rules
-        :param ended: ``{(partner_id, dimension)}`` whose pin just ended
-        :param run: the ``customer.segmentation.run`` doing this, if any
-        :param build_only: return ``(source, dimensions, figures)`` for
-            ``_segmentation_write`` instead of writing
-        :return: ``{'customers': n, 'value': n, 'lifecycle': n, 'rfm': n}``
-            where ``customers`` counts the customers written
-        """
-        self.env.flush_all()
-        value_ids, lifecycle_ids, rfm_cells = self._segmentation_segment_ids()
-        window_start = self._segmentation_window_start(params, today).date()
-        scope = self._segmentation_customer_sql("c")
-        if customer_ids is not None:
-            scope = SQL("%s AND c.id = ANY(%s)", scope, list(customer_ids))
-        if id_range is not None:
-            scope = SQL("%s AND c.id > %s AND c.id <= %s", scope, *id_range)
-        customers = None
-        if customer_ids is not None or id_range is not None:
-            customers = SQL("SELECT c.id FROM res_partner c WHERE %s", scope)
-        Purchase = self.env["customer.segmentation.purchase"]
-        if params["value_method"] == "fixed":
-            high_cutoff = params["value_high_amount"]
-            medium_cutoff = params["value_medium_amount"]
-        else:
-            high_cutoff = stats["high_cutoff"]
-            medium_cutoff = stats["medium_cutoff"]
-
-        def score(column, breaks, cast):
-            if not breaks:
-                return SQL("NULL::int")
-            cases = [
-                SQL("WHEN %s <= %s::%s THEN %s", column, value, SQL(cast), s)
-                for s, value in breaks
-            ]
-            return SQL("CASE %s ELSE 5 END", SQL(" ").join(cases))
-
-        opportunity = SQL("false")
-        if "crm.lead" in self.env:
-            opportunity = SQL(
-                """EXISTS (
-                    SELECT 1 FROM crm_lead l
-                      JOIN res_partner lp ON lp.id = l.partner_id
-                      LEFT JOIN crm_stage st ON st.id = l.stage_id
-                     WHERE lp.commercial_partner_id = m.customer_id
-                       AND l.active
-                       AND l.type = 'opportunity'
-                       AND NOT COALESCE(st.is_won, false))"""
-            )
-        source = SQL(
-            """
-        WITH agg AS (
-            SELECT customer_id,
-                   min(date) FILTER (WHERE purchase) AS first_date,
-                   max(date) FILTER (WHERE purchase) AS last_date,
-                   count(*) FILTER (WHERE purchase AND date >= %(window_start)s)
-                       AS frequency,
-                   sum(amount) FILTER (WHERE purchase AND date >= %(window_start)s)
-                       AS monetary,
-                   -- an open quotation or an order dated later
-                   bool_or(NOT purchase) AS quoted
-              FROM (%(orders)s) o
-          GROUP BY customer_id
-        ),
-        metric AS (
-            SELECT c.id AS customer_id,
-                   c.company_id,
-                   c.segment_value_id AS old_value,
-                   c.segment_lifecycle_id AS old_lifecycle,
-                   c.segment_rfm_id AS old_rfm,
-                   a.first_date, a.last_date,
-                   COALESCE(a.frequency, 0) AS frequency,
-                   COALESCE(a.monetary, 0) AS monetary,
-                   -- NULL without purchase in the window: low value
-                   a.monetary AS window_monetary,
-                   COALESCE(a.quoted, false) AS quoted,
-                   %(today)s::date - a.first_date AS age_days,
-                   %(today)s::date - a.last_date AS recency_days
-              FROM res_partner c
-              LEFT JOIN agg a ON a.customer_id = c.id
-             WHERE %(scope)s
-        ),
-        scored AS (
-            SELECT m.*,
-                   CASE WHEN m.frequency > 0 THEN %(r_score)s END AS r_score,
-                   CASE WHEN m.frequency > 0 THEN %(f_score)s END AS f_score,
-                   CASE WHEN m.frequency > 0 THEN %(m_score)s END AS m_score,
-                   CASE
-                       WHEN m.last_date IS NULL THEN NULL
-                       WHEN m.window_monetary >= %(high_cutoff)s THEN %(value_high)s
-                       WHEN m.window_monetary >= %(medium_cutoff)s THEN %(value_medium)s
-                       ELSE %(value_low)s
-                   END AS rule_value,
-                   CASE
-                       WHEN m.last_date IS NULL THEN
-                           CASE WHEN m.quoted OR %(opportunity)s
-                                THEN %(lc_prospect)s END
-                       WHEN m.age_days <= %(new_days)s THEN %(lc_new)s
-                       WHEN m.recency_days <= %(active_days)s THEN %(lc_active)s
-                       WHEN m.recency_days <= %(churn_days)s THEN %(lc_at_risk)s
-                       ELSE %(lc_churned)s
-                   END AS rule_lifecycle
-              FROM metric m
-        )
-        SELECT s.*,
-               (%(rfm_cells)s::int[])[(s.r_score - 1) * 5 + s.f_score] AS rule_rfm
-          FROM scored s
-            """,
-            window_start=window_start,
-            orders=Purchase._query_orders(today, customers=customers),
-            scope=scope,
-            opportunity=opportunity,
-            today=today,
-            r_score=score(SQL("m.last_date"), stats["recency_breaks"], "date"),
-            f_score=score(SQL("m.frequency"), stats["frequency_breaks"], "int"),
-            m_score=score(SQL("m.monetary"), stats["monetary_breaks"], "numeric"),
-            high_cutoff=_numeric(high_cutoff),
-            medium_cutoff=_numeric(medium_cutoff),
-            value_high=value_ids.get("high"),
-            value_medium=value_ids.get("medium"),
-            value_low=value_ids.get("low"),
-            lc_prospect=lifecycle_ids.get("prospect"),
-            lc_new=lifecycle_ids.get("new"),
-            lc_active=lifecycle_ids.get("active"),
-            lc_at_risk=lifecycle_ids.get("at_risk"),
-            lc_churned=lifecycle_ids.get("churned"),
-            new_days=params["new_days"],
-            active_days=params["active_days"],
-            churn_days=params["churn_days"],
-            rfm_cells=rfm_cells,
-        )
-        reasons = self._segmentation_core_reasons(
-            params, lifecycle_ids, high_cutoff, medium_cutoff
-        )
-        figures = {
-            "first_order_date": SQL("first_date"),
-            "last_order_date": SQL("last_date"),
-            "rfm_frequency": SQL("frequency"),
-            "rfm_monetary": SQL("monetary"),
-            "rfm_recency_score": SQL("r_score"),
-            "rfm_frequency_score": SQL("f_score"),
-            "rfm_monetary_score": SQL("m_score"),
-        }
-        dimensions = {
-            "value": ("segment_value_id", reasons["value"]),
-            "lifecycle": ("segment_lifecycle_id", reasons["lifecycle"]),
-            "rfm": ("segment_rfm_id", reasons["rfm"]),
-        }
-        if build_only:
-            return source, dimensions, figures
-        counts = self._segmentation_write(
-            source,
-            dimensions,
-            figures=figures,
-            children=True,
-            cause=cause,
-            ended=ended,
-            run=run,
-        )
-        self.invalidate_model(list(STORED_FIELDS))
-        return counts
-
-    def _segmentation_core_reasons(self, params, lifecycle_ids, high, medium):
-        """SQL texts telling, in the current language, why a customer got its
-        value tier, lifecycle stage and RFM segment (columns of ``u``)."""
-        _ = self.env._
-        no_window_order = _sql_text(
-            _("no confirmed order in the last %(window)s days"),
-            window=SQL("%s", params["lookback_days"]),
-        )
-        recency = SQL("u.recency_days")
-        lifecycle = SQL(
-            """CASE u.rule_lifecycle
-                 WHEN %(new)s THEN %(new_reason)s
-                 WHEN %(active)s THEN %(active_reason)s
-                 WHEN %(at_risk)s THEN %(at_risk_reason)s
-                 WHEN %(churned)s THEN %(churned_reason)s
-                 WHEN %(prospect)s THEN %(prospect_reason)s
-                 ELSE %(none_reason)s END""",
-            new=lifecycle_ids.get("new"),
-            active=lifecycle_ids.get("active"),
-            at_risk=lifecycle_ids.get("at_risk"),
-            churned=lifecycle_ids.get("churned"),
-            prospect=lifecycle_ids.get("prospect"),
-            new_reason=_sql_text(
-                _("first order %(age)s days ago ≤ new-customer period %(days)s days"),
-                age=SQL("u.age_days"),
-                days=SQL("%s", params["new_days"]),
-            ),
-            active_reason=_sql_text(
-                _("last order %(recency)s days ago ≤ active period %(days)s days"),
-                recency=recency,
-                days=SQL("%s", params["active_days"]),
-            ),
-            at_risk_reason=_sql_text(
-                _(
-                    "last order %(recency)s days ago > active period %(active)s "
-                    "days, ≤ churn period %(churn)s days"
-                ),
-                recency=recency,
-                active=SQL("%s", params["active_days"]),
-                churn=SQL("%s", params["churn_days"]),
-            ),
-            churned_reason=_sql_text(
-                _("last order %(recency)s days ago > churn period %(days)s days"),
-                recency=recency,
-                days=SQL("%s", params["churn_days"]),
-            ),
-            prospect_reason=SQL(
-                "%s::text",
-                _(
-                    "no purchase yet, but an open quotation, an order dated later "
-                    "or an opportunity"
-                ),
-            ),
-            none_reason=SQL(
-                "%s::text", _("no confirmed order, open quotation or opportunity")
-            ),
-        )
-        value = SQL(
-            """CASE WHEN u.last_date IS NULL THEN %(no_order)s
-                    WHEN u.window_monetary IS NULL THEN %(no_window_order)s
-                    ELSE %(spent)s END""",
-            no_order=SQL("%s::text", _("no confirmed order")),
-            no_window_order=no_window_order,
-            spent=_sql_text(
-                _(
-                    "%(amount)s bought in the last %(window)s days; high value "
-                    "from %(high)s, medium from %(medium)s"
-                ),
-                amount=_amount(SQL("u.window_monetary")),
-                window=SQL("%s", params["lookback_days"]),
-                high=_amount(_numeric(high)),
-                medium=_amount(_numeric(medium)),
-            ),
-        )
-        rfm = SQL(
-            "CASE WHEN u.r_score IS NULL THEN %s ELSE %s END",
-            no_window_order,
-            _sql_text(
-                _(
-                    "recency score %(r)s (last order %(recency)s days ago), "
-                    "frequency score %(f)s (%(orders)s orders), monetary score "
-                    "%(m)s"
-                ),
-                r=SQL("u.r_score"),
-                recency=recency,
-                f=SQL("u.f_score"),
-                orders=SQL("u.frequency"),
-                m=SQL("u.m_score"),
-            ),
-        )
-        return {"value": value, "lifecycle": lifecycle, "rfm": rfm}
-
-    @api.model
-    def _segmentation_write(
-        self,
-        source,
-        dimensions,
-        figures=None,
-        children=False,
-        cause="rule",
-        ended=(),
-        run=None,
-        entity_codes=(),
-    ):
-        """Write classification results and log what changed, in one statement.
-
-        :param source: SQL selecting one row per classified partner with the
-            columns ``customer_id``, ``company_id``, and per dimension ``d``:
-            ``old_<d>`` (segment before) and ``rule_<d>`` (segment by rule),
-            plus the columns named in ``figures`` and those the reasons use
-        :param dimensions: ``{code: (partner column, reason SQL over u.*)}``
-        :param figures: ``{partner column: SQL column of the source}`` also
-            written
-        :param children: write the child contacts of each row too
-        :param entity_codes: dimensions of the commercial entity in a source
-            with one row per partner (column ``entity_id``): pinned on the
-            entity, logged and counted on the entity's own row only
-        :return: ``{'customers': n, <code>: n per dimension}``
-        """
-        figures = figures or {}
-        codes = list(dimensions)
-        pin_columns = SQL(", ").join(
-            SQL(
-                """max(segment_id) FILTER (WHERE dimension = %(code)s)
-                       AS %(pin)s,
-                   max(reason) FILTER (WHERE dimension = %(code)s)
-                       AS %(pin_reason)s""",
-                code=code,
-                pin=SQL.identifier(f"pin_{code}"),
-                pin_reason=SQL.identifier(f"pin_reason_{code}"),
-            )
-            for code in codes
-        )
-
-        def pins_of(code):
-            return SQL("pe" if code in entity_codes else "pn")
-
-        final_columns = SQL(", ").join(
-            SQL(
-                "COALESCE(%(pins)s.%(pin)s, s.%(rule)s) AS %(new)s",
-                pins=pins_of(code),
-                pin=SQL.identifier(f"pin_{code}"),
-                rule=SQL.identifier(f"rule_{code}"),
-                new=SQL.identifier(f"new_{code}"),
-            )
-            for code in codes
-        )
-        pin_reasons = SQL(", ").join(
-            SQL(
-                "%(pins)s.%(pin)s, %(pins)s.%(pin_reason)s",
-                pins=pins_of(code),
-                pin=SQL.identifier(f"pin_{code}"),
-                pin_reason=SQL.identifier(f"pin_reason_{code}"),
-            )
-            for code in codes
-        )
-        targets = [
-            (SQL.identifier(column), SQL("r.%s", SQL.identifier(f"new_{code}")))
-            for code, (column, _reason) in dimensions.items()
-        ] + [
-            (SQL.identifier(column), SQL("r.%s", expression))
-            for column, expression in figures.items()
-        ]
-        assignments = SQL(", ").join(
-            SQL("%s = %s", column, value) for column, value in targets
-        )
-        old_row = SQL(", ").join(SQL("p.%s", column) for column, _v in targets)
-        new_row = SQL(", ").join(value for _c, value in targets)
-        match = (
-            SQL("p.commercial_partner_id = r.customer_id")
-            if children
-            else SQL("p.id = r.customer_id")
-        )
-        rule_by_dimension = SQL(
-            "CASE o.dimension %s END",
-            SQL(" ").join(
-                SQL("WHEN %s THEN r.%s", code, SQL.identifier(f"rule_{code}"))
-                for code in codes
-            ),
-        )
-        changes = SQL(", ").join(
-            SQL(
-                "(%(code)s, u.%(old)s, u.%(new)s, u.%(pin)s IS NOT NULL, "
-                "u.%(pin_reason)s, %(reason)s)",
-                code=code,
-                old=SQL.identifier(f"old_{code}"),
-                new=SQL.identifier(f"new_{code}"),
-                pin=SQL.identifier(f"pin_{code}"),
-                pin_reason=SQL.identifier(f"pin_reason_{code}"),
-                reason=reason,
-            )
-            for code, (_column, reason) in dimensions.items()
-        )
-        own_row = SQL("u.customer_id = u.entity_id") if entity_codes else SQL("true")
-        was_classified = SQL(" OR ").join(
-            SQL(
-                "(%s AND u.%s IS NOT NULL)",
-                own_row if code in entity_codes else SQL("true"),
-                SQL.identifier(f"old_{code}"),
-            )
-            for code in codes
-        )
-        counts = SQL(", ").join(
-            SQL(
-                "count(*) FILTER (WHERE is_customer AND %s AND %s IS DISTINCT FROM %s)",
-                SQL("customer_id = entity_id") if code in entity_codes else SQL("true"),
-                SQL.identifier(f"old_{code}"),
-                SQL.identifier(f"new_{code}"),
-            )
-            for code in codes
-        )
-        logged = (
-            SQL("(v.dimension NOT IN %s OR %s)", tuple(entity_codes), own_row)
-            if entity_codes
-            else SQL("true")
-        )
-        written = (
-            SQL("count(*) FILTER (WHERE customer_id = entity_id), count(*)")
-            if entity_codes
-            else SQL("count(*) FILTER (WHERE is_customer), NULL")
-        )
-        _ = self.env._
-        user = self.env.user
-        if not ended:
-            ended_text = SQL("NULL::text")
-        elif self.env.context.get("segmentation_pin_expired"):
-            ended_text = _sql_text(_("Pin expired: %(reason)s"), reason=SQL("v.reason"))
-        else:
-            ended_text = _sql_text(
-                _("Pin ended by %(user)s: %(reason)s"),
-                user=SQL("%s", user.name),
-                reason=SQL("v.reason"),
-            )
-        lang = self.env.lang or "en_US"
-        tracked = {
-            code: self.env["ir.model.fields"]._get("res.partner", column).id
-            for code, (column, _reason) in dimensions.items()
-        }
-        query = SQL(
-            """
-        WITH src AS (%(source)s),
-        pins AS (
-            SELECT partner_id, %(pin_columns)s
-              FROM customer_segment_override
-             WHERE active AND dimension IN %(codes)s
-          GROUP BY partner_id
-        ),
-        result AS (
-            SELECT s.*, %(final_columns)s, %(pin_reasons)s
-              FROM src s
-              LEFT JOIN pins pn ON pn.partner_id = s.customer_id
-              %(entity_pins)s
-        ),
-        updated AS (
-            UPDATE res_partner p
-               SET %(assignments)s
-              FROM result r
-             WHERE %(match)s
-               AND (%(old_row)s) IS DISTINCT FROM (%(new_row)s)
-         RETURNING p.id = r.customer_id AS is_customer, r.*
-        ),
-        pin_rule AS (
-            UPDATE customer_segment_override o
-               SET rule_segment_id = %(rule_by_dimension)s
-              FROM result r
-             WHERE o.active AND o.partner_id = r.customer_id
-               AND o.dimension IN %(codes)s
-               AND o.rule_segment_id IS DISTINCT FROM %(rule_by_dimension)s
-        ),
-        changes AS (
-            SELECT u.customer_id, u.company_id, %(was_classified)s AS was_classified,
-                   v.dimension, v.old_id, v.new_id,
-                   CASE WHEN v.pinned THEN 'override'
-                        WHEN concat(u.customer_id, ':', v.dimension) = ANY(%(ended)s)
-                            THEN 'expiry'
-                        ELSE %(cause)s END AS cause,
-                   CASE WHEN v.pinned THEN %(pinned_text)s
-                        WHEN concat(u.customer_id, ':', v.dimension) = ANY(%(ended)s)
-                            THEN %(ended_text)s
-                        ELSE v.reason END AS reason
-              FROM updated u
-             CROSS JOIN LATERAL (VALUES %(changes)s)
-                   AS v(dimension, old_id, new_id, pinned, pin_reason, reason)
-             WHERE u.is_customer AND v.old_id IS DISTINCT FROM v.new_id
-               AND %(logged)s
-        ),
-        history AS (
-            INSERT INTO customer_segment_history (
-                partner_id, company_id, dimension, old_segment_id,
-                new_segment_id, date, user_id, run_id, cause, movement, reason,
-                create_uid, create_date, write_uid, write_date)
-            SELECT c.customer_id, c.company_id, c.dimension, c.old_id, c.new_id,
-                   %(now)s, %(uid)s, %(run_id)s, c.cause,
-                   CASE WHEN c.new_id IS NULL THEN 'exit'
-                        WHEN sn.is_churn THEN 'churn'
-                        WHEN c.old_id IS NULL THEN 'entry'
-                        WHEN sn.rank > so.rank THEN 'upgrade'
-                        WHEN sn.rank < so.rank THEN 'downgrade'
-                        ELSE 'lateral' END,
-                   c.reason, %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM changes c
-              LEFT JOIN customer_segment so ON so.id = c.old_id
-              LEFT JOIN customer_segment sn ON sn.id = c.new_id
-             WHERE c.cause != 'rule' OR %(baseline)s
-        ),
-        message AS (
-            -- the chatter tells changes, not a customer's first classification
-            INSERT INTO mail_message (
-                model, res_id, message_type, subtype_id, author_id, date,
-                body, is_internal, create_uid, create_date, write_uid, write_date)
-            SELECT 'res.partner', c.customer_id, 'notification', %(subtype)s,
-                   %(author)s, %(now)s, '', true, %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM changes c
-             WHERE c.was_classified AND %(baseline)s
-          GROUP BY c.customer_id
-         RETURNING id, res_id
-        ),
-        tracking AS (
-            INSERT INTO mail_tracking_value (
-                mail_message_id, field_id, old_value_integer, old_value_char,
-                new_value_integer, new_value_char,
-                create_uid, create_date, write_uid, write_date)
-            SELECT m.id, (%(tracked)s::jsonb ->> c.dimension)::int,
-                   c.old_id, COALESCE(so.name ->> %(lang)s, so.name ->> 'en_US', ''),
-                   c.new_id, COALESCE(sn.name ->> %(lang)s, sn.name ->> 'en_US', ''),
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM message m
-              JOIN changes c ON c.customer_id = m.res_id
-              LEFT JOIN customer_segment so ON so.id = c.old_id
-              LEFT JOIN customer_segment sn ON sn.id = c.new_id
-        )
-        SELECT %(written)s, %(counts)s
-          FROM updated
-            """,
-            source=source,
-            pin_columns=pin_columns,
-            codes=tuple(codes),
-            final_columns=final_columns,
-            pin_reasons=pin_reasons,
-            assignments=assignments,
-            match=match,
-            old_row=old_row,
-            new_row=new_row,
-            rule_by_dimension=rule_by_dimension,
-            was_classified=was_classified,
-            entity_pins=SQL("LEFT JOIN pins pe ON pe.partner_id = s.entity_id")
-            if entity_codes
-            else SQL(),
-            logged=logged,
-            written=written,
-            ended=[f"{partner_id}:{code}" for partner_id, code in ended],
-            cause=cause,
-            pinned_text=_sql_text(
-                _("Pinned by hand: %(reason)s"), reason=SQL("v.pin_reason")
-            ),
-            ended_text=ended_text,
-            changes=changes,
-            now=SQL("(now() AT TIME ZONE 'UTC')"),
-            uid=self.env.uid,
-            run_id=run.id if run else None,
-            subtype=self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
-            author=SQL("(SELECT partner_id FROM res_users WHERE id = %s)", user.id),
-            baseline=BASELINE,
-            tracked=json.dumps(tracked),
-            lang=lang,
-            counts=counts,
-        )
-        row = self.env.execute_query(query)[0]
-        self._segmentation_untrack([column for column, _r in dimensions.values()])
-        self.env["customer.segment.history"].invalidate_model()
-        self.env["customer.segment.override"].invalidate_model(["rule_segment_id"])
-        counts = {"customers": row[0], **dict(zip(codes, row[2:], strict=True))}
-        if entity_codes:
-            counts["partners"] = row[1]
-        return counts
-
-    @api.model
-    def _segmentation_untrack(self, columns):
-        """Leave the changes of ``columns`` out of the tracking the ORM logs at
-        commit for the partners written in this transaction: the engine
-        logged them already (history and chatter, in its own statement), and
-        the ORM would log them again, one message per partner."""
-        pending = self.env.cr.precommit.data.get(f"mail.tracking.{self._name}")
-        for initial_values in (pending or {}).values():
-            for column in columns if initial_values else ():
-                initial_values.pop(column, None)
-
-    @api.model
-    def _segmentation_apply_all(
-        self,
-        params,
-        stats,
-        today,
-        customer_ids=None,
-        id_range=None,
-        cause="rule",
-        ended=(),
-        run=None,
-    ):
-        """``_segmentation_apply`` and ``_segmentation_apply_profile`` in one
-        statement that writes each partner once: its commercial entity's
-        figures and core segments and its own profile segments.
-
-        Two UPDATEs of the same rows in one transaction cost far more than
-        one: the second writes another version of the wide row (all its
-        indexes again), and PostgreSQL re-checks every foreign key of a row
-        its own transaction wrote (15 on ``res_partner``), changed or not.
-
-        :return: ``{'customers': n, 'partners': n, <code>: n per dimension,
-            'need': n}``
-        """
-        self.env.flush_all()
-        core, core_dimensions, figures = self._segmentation_apply(
-            params,
-            stats,
-            today,
-            customer_ids=customer_ids,
-            id_range=id_range,
-            build_only=True,
-        )
-        profile, profile_dimensions, segments = self._segmentation_apply_profile(
-            params, customer_ids=customer_ids, id_range=id_range, build_only=True
-        )
-        core_columns = (
-            "old_value",
-            "old_lifecycle",
-            "old_rfm",
-            "first_date",
-            "last_date",
-            "frequency",
-            "monetary",
-            "window_monetary",
-            "quoted",
-            "age_days",
-            "recency_days",
-            "r_score",
-            "f_score",
-            "m_score",
-            "rule_value",
-            "rule_lifecycle",
-            "rule_rfm",
-        )
-        source = SQL(
-            """
-            SELECT x.*, c.customer_id AS entity_id, %s
-              FROM (%s) x
-              JOIN (%s) c ON c.customer_id = x.entity_ref
-            """,
-            SQL(", ").join(SQL("c.%s", SQL.identifier(n)) for n in core_columns),
-            profile,
-            core,
-        )
-        counts = self._segmentation_write(
-            source,
-            {**core_dimensions, **profile_dimensions},
-            figures=figures,
-            cause=cause,
-            ended=ended,
-            run=run,
-            entity_codes=set(core_dimensions),
-        )
-        scope = _contact_scope(customer_ids, id_range)
-        counts["need"] = self._segmentation_apply_needs(
-            segments["need"], scope, run=run
-        )
-        self.invalidate_model(
-            list(STORED_FIELDS)
-            + [column for column, _reason in profile_dimensions.values()]
-            + ["segment_need_ids"]
-        )
-        return counts
-
-    @api.model
-    def _segmentation_apply_profile(
-        self,
-        params,
-        customer_ids=None,
-        id_range=None,
-        cause="rule",
-        ended=(),
-        run=None,
-        build_only=False,
-    ):
-        """Classify contacts on geography, business scale, job level and the
-        custom dimensions, and apply the needs set by rule.
-
-        Works on every contact of the given commercial partners (or of the
-        commercial partners in ``id_range``, or everyone), in one statement
-        plus one per rule need.
-
-        :return: ``{'partners': n, <code>: n per dimension}``
-        """
-        self.env.flush_all()
-        segments = self._segmentation_profile_segments()
-        scope = _contact_scope(customer_ids, id_range)
-        _ = self.env._
-        geo = segments["geo"]
-        scale = segments["scale"]
-        job_cases = [
-            SQL(
-                "WHEN p.function ~* %s OR p.function ILIKE ANY(%s::text[]) THEN %s",
-                words,
-                patterns,
-                segment_id,
-            )
-            for segment_id, words, patterns in segments["job_level"]
-        ]
-        job_level = (
-            SQL(
-                "CASE WHEN p.is_company OR COALESCE(p.function, '') = '' THEN NULL "
-                "%s END",
-                SQL(" ").join(job_cases),
-            )
-            if job_cases
-            else SQL("NULL::int")
-        )
-        dimensions = {
-            "geo": (
-                "segment_geo_id",
-                SQL(
-                    """CASE WHEN u.country_id IS NULL THEN %s ELSE %s END""",
-                    SQL("%s::text", _("no country in the address")),
-                    _sql_text(
-                        _("address in %(address)s, company in %(company)s"),
-                        address=SQL("concat_ws('/', u.country_code, u.state_code)"),
-                        company=SQL(
-                            "concat_ws('/', u.company_country_code, "
-                            "u.company_state_code)"
-                        ),
-                    ),
-                ),
-            ),
-            "scale": (
-                "segment_scale_id",
-                SQL(
-                    "CASE WHEN u.rule_scale IS NULL THEN %s ELSE %s END",
-                    SQL(
-                        "%s::text",
-                        _("not a company, or no employees nor annual revenue"),
-                    ),
-                    _sql_text(
-                        _(
-                            "%(employees)s employees, annual revenue %(revenue)s; "
-                            "large from %(large_employees)s employees or "
-                            "%(large_revenue)s, medium from %(medium_employees)s "
-                            "or %(medium_revenue)s"
-                        ),
-                        employees=SQL("COALESCE(u.employees, 0)"),
-                        revenue=_amount(SQL("COALESCE(u.revenue, 0)")),
-                        large_employees=SQL("%s", params["scale_large_employees"]),
-                        large_revenue=_amount(_numeric(params["scale_large_revenue"])),
-                        medium_employees=SQL("%s", params["scale_medium_employees"]),
-                        medium_revenue=_amount(
-                            _numeric(params["scale_medium_revenue"])
-                        ),
-                    ),
-                ),
-            ),
-            "job_level": (
-                "segment_job_level_id",
-                SQL(
-                    "CASE WHEN u.rule_job_level IS NULL THEN %s ELSE %s END",
-                    SQL("%s::text", _("no job title keyword matches")),
-                    _sql_text(
-                        _('job title "%(title)s" matches a keyword of the level'),
-                        title=SQL("u.function"),
-                    ),
-                ),
-            ),
-        }
-        custom_columns = []
-        for code, field_name, rules in segments["custom"]:
-            cases = [
-                SQL("WHEN p.id IN (%s) THEN %s", subquery, segment_id)
-                for segment_id, subquery in rules
-            ]
-            rule = (
-                SQL("CASE %s END", SQL(" ").join(cases)) if cases else SQL("NULL::int")
-            )
-            custom_columns.append(
-                SQL(
-                    "p.%s AS %s, %s AS %s",
-                    SQL.identifier(field_name),
-                    SQL.identifier(f"old_{code}"),
-                    rule,
-                    SQL.identifier(f"rule_{code}"),
-                )
-            )
-            dimensions[code] = (
-                field_name,
-                SQL(
-                    "CASE WHEN u.%s IS NULL THEN %s ELSE %s END",
-                    SQL.identifier(f"rule_{code}"),
-                    SQL("%s::text", _("matches no segment rule")),
-                    SQL("%s::text", _("matches the segment's rule")),
-                ),
-            )
-        source = SQL(
-            """
-            SELECT p.id AS customer_id, p.company_id,
-                   p.commercial_partner_id AS entity_ref,
-                   p.country_id, p.function,
-                   pc.code AS country_code, ps.code AS state_code,
-                   cc.code AS company_country_code, cs.code AS company_state_code,
-                   NULLIF(e.segmentation_employee_count, 0) AS employees,
-                   NULLIF(e.segmentation_annual_revenue, 0) AS revenue,
-                   p.segment_geo_id AS old_geo,
-                   p.segment_scale_id AS old_scale,
-                   p.segment_job_level_id AS old_job_level,
-                   CASE WHEN p.country_id IS NULL THEN NULL
-                        WHEN p.country_id = cp.country_id
-                             AND p.state_id = cp.state_id THEN %(local)s
-                        WHEN p.country_id = cp.country_id THEN %(domestic)s
-                        ELSE %(international)s END AS rule_geo,
-                   -- contacts share their company's scale, pinned or not
-                   CASE WHEN NOT e.is_company THEN NULL
-                        WHEN ep.segment_id IS NOT NULL THEN ep.segment_id
-                        WHEN e.segmentation_employee_count >= %(large_employees)s
-                          OR e.segmentation_annual_revenue >= %(large_revenue)s
-                            THEN %(large)s
-                        WHEN e.segmentation_employee_count >= %(medium_employees)s
-                          OR e.segmentation_annual_revenue >= %(medium_revenue)s
-                            THEN %(medium)s
-                        WHEN e.segmentation_employee_count > 0
-                          OR e.segmentation_annual_revenue > 0 THEN %(small)s
-                   END AS rule_scale,
-                   %(job_level)s AS rule_job_level
-                   %(custom_columns)s
-              FROM res_partner p
-              JOIN res_partner e ON e.id = p.commercial_partner_id
-              LEFT JOIN customer_segment_override ep
-                     ON ep.partner_id = e.id AND e.id <> p.id AND ep.active
-                    AND ep.dimension = 'scale'
-              LEFT JOIN res_company co
-                     ON co.id = COALESCE(p.company_id, %(main_company)s)
-              LEFT JOIN res_partner cp ON cp.id = co.partner_id
-              LEFT JOIN res_country pc ON pc.id = p.country_id
-              LEFT JOIN res_country_state ps ON ps.id = p.state_id
-              LEFT JOIN res_country cc ON cc.id = cp.country_id
-              LEFT JOIN res_country_state cs ON cs.id = cp.state_id
-             WHERE %(scope)s
-            """,
-            local=geo.get("local"),
-            domestic=geo.get("domestic"),
-            international=geo.get("international"),
-            large=scale.get("large"),
-            medium=scale.get("medium"),
-            small=scale.get("small"),
-            large_employees=params["scale_large_employees"],
-            medium_employees=params["scale_medium_employees"],
-            large_revenue=_numeric(params["scale_large_revenue"]),
-            medium_revenue=_numeric(params["scale_medium_revenue"]),
-            job_level=job_level,
-            custom_columns=SQL("").join(SQL(", %s", c) for c in custom_columns),
-            main_company=self._segmentation_main_company_id(),
-            scope=scope,
-        )
-        if build_only:
-            return source, dimensions, segments
-        counts = self._segmentation_write(
-            source, dimensions, cause=cause, ended=ended, run=run
-        )
-        counts["need"] = self._segmentation_apply_needs(
-            segments["need"], scope, run=run
-        )
-        self.invalidate_model(
-            [column for column, _reason in dimensions.values()] + ["segment_need_ids"]
-        )
-        counts["partners"] = counts.pop("customers")
-        return counts
-
-    @api.model
-    def _segmentation_apply_needs(self, rules, scope, run=None):
-        """Add the needs whose rule a contact matches and remove those it no
-        longer matches; needs without a rule are left to the users."""
-        if not rules:
-            return 0
-        wanted = SQL(" UNION ALL ").join(
-            SQL("SELECT id AS partner_id, %s AS segment_id FROM (%s) m", segment_id, q)
-            for segment_id, q in rules
-        )
-        rows = self.env.execute_query(
-            SQL(
-                """
-            WITH wanted AS (
-                SELECT w.partner_id, w.segment_id
-                  FROM (%(wanted)s) w
-                  JOIN res_partner p ON p.id = w.partner_id
-                 WHERE %(scope)s
-            ),
-            removed AS (
-                DELETE FROM res_partner_customer_segment_need_rel rel
-                 USING res_partner p
-                 WHERE p.id = rel.partner_id AND %(scope)s
-                   AND rel.segment_id = ANY(%(rule_ids)s)
-                   AND NOT EXISTS (
-                       SELECT 1 FROM wanted w
-                        WHERE w.partner_id = rel.partner_id
-                          AND w.segment_id = rel.segment_id)
-             RETURNING rel.partner_id, rel.segment_id AS old_id, NULL::int AS new_id,
-                       p.company_id
-            ),
-            added AS (
-                INSERT INTO res_partner_customer_segment_need_rel
-                       (partner_id, segment_id)
-                SELECT w.partner_id, w.segment_id FROM wanted w
-                 WHERE NOT EXISTS (
-                       SELECT 1 FROM res_partner_customer_segment_need_rel rel
-                        WHERE rel.partner_id = w.partner_id
-                          AND rel.segment_id = w.segment_id)
-             RETURNING partner_id, NULL::int AS old_id, segment_id AS new_id
-            ),
-            changes AS (
-                SELECT * FROM removed
-                UNION ALL
-                SELECT a.*, p.company_id FROM added a
-                  JOIN res_partner p ON p.id = a.partner_id
-            ),
-            history AS (
-                INSERT INTO customer_segment_history (
-                    partner_id, company_id, dimension, old_segment_id,
-                    new_segment_id, date, user_id, run_id, cause, movement, reason,
-                    create_uid, create_date, write_uid, write_date)
-                SELECT partner_id, company_id, 'need', old_id, new_id, %(now)s,
-                       %(uid)s, %(run_id)s, 'rule',
-                       CASE WHEN new_id IS NULL THEN 'exit' ELSE 'entry' END,
-                       CASE WHEN new_id IS NULL THEN %(removed_text)s
-                            ELSE %(added_text)s END,
-                       %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM changes
-                 WHERE %(baseline)s
-            )
-            SELECT count(*) FROM changes
-                """,
-                wanted=wanted,
-                scope=scope,
-                rule_ids=[segment_id for segment_id, _q in rules],
-                now=SQL("(now() AT TIME ZONE 'UTC')"),
-                uid=self.env.uid,
-                run_id=run.id if run else None,
-                baseline=BASELINE,
-                removed_text=self.env._("no longer matches the need's rule"),
-                added_text=self.env._("matches the need's rule"),
-            )
-        )
-        return rows[0][0]
-
-    @api.model
-    def _segmentation_profile_segments(self):
-        """Active segment ids of the profile dimensions, the job-title
-        patterns per job level, and the rules of custom dimensions and needs
-        as SQL subqueries, in priority order."""
-        Segment = self.env["customer.segment"].sudo()
-        Partner = self.sudo().with_context(active_test=False)
-        segments = Segment.search(
-            [
-                "|",
-                ("dimension", "in", ("geo", "scale", "job_level", "need")),
-                ("dimension_id.rule_type", "=", "domain"),
-            ],
-            order="sequence, id",
-        )
-        result = {"geo": {}, "scale": {}, "job_level": [], "need": [], "custom": []}
-        custom = {}
-        for segment in segments:
-            if segment.dimension in ("geo", "scale"):
-                result[segment.dimension].setdefault(segment.code, segment.id)
-            elif segment.dimension == "job_level":
-                # commas as typed in English or Chinese: , ， 、
-                keywords = [
-                    keyword.strip()
-                    for keyword in re.split(
-                        r"[,，、]", segment.job_title_keywords or ""
-                    )
-                    if keyword.strip()
-                ]
-                # Latin words match whole words ("COO" is not in
-                # "Coordinator"); Chinese has no spaces, so its keywords
-                # match anywhere in the title.
-                latin = [_regex_escape(k) for k in keywords if k.isascii()]
-                words = r"\m(" + "|".join(latin) + r")\M" if latin else "$^"
-                patterns = [
-                    "%" + _like_escape(k) + "%" for k in keywords if not k.isascii()
-                ]
-                if keywords:
-                    result["job_level"].append((segment.id, words, patterns))
-            elif segment.rule_domain:
-                query = Partner._search(segment._segmentation_rule_domain())
-                subquery = query.subselect()
-                if segment.dimension == "need":
-                    result["need"].append((segment.id, subquery))
-                else:
-                    custom.setdefault(segment.dimension_id, []).append(
-                        (segment.id, subquery)
-                    )
-        dimensions = (
-            self.env["customer.segment.dimension"]
-            .sudo()
-            .search([("rule_type", "=", "domain")])
-        )
-        fields_by_dimension = self._segmentation_dimension_fields()
-        for dimension in dimensions:
-            field_name = fields_by_dimension.get(dimension.code)
-            if field_name and self._fields[field_name].type == "many2one":
-                result["custom"].append(
-                    (dimension.code, field_name, custom.get(dimension, []))
-                )
-        return result
-
-    @api.model
-    def _segmentation_main_company_id(self):
-        company = self.env.ref("base.main_company", raise_if_not_found=False)
-        return company.id if company else self.env.company.id
+    def _segmentation_params(self, company=None):
+        """The settings of ``company`` (default: the current one); a stored
+        invalid value aborts with a UserError naming it."""
+        return (company or self.env.company)._segmentation_params()
 
     @api.model
     @tools.ormcache()
@@ -2264,7 +1108,6 @@ class ResPartner(models.Model):
 
     def _segmentation_log_manual(self, before):
         """History rows for the segments set by hand in this write."""
-        reason = self.env._("Set by %(user)s", user=self.env.user.name)
         names = self._segmentation_manual_fields()
         rows = []
         for partner in self.sudo():
@@ -2279,7 +1122,6 @@ class ResPartner(models.Model):
             rows += [
                 {
                     "partner_id": partner.id,
-                    "company_id": partner.company_id.id,
                     "dimension": dimension,
                     "old_segment_id": old.id,
                     "new_segment_id": new.id,
@@ -2287,7 +1129,8 @@ class ResPartner(models.Model):
                     "user_id": self.env.uid,
                     "cause": "manual",
                     "movement": _movement(old, new),
-                    "reason": reason,
+                    "reason_code": "manual",
+                    "reason_values": {"user": self.env.user.name},
                 }
                 for dimension, old, new in changes
             ]
@@ -2315,18 +1158,22 @@ class ResPartner(models.Model):
     @tools.ormcache()
     def _segmentation_engine_fields(self):
         """Partner fields that only the classification and the strategies
-        write: the module's read-only stored fields, and the fields of the
-        custom dimensions classified by rule."""
+        write: the module's read-only stored fields, the figures shown from
+        the company's row, and the fields of the custom dimensions classified
+        by rule."""
         return frozenset(
             name
             for name, field in self._fields.items()
-            if field.store
-            and field.readonly
-            and not field.compute
-            and not field.related
-            and (
-                field._module == "customer_segmentation"
-                or (field.manual and name.startswith(CUSTOM_FIELD_PREFIX))
+            if (field.related and field.related.startswith(FIGURE_PATH))
+            or (
+                field.store
+                and field.readonly
+                and not field.compute
+                and not field.related
+                and (
+                    field._module == "customer_segmentation"
+                    or (field.manual and name.startswith("x_cs_"))
+                )
             )
         )
 
@@ -2375,104 +1222,40 @@ class ResPartner(models.Model):
                     )
 
     def _segmentation_refresh(self):
-        """Reclassify these commercial partners after their orders or
-        contacts changed, in the current transaction.
-
-        Dates, figures, lifecycle stages and fixed value tiers come out exact;
-        quantile tiers and RFM scores are placed against the thresholds of the
-        latest full run, and the next full run ranks everyone again. Costs a
-        few queries whatever the number of customers. Bulk imports may pass
-        the context key ``segmentation_skip_refresh`` and recompute once after.
-        """
-        self._segmentation_reclassify(profile=False, commercial=True)
+        """Reclassify these commercial partners after their purchases changed,
+        in every company: queued, and done within seconds by the queue's
+        scheduled action (sales never wait for the classification)."""
+        if self.env.context.get("segmentation_skip_refresh"):
+            return
+        self.env["customer.segmentation.queue"]._enqueue_all_companies(self.ids)
 
     def _segmentation_reclassify(
-        self,
-        cause="rule",
-        ended=(),
-        expired=False,
-        orders=True,
-        profile=True,
-        commercial=False,
+        self, cause="rule", ended=(), expired=False, companies=None
     ):
-        """Reclassify these partners (and their commercial entities) now.
+        """Reclassify these partners' customers now, from their current
+        figures, in ``companies`` (default: every company): their profile
+        segments (address, job title, size, custom dimensions, needs), or
+        after a pin.
 
         :param cause: history cause of the changes the rules make
         :param ended: ``{(partner_id, dimension)}`` whose pin just ended
         :param expired: the pins in ``ended`` expired (rather than being ended
             by a user)
-        :param orders: reclassify value, lifecycle and RFM
-        :param profile: reclassify geography, scale, job level, custom
-            dimensions and rule needs
-        :param commercial: these partners are commercial entities already
         """
         if not self or self.env.context.get("segmentation_skip_refresh"):
             return
-        engine = (
-            self.env["res.partner"]
-            .sudo()
-            .with_context(segmentation_pin_expired=expired)
-        )
-        try:
-            params = engine._segmentation_params()
-        except UserError:
-            # Invalid settings must not block sales: the full recompute
-            # reports them, to the people who can fix them.
-            _logger.warning(
-                "Customer segments not refreshed: invalid settings", exc_info=True
+        customers = self.sudo().commercial_partner_id
+        Run = self.env["customer.segmentation.run"].sudo()
+        for company in companies or self.env["res.company"].sudo().search([]):
+            Run.with_context(segmentation_pin_expired=expired)._reclassify(
+                company, customers.ids, cause=cause, ended=ended
             )
-            return
-        customers = self.sudo() if commercial else self.sudo().commercial_partner_id
-        if orders:
-            today = _segmentation_today()
-            stats = self.env["customer.segmentation.run"].sudo()._latest_stats()
-            if stats is None:
-                stats = engine._segmentation_population_stats(params, today)
-            # one UPDATE per partner when both change (see _apply_all)
-            apply = (
-                engine._segmentation_apply_all
-                if profile
-                else engine._segmentation_apply
-            )
-            apply(
-                params,
-                stats,
-                today,
-                customer_ids=customers.ids,
-                cause=cause,
-                ended=ended,
-            )
-        if profile and not orders:
-            engine._segmentation_apply_profile(
-                params, customer_ids=customers.ids, cause=cause, ended=ended
-            )
-
-
-def _contact_scope(customer_ids, id_range):
-    """SQL selecting the partners ``p`` of these commercial partners (ids, or
-    ``low < id <= high``, or all when both are None)."""
-    scope = SQL("TRUE")
-    if customer_ids is not None:
-        scope = SQL("p.commercial_partner_id = ANY(%s)", list(customer_ids))
-    if id_range is not None:
-        scope = SQL(
-            "%s AND p.commercial_partner_id > %s AND p.commercial_partner_id <= %s",
-            scope,
-            *id_range,
-        )
-    return scope
 
 
 def _segmentation_today():
     """Order dates are classified by their UTC date, so "today" is the UTC
     date too, whoever triggers the classification and wherever they are."""
     return fields.Date.today()
-
-
-def _numeric(value):
-    if value is None:
-        return SQL("NULL::numeric")
-    return SQL("%s::numeric", str(value))
 
 
 def _movement(old, new):
@@ -2485,30 +1268,3 @@ def _movement(old, new):
     if new.rank != old.rank:
         return "upgrade" if new.rank > old.rank else "downgrade"
     return "lateral"
-
-
-def _amount(value):
-    """An amount as text with thousands separators: 12,345.60."""
-    return SQL("to_char(%s, 'FM999,999,999,999,990.00')", value)
-
-
-def _regex_escape(text):
-    """Escape ``text`` for a PostgreSQL regular expression."""
-    return re.sub(r"([\\^$.|?*+()\[\]{}])", r"\\\1", text)
-
-
-def _like_escape(text):
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _sql_text(template, **values):
-    """SQL concatenating a translated ``template`` whose ``%(name)s``
-    placeholders are the SQL expressions in ``values``."""
-    parts = re.split(r"%\((\w+)\)s", template)
-    pieces = []
-    for index, part in enumerate(parts):
-        if index % 2:
-            pieces.append(SQL("COALESCE((%s)::text, '')", values[part]))
-        elif part:
-            pieces.append(SQL("%s::text", part))
-    return SQL("concat(%s)", SQL(", ").join(pieces))

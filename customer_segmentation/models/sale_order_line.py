@@ -12,25 +12,24 @@ class SaleOrderLine(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         lines = super().create(vals_list)
-        lines._segmentation_refresh_confirmed()
+        lines._segmentation_enqueue_confirmed()
         return lines
 
     def write(self, vals):
         res = super().write(vals)
         if AMOUNT_TRIGGERS & vals.keys():
-            self._segmentation_refresh_confirmed()
+            self._segmentation_enqueue_confirmed()
         return res
 
     def unlink(self):
-        customers = self._segmentation_confirmed_customers()
+        orders = self._segmentation_confirmed_orders()
         res = super().unlink()
-        customers._segmentation_refresh()
+        orders.exists()._segmentation_enqueue()
         return res
 
-    def _segmentation_confirmed_customers(self):
-        orders = self.order_id.filtered(lambda order: order.state == "sale")
-        return orders.partner_id.commercial_partner_id
+    def _segmentation_confirmed_orders(self):
+        return self.order_id.filtered(lambda order: order.state == "sale")
 
-    def _segmentation_refresh_confirmed(self):
+    def _segmentation_enqueue_confirmed(self):
         # an edited confirmed order changes its customer's monetary value
-        self._segmentation_confirmed_customers()._segmentation_refresh()
+        self._segmentation_confirmed_orders()._segmentation_enqueue()

@@ -1,6 +1,7 @@
-"""Settings of the classification rules, stored as ``ir.config_parameter``.
+"""Settings of the classification rules, stored per company on
+``res.company`` (fields ``segmentation_<key>``).
 
-One definition serves the settings form (``ValidationError`` when saved) and
+One definition serves the settings forms (``ValidationError`` when saved) and
 the recompute (``UserError`` when a stored value is invalid anyway), so the two
 can never disagree on what a valid setting is.
 """
@@ -22,14 +23,19 @@ from .input_bounds import (
 
 _lt = LazyTranslate(__name__)
 
+# The settings were ``ir.config_parameter`` with this prefix before 18.0.3
+# (read by the migration).
 PARAM_PREFIX = "customer_segmentation."
+# The company field of a setting is FIELD_PREFIX + key.
+FIELD_PREFIX = "segmentation_"
 
 
 class Param(NamedTuple):
-    kind: str  # int, float, bool or method
+    kind: str  # int, float, bool or choice
     default: object
     label: object
     bound: Bound | None = None
+    choices: tuple = ()
 
 
 DAYS = Bound(1, MAX_DAYS)
@@ -42,7 +48,12 @@ PARAMS = {
     "new_days": Param("int", 90, _lt("New Customer Period (days)"), DAYS),
     "active_days": Param("int", 180, _lt("Active Period (days)"), DAYS),
     "churn_days": Param("int", 365, _lt("Churn Period (days)"), DAYS),
-    "value_method": Param("method", "quantile", _lt("Value Tier Method")),
+    "purchase_source": Param(
+        "choice", "sale", _lt("Purchases"), choices=("sale", "invoice")
+    ),
+    "value_method": Param(
+        "choice", "quantile", _lt("Value Tier Method"), choices=("quantile", "fixed")
+    ),
     "value_high_share": Param(
         "float", 0.2, _lt("High-Value Share"), Bound(0, 1, low_open=True)
     ),
@@ -84,7 +95,6 @@ PARAMS = {
         "int", 20, _lt("Daily Pool Claims per Salesperson"), Bound(1, 10000)
     ),
 }
-VALUE_METHODS = ("quantile", "fixed")
 
 
 def parse_params(raw, env, typed=False):
@@ -124,7 +134,7 @@ def _message(key, problem, env):
     return env._(
         "%(label)s (%(key)s): %(message)s",
         label=PARAMS[key].label._translate(env.lang or "en_US"),
-        key=PARAM_PREFIX + key,
+        key=FIELD_PREFIX + key,
         message=problem,
     )
 
@@ -146,9 +156,13 @@ def _parse_value(key, value, typed, env):
         refused = _("%(value)s is not true or false.", value=shown(value))
     else:
         parsed = value.strip() if isinstance(value, str) else None
-        if parsed not in VALUE_METHODS:
+        if parsed not in param.choices:
             parsed = None
-        refused = _("must be 'quantile' or 'fixed', not %(value)s.", value=shown(value))
+        refused = _(
+            "must be one of %(choices)s, not %(value)s.",
+            choices=", ".join(repr(choice) for choice in param.choices),
+            value=shown(value),
+        )
     if parsed is None:
         return None, refused
     problem = param.bound.problem(parsed, env) if param.bound else None

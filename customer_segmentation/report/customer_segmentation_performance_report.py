@@ -60,10 +60,14 @@ class CustomerSegmentationPerformanceReport(models.Model):
             "segment_value_id",
             "segment_lifecycle_id",
             "segment_rfm_id",
+        ],
+        "customer.segmentation.figure": [
+            "partner_id",
+            "company_id",
             "segmentation_in_pool",
         ],
-        "res.users": ["sale_team_id"],
-        "res.company": ["currency_id", "parent_path"],
+        "res.users": ["sale_team_id", "company_id"],
+        "res.company": ["currency_id", "parent_path", "segmentation_purchase_source"],
         "res.currency.rate": ["rate", "name", "currency_id", "company_id"],
         "mail.activity": [
             "active",
@@ -100,6 +104,15 @@ class CustomerSegmentationPerformanceReport(models.Model):
             "currency_id",
             "currency_rate",
             "name",
+        ],
+        "account.move": [
+            "state",
+            "move_type",
+            "invoice_date",
+            "invoice_user_id",
+            "partner_id",
+            "company_id",
+            "amount_untaxed_signed",
         ],
     }
 
@@ -178,7 +191,8 @@ class CustomerSegmentationPerformanceReport(models.Model):
             """
             SELECT f.id, f.date, f.kind, f.user_id, u.sale_team_id AS team_id,
                    f.partner_id, f.company_id, c.currency_id,
-                   cp.segment_value_id AS value_segment_id, f.segment_id,
+                   (cp.segment_value_id ->> f.company_id::text)::int
+                       AS value_segment_id, f.segment_id,
                    f.dimension, f.customer_count, f.followup_count, f.revenue
               FROM (%s) f
               JOIN res_partner cp ON cp.id = f.partner_id
@@ -199,21 +213,34 @@ class CustomerSegmentationPerformanceReport(models.Model):
         segment = SQL(
             "CASE d.dimension %s END",
             SQL(" ").join(
-                SQL("WHEN %s THEN p.%s", code, SQL.identifier(column))
+                SQL(
+                    "WHEN %s THEN (p.%s ->> co.id::text)::int",
+                    code,
+                    SQL.identifier(column),
+                )
                 for code, column in HELD_DIMENSIONS
             ),
         )
         return SQL(
             """
-            SELECT p.id::bigint * %(stride)s + d.branch AS id,
+            SELECT (p.id::bigint * 1000 + co.id) * %(stride)s + d.branch AS id,
                    %(today)s AS date, 'held' AS kind, p.user_id,
-                   p.id AS partner_id, p.company_id, %(segment)s AS segment_id,
+                   p.id AS partner_id, co.id AS company_id,
+                   %(segment)s AS segment_id,
                    d.dimension::varchar AS dimension, 1 AS customer_count,
                    0 AS followup_count, 0::numeric AS revenue
               FROM res_partner p
+              JOIN res_company co ON p.company_id IS NULL OR p.company_id = co.id
+              LEFT JOIN customer_segmentation_figure fi
+                     ON fi.partner_id = p.id AND fi.company_id = co.id
              CROSS JOIN (VALUES %(dimensions)s) AS d(branch, dimension)
-             WHERE p.active AND p.user_id IS NOT NULL AND %(customer)s
-               AND p.segmentation_in_pool IS NOT TRUE
+             -- a company holds its own customers, and the shared ones it has
+             -- figures or segments of (bought, quoted or managed there)
+             WHERE (p.company_id = co.id OR fi.id IS NOT NULL
+                    OR p.segment_value_id ? co.id::text
+                    OR p.segment_lifecycle_id ? co.id::text)
+               AND p.active AND p.user_id IS NOT NULL AND %(customer)s
+               AND fi.segmentation_in_pool IS NOT TRUE
             """,
             stride=ID_STRIDE,
             customer=self.env["res.partner"]._segmentation_customer_sql("p"),
@@ -234,17 +261,25 @@ class CustomerSegmentationPerformanceReport(models.Model):
                         WHEN a.date_done <= a.date_deadline
                             THEN 'followup_on_time'
                         ELSE 'followup_late' END,
-                   a.user_id, p.commercial_partner_id, p.company_id, NULL::integer,
+                   a.user_id, p.commercial_partner_id,
+                   -- a shared customer's follow-up: the salesperson's company
+                   COALESCE(p.company_id, au.company_id), NULL::integer,
                    NULL::varchar, 0, 1, 0::numeric
               FROM mail_activity a
               JOIN res_partner p ON p.id = a.res_id
+              LEFT JOIN res_users au ON au.id = a.user_id
              WHERE a.res_model = 'res.partner'
                AND a.activity_type_id IN (
                        SELECT res_id FROM ir_model_data
                         WHERE module = 'customer_segmentation'
                           AND model = 'mail.activity.type' AND name IN %(types)s
                         UNION
-                       SELECT followup_activity_type_id FROM customer_segment)
+                       -- the types segments schedule follow-ups with, in
+                       -- any company (a company-dependent field)
+                       SELECT (j.value #>> '{}')::int
+                         FROM customer_segment s,
+                              jsonb_each(s.followup_activity_type_id) j
+                        WHERE jsonb_typeof(j.value) = 'number')
                AND CASE WHEN a.active THEN a.date_deadline < %(today)s
                         ELSE a.date_done IS NOT NULL END
             """,
@@ -294,15 +329,20 @@ class CustomerSegmentationPerformanceReport(models.Model):
         salesperson, under the customer's current value tier."""
         return SQL(
             """
-            SELECT pu.order_id::bigint * %(stride)s + %(branch)s, pu.date,
+            SELECT (pu.order_id::bigint * 4 + %(source)s) * %(stride)s + %(branch)s,
+                   pu.date,
                    'revenue', pu.user_id, pu.customer_id, pu.company_id,
-                   cp.segment_value_id, 'value', 0, 0, pu.amount
+                   (cp.segment_value_id ->> pu.company_id::text)::int,
+                   'value', 0, 0, pu.amount
               FROM (%(purchases)s) pu
               JOIN res_partner cp ON cp.id = pu.customer_id
             """,
             stride=ID_STRIDE,
             branch=len(HELD_DIMENSIONS) + 3,
-            purchases=self.env["customer.segmentation.purchase"]._query(_today()),
+            source=SQL(
+                "CASE pu.source WHEN 'sale' THEN 0 WHEN 'invoice' THEN 1 ELSE 2 END"
+            ),
+            purchases=self.env["customer.segmentation.purchase"]._query(None, _today()),
         )
 
 

@@ -11,14 +11,21 @@ import datetime
 
 from odoo import Command
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tools import SQL
 
 from odoo.addons.base.tests.common import DISABLED_MAIL_CONTEXT
 from odoo.addons.customer_segmentation.models.res_partner import STORED_FIELDS
+from odoo.addons.customer_segmentation.models.segmentation_params import (
+    FIELD_PREFIX,
+    PARAMS,
+)
+
+# How settings are named in messages: the company field of the setting.
+PARAM_PREFIX = FIELD_PREFIX
 
 TODAY = datetime.date(2026, 6, 15)
 NOW = "2026-06-15 12:00:00"
 
-PARAM_PREFIX = "customer_segmentation."
 
 # 1 unit of the company currency is worth OTHER_CURRENCY_RATE units of the
 # second currency: an order of 200 in it counts as 100 in the company currency.
@@ -175,7 +182,9 @@ class SegmentationMixin:
         return values
 
     @classmethod
-    def _make_order(cls, partner, amount, date, state="sale", currency=None):
+    def _make_order(
+        cls, partner, amount, date, state="sale", currency=None, classify=True
+    ):
         """A sale order of one untaxed line of ``amount`` dated ``date`` (a
         date means noon UTC that day, a datetime is taken as UTC), in
         ``state``: 'sale' (confirmed), 'cancel' (confirmed, then cancelled),
@@ -193,7 +202,16 @@ class SegmentationMixin:
         if not isinstance(date, datetime.datetime):
             date = datetime.datetime.combine(date, datetime.time(12))
         order.write({"date_order": date})
+        if classify:
+            cls._classify_queued()
         return order
+
+    @classmethod
+    def _classify_queued(cls):
+        """Classify the customers whose purchases changed, as the queue's
+        scheduled action does within seconds of an order (tests do not run
+        crons)."""
+        cls.env["customer.segmentation.queue"].sudo()._process()
 
     @classmethod
     def _make_rfm_population(cls):
@@ -210,7 +228,7 @@ class SegmentationMixin:
         """One confirmed order per partner, created in a single batch (for
         data volume; ``_make_order`` is the way a user confirms orders)."""
         date_order = datetime.datetime.combine(date, datetime.time(12))
-        return cls.env["sale.order"].create(
+        orders = cls.env["sale.order"].create(
             [
                 {
                     **cls._order_values(partner, amount),
@@ -220,14 +238,37 @@ class SegmentationMixin:
                 for partner in partners
             ]
         )
+        cls._classify_queued()
+        return orders
 
     @classmethod
-    def _set_params(cls, **values):
-        """Store settings as the settings form does, e.g.
-        ``_set_params(new_days=30)``; None restores the default."""
-        set_param = cls.env["ir.config_parameter"].sudo().set_param
-        for key, value in values.items():
-            set_param(PARAM_PREFIX + key, value)
+    def _set_params(cls, company=None, **values):
+        """Store settings of ``company`` (default: the current one) as the
+        settings form does, e.g. ``_set_params(new_days=30)``; None restores
+        the default."""
+        company = (company or cls.env.company).sudo()
+        company.write(
+            {
+                FIELD_PREFIX + key: PARAMS[key].default if value is None else value
+                for key, value in values.items()
+            }
+        )
+
+    @classmethod
+    def _force_param(cls, key, value, company=None):
+        """Store a setting behind the ORM's back, as a bad import or an old
+        database could have it."""
+        company = company or cls.env.company
+        cls.env.flush_all()
+        cls.env.cr.execute(
+            SQL(
+                "UPDATE res_company SET %s = %s WHERE id = %s",
+                SQL.identifier(FIELD_PREFIX + key),
+                value,
+                company.id,
+            )
+        )
+        company.invalidate_recordset()
 
     # ------------------------------------------------------------------
     # Actions

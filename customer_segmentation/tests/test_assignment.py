@@ -217,7 +217,7 @@ class TestAssignment(SegmentationCase):
                 {
                     "move": "assign",
                     "user_id": self.first.id,
-                    "company_id": customer.company_id.id,
+                    "company_id": self.env.company.id,
                     "reason": "Account manager policy of the customer's segment",
                 }
             ],

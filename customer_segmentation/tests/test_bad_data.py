@@ -185,9 +185,9 @@ class TestExchangeRates(BadDataMixin, SegmentationCase):
             customer, 400.0, days_ago(10), currency=self.other_currency
         )
         self._break_rate(order, 0)
-        Partner = self.env["res.partner"]
-        stats = Partner._segmentation_population_stats(
-            Partner._segmentation_params(), TODAY
+        company = self.env.company
+        stats = self.env["customer.segmentation.figure"]._population_stats(
+            company, company._segmentation_params()
         )
         self.assertEqual(Decimal(stats["monetary_breaks"][0][1]), 200)
         self.assertEqual(Decimal(stats["high_cutoff"]), 200)
@@ -246,6 +246,8 @@ class TestCompanyWithManyContacts(SegmentationCase):
             {
                 "name": f"{name} Contacts Inc.",
                 "is_company": True,
+                # small first: growing to medium is then a change
+                "segmentation_employee_count": 5,
                 "child_ids": [
                     Command.create({"name": f"{name} {index}", "function": "Engineer"})
                     for index in range(contacts)
@@ -294,11 +296,16 @@ class TestCompanyWithManyContacts(SegmentationCase):
             self._set_employees(self.big, 60)
         medium = self._segment("scale", "medium")
         self.assertEqual(self.big.child_ids.segment_scale_id, medium)
-        for contact in self.big.child_ids[:5] | self.small.child_ids:
+        # the company's chatter tells the change; its contacts follow it
+        for company in self.big | self.small:
             self.assertEqual(
-                len(self._tracking_messages(contact, "segment_scale_id")),
+                len(self._tracking_messages(company, "segment_scale_id")),
                 1,
-                contact.name,
+                company.name,
+            )
+        for contact in self.big.child_ids[:5] | self.small.child_ids:
+            self.assertFalse(
+                self._tracking_messages(contact, "segment_scale_id"), contact.name
             )
         # nothing of the contacts themselves was written
         self.assertNotIn(self.sales_manager, self.big.child_ids.write_uid)

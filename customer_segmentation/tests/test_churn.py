@@ -7,7 +7,7 @@ from odoo.tests import Form, freeze_time, new_test_user, tagged
 from .common import NO_STRATEGY, TODAY, SegmentationCase, days_ago, noon
 
 CHURN_TYPE = "customer_segmentation.mail_activity_type_churn_warning"
-NO_GAP = "Fewer than two order dates: no usual gap to compare with."
+NO_GAP = "Fewer than two purchase days: no usual gap to compare with."
 
 
 @tagged("post_install", "-at_install")
@@ -166,12 +166,12 @@ class TestChurn(SegmentationCase):
         self._apply()
         self.assertEqual(
             self.late[40].churn_risk_explanation,
-            "Usually orders every 20 days; last order 40 days ago, 2.0 times the "
+            "Usually buys every 20 days; last purchase 40 days ago, 2.0 times the "
             "usual gap: risk 50/100.",
         )
         self.assertEqual(
             self.even.churn_risk_explanation,
-            "Usually orders every 15 days; last order 40 days ago, 2.7 times the "
+            "Usually buys every 15 days; last purchase 40 days ago, 2.7 times the "
             "usual gap: risk 83/100.",
         )
         self.assertEqual(self.single.churn_risk_explanation, NO_GAP)
@@ -300,8 +300,11 @@ class TestChurn(SegmentationCase):
         Partner._cron_apply_segment_strategies()
         self.assertEqual(customer.churn_risk_score, 50)
         self.env.cr.execute(
-            "UPDATE res_partner SET churn_risk_score = 7 WHERE id = %s", [customer.id]
+            """UPDATE customer_segmentation_figure SET churn_risk_score = 7
+                WHERE partner_id = %s AND company_id = %s""",
+            [customer.id, self.env.company.id],
         )
+        self.env["customer.segmentation.figure"].invalidate_model()
         customer.invalidate_recordset()
         # a second call the same day resumes: today's figures are kept
         Partner._cron_apply_segment_strategies()

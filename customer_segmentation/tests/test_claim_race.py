@@ -14,7 +14,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 
 from odoo.addons.base.tests.common import DISABLED_MAIL_CONTEXT
 
-LIMIT_PARAM = "customer_segmentation.pool_daily_claim_limit"
+LIMIT_FIELD = "segmentation_pool_daily_claim_limit"
 NAME = "CS Claim Race"
 LOGINS = ("cs_claim_race_1", "cs_claim_race_2")
 
@@ -31,10 +31,10 @@ class TestClaimRace(TransactionCase):
         with self._committed_env() as env:
             # new users join the company's channels, which notifies the bus
             self.last_bus_id = env["bus.bus"].search([], order="id desc", limit=1).id
-            self.previous_limit = env["ir.config_parameter"].get_param(LIMIT_PARAM)
+            self.previous_limit = env.company[LIMIT_FIELD]
         self.addCleanup(self._remove_fixtures)
         with self._committed_env() as env:
-            env["ir.config_parameter"].set_param(LIMIT_PARAM, 3)
+            env.company.write({LIMIT_FIELD: 3})
             self.user_ids = [
                 new_test_user(env, login, groups="sales_team.group_sale_salesman").id
                 for login in LOGINS
@@ -68,7 +68,7 @@ class TestClaimRace(TransactionCase):
             # pool moves and claim counters go with their customer and user
             users.unlink()
             partners.unlink()
-            env["ir.config_parameter"].set_param(LIMIT_PARAM, self.previous_limit)
+            env.company.write({LIMIT_FIELD: self.previous_limit})
             env["bus.bus"].search([("id", ">", self.last_bus_id)]).unlink()
 
     def _claim_in_parallel(self, claims):
@@ -132,7 +132,7 @@ class TestClaimRace(TransactionCase):
         self.assertEqual(len(claimed), 1, outcomes)
         for outcome in refused:
             self.assertTrue(
-                LIMIT_PARAM in outcome
+                LIMIT_FIELD in outcome
                 or outcome in ("40001", "55P03", "40P01"),  # retries spent
                 outcome,
             )

@@ -5,14 +5,10 @@ from odoo.tests import tagged
 from .common import (
     NOW,
     RFM_POPULATION,
-    SEGMENTATION_FIELDS,
     TODAY,
     SegmentationCase,
     days_ago,
 )
-
-# Far below any real batch's duration: the run stops after its first batch.
-ONE_BATCH_BUDGET = 1e-9
 
 
 @tagged("post_install", "-at_install")
@@ -35,9 +31,12 @@ class TestCron(SegmentationCase):
         cls.partners = cls.customers + cls.contact
 
     def _clear_segmentation(self):
-        """Forget every partner's segmentation, so that a run's effect shows."""
+        """Forget every partner's segments, so that a run's effect shows (a
+        run writes the figures first, then the segments)."""
         self.env["res.partner"].with_context(active_test=False).search([]).write(
-            dict.fromkeys(SEGMENTATION_FIELDS, False)
+            dict.fromkeys(
+                ["segment_value_id", "segment_lifecycle_id", "segment_rfm_id"], False
+            )
         )
 
     def _cron_runs(self):
@@ -53,14 +52,14 @@ class TestCron(SegmentationCase):
         return len(partners.filtered(lambda p: p.commercial_partner_id == p))
 
     def _run_one_batch(self, last_customer, day=NOW):
-        """Start a nightly run on ``day`` and stop it after the batch ending
-        with ``last_customer``."""
-        # The clock must tick for the run to see its time budget spent.
-        with freeze_time(day, tick=True):
-            self.env["res.partner"]._cron_recompute_segments(
-                batch_size=self._first_batch_size_up_to(last_customer),
-                time_budget=ONE_BATCH_BUDGET,
-            )
+        """Start a nightly run on ``day`` and stop it after its figures and
+        the first batch of segments, ending with ``last_customer``."""
+        with freeze_time(day):
+            [run] = self.env["customer.segmentation.run"]._cron_runs()
+            run._process_batch(None)  # every customer's figures at once
+            run._process_batch(None)  # the company's thresholds
+            run._process_batch(self._first_batch_size_up_to(last_customer))
+        return run
 
     def _assert_run_done(self, run):
         total = self._commercial_partner_count()

@@ -81,7 +81,7 @@ class TestGeography(ProfileCase):
         self._recompute_all()
         self._assert_geo(cases)
 
-    def test_contacts_of_another_company_compare_with_that_company(self):
+    def test_customers_of_another_company_compare_with_that_company(self):
         new_york_company = self.env["res.company"].create(
             {
                 "name": "New York Branch",
@@ -101,8 +101,26 @@ class TestGeography(ProfileCase):
             country_id=self.china.id,
             state_id=self.shanghai.id,
         )
-        self._recompute_all()
-        self._assert_geo([(ours, "local"), (theirs, "international")])
+        # the New York branch classifies its customers against its address
+        self.env["res.partner"].with_company(new_york_company).with_user(
+            self.env.user
+        ).recompute_all_segments()
+        for partner, expected in ((ours, "local"), (theirs, "international")):
+            with self.subTest(partner=partner.name):
+                self.assertEqual(
+                    partner.with_company(new_york_company).segment_geo_id.code,
+                    expected,
+                )
+        # a shared customer is local to one company and foreign to the other
+        shared = self._make_customer(
+            "Shared Customer In New York",
+            country_id=self.usa.id,
+            state_id=self.new_york.id,
+        )
+        self.assertEqual(
+            shared.with_company(new_york_company).segment_geo_id.code, "local"
+        )
+        self.assertEqual(self._code(shared, "segment_geo_id"), "international")
 
     def test_moving_reclassifies_at_once(self):
         customer = self._make_customer(

@@ -41,7 +41,9 @@ SEGMENT_OF = {
     "segment_job_level_id": ("job_level", "senior"),
 }
 # Every partner field the module maintains.
-ENGINE_FIELDS = frozenset(ENGINE_VALUES) | frozenset(SEGMENT_OF)
+ENGINE_FIELDS = (
+    frozenset(ENGINE_VALUES) | frozenset(SEGMENT_OF) | {"segmentation_figure_id"}
+)
 
 
 @tagged("post_install", "-at_install")
@@ -76,16 +78,28 @@ class TestEngineFields(SegmentationCase):
         }
 
     def _columns(self, partner):
-        """The stored engine fields of ``partner``, read with SQL."""
+        """The stored engine fields of ``partner`` and its figures in every
+        company, read with SQL."""
+        fields_ = partner._fields
         columns = sorted(
-            name for name in ENGINE_FIELDS if partner._fields[name].column_type
+            name
+            for name in ENGINE_FIELDS
+            if fields_[name].store and fields_[name].column_type
         )
+        figures = sorted(name for name in ENGINE_FIELDS if not fields_[name].store)
         self.env.flush_all()
         self.env.cr.execute(
             f"SELECT {', '.join(columns)} FROM res_partner WHERE id = %s",  # noqa: S608
             [partner.id],
         )
-        return dict(zip(columns, self.env.cr.fetchone(), strict=True))
+        values = dict(zip(columns, self.env.cr.fetchone(), strict=True))
+        self.env.cr.execute(
+            f"SELECT company_id, {', '.join(figures)} "  # noqa: S608
+            "FROM customer_segmentation_figure WHERE partner_id = %s ORDER BY 1",
+            [partner.id],
+        )
+        values["figures"] = self.env.cr.fetchall()
+        return values
 
     def test_every_engine_field_is_listed(self):
         self.assertEqual(
@@ -188,6 +202,7 @@ class TestEngineFields(SegmentationCase):
         self.env["base.partner.merge.automatic.wizard"].with_user(merger)._merge(
             (duplicate | self.customer).ids, dst_partner=self.customer
         )
+        self._classify_queued()
         self.assertFalse(duplicate.exists())
         # the engine reclassified the destination; its pool state is its own
         self.assertEqual(self.customer.last_order_date, days_ago(5))

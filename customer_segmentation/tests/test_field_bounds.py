@@ -301,6 +301,7 @@ class TestClassificationFields(FieldBoundsCase):
             self.env["base.partner.merge.automatic.wizard"].with_user(merger).create({})
         )
         wizard._merge((self.company + other).ids, dst_partner=other.with_user(merger))
+        self._classify_queued()
         self.assertFalse(self.company.exists())
         self.assertEqual(other.last_order_date, days_ago(10))
         self.assertSegments(other, lifecycle="active")

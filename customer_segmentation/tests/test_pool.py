@@ -191,9 +191,7 @@ class TestPool(SegmentationCase):
         second.with_user(self.salesman).action_claim_from_pool()
         with self.assertRaises(UserError) as caught:
             third.with_user(self.salesman).action_claim_from_pool()
-        self.assertIn(
-            "customer_segmentation.pool_daily_claim_limit", str(caught.exception)
-        )
+        self.assertIn("segmentation_pool_daily_claim_limit", str(caught.exception))
         self.assertTrue(third.segmentation_in_pool)
         self.assertFalse(third.user_id)
         # the limit is per salesperson
@@ -215,9 +213,7 @@ class TestPool(SegmentationCase):
         self._set_params(pool_daily_claim_limit=2)
         with self.assertRaises(UserError) as caught:
             orphans.with_user(self.salesman).action_claim_from_pool()
-        self.assertIn(
-            "customer_segmentation.pool_daily_claim_limit", str(caught.exception)
-        )
+        self.assertIn("segmentation_pool_daily_claim_limit", str(caught.exception))
         self.assertFalse(orphans.user_id)
         self.assertTrue(all(orphans.mapped("segmentation_in_pool")))
 

@@ -1,0 +1,263 @@
+"""The classification, stage by stage, for one company and some customers.
+
+purchases (customer.segmentation.purchase) -> figures and their population
+thresholds (customer.segmentation.figure) -> segments and reasons
+(customer.segmentation.rule) -> changes (customer.segmentation.change) ->
+history, chatter, automation rules; the strategies come after
+(customer.segmentation.strategy).
+"""
+
+import datetime
+from typing import NamedTuple
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from .customer_segmentation_rule import COMPANY_DIMENSIONS, dimension_column
+
+
+class Scope(NamedTuple):
+    """Which customers a stage works on: the commercial partners ``company``
+    classifies (its own and the shared ones), all of them, or those of
+    ``customer_ids``, or those with ``low < id <= high`` (``id_range``)."""
+
+    env: object
+    company: object
+    customer_ids: tuple = None
+    id_range: tuple = None
+
+    @property
+    def whole(self):
+        return self.customer_ids is None and self.id_range is None
+
+    def customers_sql(self):
+        """SQL selecting the ids (column ``id``) of the customers."""
+        Partner = self.env["res.partner"]
+        conditions = [
+            Partner._segmentation_customer_sql("c"),
+            SQL("(c.company_id IS NULL OR c.company_id = %s)", self.company.id),
+        ]
+        if self.customer_ids is not None:
+            conditions.append(SQL("c.id = ANY(%s)", list(self.customer_ids)))
+        if self.id_range is not None:
+            conditions.append(SQL("c.id > %s AND c.id <= %s", *self.id_range))
+        return SQL(
+            "SELECT c.id FROM res_partner c WHERE %s", SQL(" AND ").join(conditions)
+        )
+
+    def customer_ids_sql(self):
+        """``customers_sql``, or None when the scope is every customer (a
+        source then reads all the company's documents)."""
+        return None if self.whole else self.customers_sql()
+
+
+class CustomerSegmentationPipeline(models.AbstractModel):
+    _name = "customer.segmentation.pipeline"
+    _description = "Customer Segmentation Pipeline"
+
+    @api.model
+    def _scope(self, company, customer_ids=None, id_range=None):
+        return Scope(
+            self.env,
+            company,
+            tuple(customer_ids) if customer_ids is not None else None,
+            id_range,
+        )
+
+    @api.model
+    def _refresh(self, scope, day, params):
+        """Stage 1, purchases to figures, for ``scope``.
+
+        :return: rows of figures written
+        """
+        return self.env["customer.segmentation.figure"]._refresh(
+            scope.company, day, params, scope
+        )
+
+    @api.model
+    def _classify(self, scope, day, params, stats, run=None, cause="rule", ended=()):
+        """Stages 2 to 4 for ``scope``, whose figures are up to date: scores,
+        segments and reasons by rule, pins, then the changes written.
+
+        :param stats: the company's population thresholds
+        :param cause: history cause of the rules' changes
+        :param ended: ``{(partner_id, dimension)}`` whose pin just ended
+        :return: ``{dimension code: customers changed}``
+        """
+        rules = self.env["customer.segmentation.rule"]._rules(
+            scope.company, params, stats
+        )
+        self._collect(scope, day, rules, stats)
+        Change = self.env["customer.segmentation.change"]
+        return Change._apply(scope, rules, run=run, cause=cause, ended=ended)
+
+    @api.model
+    def _collect(self, scope, day, rules, stats):
+        """Fill the temporary table ``cs_classified``: per partner of the
+        scope's customers (the customers and their contacts), its scores, and
+        per dimension its current segment (``old_<code>``), the rule's
+        (``rule_<code>``) and the rule's reason (``code_<code>``,
+        ``values_<code>``)."""
+        self.env.flush_all()
+        scores = self.env["customer.segmentation.rule"]._scores(stats)
+        columns = [SQL("x.%s", SQL.identifier(name)) for name in FACT_COLUMNS]
+        for code, rule in rules.items():
+            columns += [
+                SQL(
+                    "%s AS %s",
+                    self._old_segment(code, scope.company),
+                    _ident("old", code),
+                ),
+                SQL("%s AS %s", rule.segment, _ident("rule", code)),
+                SQL("%s AS %s", rule.code, _ident("code", code)),
+                SQL("%s AS %s", rule.values, _ident("values", code)),
+            ]
+        cr = self.env.cr
+        cr.execute(SQL("DROP TABLE IF EXISTS cs_classified"))
+        cr.execute(
+            SQL(
+                """
+            CREATE TEMPORARY TABLE cs_classified ON COMMIT DROP AS
+            SELECT %(columns)s
+              FROM (SELECT x.*, %(scores)s FROM (%(facts)s) x) x
+              JOIN res_partner p ON p.id = x.partner_id
+                """,
+                columns=SQL(", ").join(columns),
+                scores=SQL(", ").join(
+                    SQL("%s AS %s", expression, SQL.identifier(name))
+                    for name, expression in scores.items()
+                ),
+                facts=self._facts(scope, day),
+            )
+        )
+
+    @api.model
+    def _reasons(self, company, customer_ids, dimensions=("value", "lifecycle", "rfm")):
+        """What the rules say of these customers in ``company`` today, with
+        the thresholds of its latest run, without writing anything.
+
+        :return: ``{customer id: {dimension: (reason code, reason values)}}``
+        """
+        if not customer_ids:
+            return {}
+        Run = self.env["customer.segmentation.run"]
+        params = company._segmentation_params()
+        stats = Run._latest_stats(company, params)
+        rules = self.env["customer.segmentation.rule"]._rules(company, params, stats)
+        scope = self._scope(company, customer_ids=customer_ids)
+        scores = self.env["customer.segmentation.rule"]._scores(stats)
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """
+            SELECT x.partner_id, %(reasons)s
+              FROM (SELECT x.*, %(scores)s FROM (%(facts)s) x) x
+             WHERE x.is_entity
+                """,
+                reasons=SQL(", ").join(
+                    SQL("%s, %s", rules[code].code, rules[code].values)
+                    for code in dimensions
+                ),
+                scores=SQL(", ").join(
+                    SQL("%s AS %s", expression, SQL.identifier(name))
+                    for name, expression in scores.items()
+                ),
+                facts=self._facts(scope, self._today()),
+            )
+        )
+        return {
+            row[0]: {
+                code: (row[1 + 2 * index], row[2 + 2 * index])
+                for index, code in enumerate(dimensions)
+            }
+            for row in rows
+        }
+
+    @api.model
+    def _facts(self, scope, day):
+        """SQL of one row of facts per partner of the scope's customers: its
+        customer's figures in the company, its address and the company's, its
+        job title, its company's size."""
+        company = scope.company
+        return SQL(
+            """
+            SELECT p.id AS partner_id, p.commercial_partner_id AS entity_id,
+                   p.id = p.commercial_partner_id AS is_entity,
+                   p.is_company, p.function, p.country_id, p.state_id,
+                   f.id AS figure_id,
+                   f.first_order_date AS first_date,
+                   f.last_order_date AS last_date,
+                   COALESCE(f.rfm_frequency, 0) AS frequency,
+                   COALESCE(f.rfm_monetary, 0) AS monetary,
+                   COALESCE(f.pending, false) AS pending,
+                   %(day)s::date - f.first_order_date AS age_days,
+                   %(day)s::date - f.last_order_date AS recency_days,
+                   pc.code AS country_code, ps.code AS state_code,
+                   cp.country_id AS company_country_id,
+                   cp.state_id AS company_state_id,
+                   cc.code AS company_country_code, cs.code AS company_state_code,
+                   e.is_company AS entity_is_company,
+                   NULLIF(e.segmentation_employee_count, 0) AS employees,
+                   NULLIF(e.segmentation_annual_revenue, 0) AS revenue,
+                   ep.segment_id AS entity_scale_pin
+              FROM res_partner p
+              JOIN res_partner e ON e.id = p.commercial_partner_id
+              LEFT JOIN customer_segmentation_figure f
+                     ON f.partner_id = e.id AND f.company_id = %(company)s
+              LEFT JOIN customer_segment_override ep
+                     ON ep.partner_id = e.id AND e.id <> p.id AND ep.active
+                    AND ep.dimension = 'scale' AND ep.company_id = %(company)s
+              JOIN res_company co ON co.id = %(company)s
+              LEFT JOIN res_partner cp ON cp.id = co.partner_id
+              LEFT JOIN res_country pc ON pc.id = p.country_id
+              LEFT JOIN res_country_state ps ON ps.id = p.state_id
+              LEFT JOIN res_country cc ON cc.id = cp.country_id
+              LEFT JOIN res_country_state cs ON cs.id = cp.state_id
+             WHERE p.commercial_partner_id IN (%(customers)s)
+            """,
+            day=day,
+            company=company.id,
+            customers=scope.customers_sql(),
+        )
+
+    @api.model
+    def _old_segment(self, code, company):
+        """SQL of the current segment of partner ``p`` on ``code`` (in
+        ``company`` for the dimensions classified per company)."""
+        if code in COMPANY_DIMENSIONS:
+            return company_segment_sql("p", dimension_column(code), company)
+        field_name = self.env["res.partner"]._segmentation_dimension_fields()[code]
+        return SQL("p.%s", SQL.identifier(field_name))
+
+    @api.model
+    def _today(self):
+        """Order dates are classified by their UTC date, so "today" is the
+        UTC date too, whoever triggers the classification and wherever they
+        are."""
+        return fields.Date.today()
+
+    @api.model
+    def _window_start(self, params, day):
+        return day - datetime.timedelta(days=params["lookback_days"])
+
+
+# Columns of the facts kept in cs_classified.
+FACT_COLUMNS = (
+    "partner_id",
+    "entity_id",
+    "is_entity",
+    "figure_id",
+    "r_score",
+    "f_score",
+    "m_score",
+)
+
+
+def _ident(prefix, code):
+    return SQL.identifier(f"{prefix}_{code}")
+
+
+def company_segment_sql(alias, column, company):
+    """SQL of the segment id held for ``company`` in the company-dependent
+    partner column ``column`` of the partner aliased ``alias``."""
+    return SQL("(%s ->> %s)::int", SQL.identifier(alias, column), str(company.id))
