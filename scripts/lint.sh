@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every linter the way CI does; exits non-zero on any finding:
-#   scripts/lint.sh              lint customer_segmentation and the repository's Python
+#   scripts/lint.sh              lint every addon of the repository (customer_segmentation
+#                                and its glue addons customer_segmentation_*) and its Python
 # ruff (lint + format check) with pyproject.toml, pylint-odoo's mandatory checks
 # with .pylintrc, and OCA's XML/manifest/PO checks (oca-odoo-pre-commit-hooks).
 # Install the tools with: pip install -r requirements-dev.txt
@@ -22,6 +23,10 @@ done
     echo "lint.sh: error: no module $MODULE in $ADDONS_DIR" >&2
     exit 1
 }
+addons=()
+for dir in "$ADDONS_DIR/$MODULE" "$ADDONS_DIR/$MODULE"_*; do
+    [[ -f $dir/__manifest__.py ]] && addons+=("$(basename "$dir")")
+done
 
 failed=()
 run() {
@@ -38,12 +43,12 @@ run() {
 # From the addons folder, so that findings name paths like customer_segmentation/...
 cd "$ADDONS_DIR" || exit 1
 ruff_targets=("$REPO")
-[[ $ADDONS_DIR == "$REPO" ]] || ruff_targets+=("$MODULE")
+[[ $ADDONS_DIR == "$REPO" ]] || ruff_targets+=("${addons[@]}")
 run "ruff check" ruff check --config "$REPO/pyproject.toml" --no-fix "${ruff_targets[@]}"
 run "ruff format --check" ruff format --config "$REPO/pyproject.toml" --check "${ruff_targets[@]}"
-run "pylint-odoo (.pylintrc)" pylint --rcfile="$REPO/.pylintrc" --load-plugins=pylint_odoo "$MODULE"
-run "oca-checks-odoo-module" oca-checks-odoo-module "$MODULE"
-mapfile -t po_files < <(find "$MODULE" -path '*/i18n*/*' \( -name '*.po' -o -name '*.pot' \) | sort)
+run "pylint-odoo (.pylintrc)" pylint --rcfile="$REPO/.pylintrc" --load-plugins=pylint_odoo "${addons[@]}"
+run "oca-checks-odoo-module" oca-checks-odoo-module "${addons[@]}"
+mapfile -t po_files < <(find "${addons[@]}" -path '*/i18n*/*' \( -name '*.po' -o -name '*.pot' \) | sort)
 if ((${#po_files[@]})); then
     run "oca-checks-po" oca-checks-po --disable=po-pretty-format "${po_files[@]}"
 fi

@@ -49,6 +49,15 @@ EOF
 ADDONS_PATH="$ODOO_ADDONS,$CS_ADDONS_DIR"
 ODOO=(python3 -m odoo)
 
+# The addons of the repository: the core module and its glue addons
+# (customer_segmentation_<app>), one name a line.
+cs_addons() {
+    local dir
+    for dir in "$CS_ADDONS_DIR"/"$CS_MODULE" "$CS_ADDONS_DIR"/"$CS_MODULE"_*; do
+        [[ -f $dir/__manifest__.py ]] && basename "$dir"
+    done
+}
+
 # Drop a database and its filestore, so the next install starts from nothing.
 cs_drop_database() {
     local db=$1 filestore

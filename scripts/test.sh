@@ -29,8 +29,17 @@ CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm}
 cs_drop_database "$DB"
 cs_install_module "$DB" --without-demo=all
 
-# The tests folder is the default target unless a path is given.
-targets=("$CS_ADDONS_DIR/$CS_MODULE/tests")
+# Every addon of the repository is installed (the glue addons by their
+# auto_install), and their tests folders are the default target unless a path
+# is given.
+for addon in $(cs_addons); do
+    state=$(psql -X -A -t -d "$DB" -c "SELECT state FROM ir_module_module WHERE name = '$addon'")
+    [[ $state == installed ]] || cs_die "$addon is '${state:-absent}' in $DB, not installed"
+done
+targets=()
+for addon in $(cs_addons); do
+    [[ -d $CS_ADDONS_DIR/$addon/tests ]] && targets+=("$CS_ADDONS_DIR/$addon/tests")
+done
 for arg in "$@"; do
     if [[ $arg != -* && -e ${arg%%::*} ]]; then
         targets=()
