@@ -25,7 +25,7 @@ DB=${CS_TEST_DB:-customer_segmentation_test}
 JUNIT=${CS_JUNIT_XML:-$REPO/junit.xml}
 
 # CRM too, so that the rule "an open opportunity makes a prospect" is tested.
-CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm}
+CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm,base_automation}
 cs_drop_database "$DB"
 cs_install_module "$DB" --without-demo=all
 

@@ -23,3 +23,4 @@ from . import customer_segmentation_pool_move
 from . import customer_segmentation_claim_counter
 from . import customer_segmentation_strategy
 from . import crm_team
+from . import mail_tracking_value

@@ -140,6 +140,8 @@ def _company_segment(dimension, string, **attrs):
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
+    # the chatter tells who got a customer, by hand or by a segment's policy
+    user_id = fields.Many2one(tracking=True)
     segmentation_figure_id = fields.Many2one(
         "customer.segmentation.figure",
         string="Figures",

@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import api, fields, models
 
 from ..models.arguments import checked_field_names, checked_records
 
@@ -10,6 +10,13 @@ class CustomerSegmentationSettings(models.TransientModel):
     _name = "customer.segmentation.settings"
     _inherit = ["customer.segmentation.settings.mixin"]
     _description = "Customer Segmentation Settings"
+
+    company_id = fields.Many2one(
+        "res.company",
+        default=lambda self: self.env.company,
+        readonly=True,
+        help="The settings are this company's: switch company to see another's.",
+    )
 
     @api.model
     def default_get(self, fields_list):
