@@ -5,6 +5,7 @@ from . import customer_segment_override
 from . import customer_segment_history
 from . import customer_segmentation_run
 from . import res_partner
+from . import segmentation_batch
 from . import ir_model_fields
 from . import customer_segmentation_settings_mixin
 from . import res_config_settings
