@@ -6,7 +6,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from .res_partner import COMMERCIAL_ENTITY, _segmentation_today
-from .segmentation_batch import lock_customers, next_batch_end, run_batch
+from .segmentation_batch import lock_customers, next_batch, run_batch
 
 
 class CustomerSegmentationRun(models.Model):
@@ -164,7 +164,7 @@ class CustomerSegmentationRun(models.Model):
         """Classify the next batch of customers and move the resume point past
         it, or mark the run done when none is left."""
         Partner = self.env["res.partner"].sudo()
-        upper = self._next_upper_bound(batch_size)
+        upper, count = next_batch(self.env, self.last_customer_id, batch_size)
         if upper is None:
             self.write({"state": "done", "finished_at": fields.Datetime.now()})
         else:
@@ -183,11 +183,10 @@ class CustomerSegmentationRun(models.Model):
                 for k, v in result.items()
                 if k not in ("customers", "value", "lifecycle", "rfm")
             }
-            done = self._count_customers(self.last_customer_id, upper)
             self.write(
                 {
                     "last_customer_id": upper,
-                    "customers_done": self.customers_done + done,
+                    "customers_done": self.customers_done + count,
                     "customers_written": self.customers_written + result["customers"],
                     "changes_value": self.changes_value + result["value"],
                     "changes_lifecycle": self.changes_lifecycle + result["lifecycle"],
@@ -202,21 +201,6 @@ class CustomerSegmentationRun(models.Model):
             if self.state == "running"
             else 0,
         )
-
-    def _next_upper_bound(self, batch_size):
-        """Highest customer id of the next batch, or None when all are done."""
-        return next_batch_end(self.env, self.last_customer_id, batch_size)
-
-    def _count_customers(self, low, high):
-        return self.env.execute_query(
-            SQL(
-                """SELECT count(*) FROM res_partner
-                    WHERE %s AND id > %s AND id <= %s""",
-                COMMERCIAL_ENTITY,
-                low,
-                high,
-            )
-        )[0][0]
 
     @api.model
     def _latest_stats(self):

@@ -7,7 +7,7 @@ from odoo import api, models
 from odoo.tools import SQL
 
 from .res_partner import COMMERCIAL_ENTITY, _segmentation_today, _sql_text
-from .segmentation_batch import lock_customers, next_batch_end, run_batch
+from .segmentation_batch import lock_customers, next_batch, run_batch
 
 # Customers a policy may give an account manager (not those in the pool).
 UNASSIGNED = SQL(
@@ -19,7 +19,7 @@ CHURN_TYPE = "customer_segmentation.mail_activity_type_churn_warning"
 ACTIVITY_BATCH = 1000
 # Customers per transaction of the per-customer steps (figures, account
 # managers, pool, tags, pricelists): see benchmarks/README.md.
-STRATEGY_BATCH_SIZE = 5000
+STRATEGY_BATCH_SIZE = 2000
 # Counters of those steps, summed over the batches.
 BATCH_COUNTERS = (
     "assigned",
@@ -63,7 +63,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         result = dict.fromkeys(BATCH_COUNTERS, 0)
         last = 0
         while True:
-            upper = next_batch_end(self.env, last, STRATEGY_BATCH_SIZE)
+            upper, _count = next_batch(self.env, last, STRATEGY_BATCH_SIZE)
             if upper is None:
                 break
             batch = partial(

@@ -63,7 +63,7 @@ BASELINE = SQL("EXISTS (SELECT 1 FROM customer_segmentation_run WHERE state = 'd
 
 # Customers per batch (one transaction each) of the full recompute, manual
 # or nightly: see benchmarks/README.md for how it was chosen.
-RECOMPUTE_BATCH_SIZE = 5000
+RECOMPUTE_BATCH_SIZE = 2000
 
 
 class ResPartner(models.Model):

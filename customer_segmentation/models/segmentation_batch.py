@@ -9,12 +9,21 @@ transaction over every customer therefore fails as soon as anybody edits a
 contact meanwhile, and makes the users' requests wait longer than Odoo's RPC
 layer retries them.
 
-So these jobs work in batches of customers: each batch is one transaction,
-committed, which locks its customers first (in id order, the order every
-batch of every job takes them in) so that no edit can slip in between its
-reads and its writes, and which is run again in a new transaction when a
-concurrency error aborts it anyway. Each batch is short, so a user's request
-blocked by it is retried by Odoo in time.
+So these jobs work in batches of customers, each batch one transaction,
+committed:
+
+- it first locks its customers and their contacts, in id order (the order
+  every batch of every job takes them in, so two jobs do not deadlock), and
+  runs in READ COMMITTED: the lock waits for the users' transactions holding
+  some of these rows and then sees what they committed, instead of failing as
+  REPEATABLE READ would. Once the rows are locked nobody else can change them,
+  so the batch reads and writes them as one consistent step;
+- when a concurrency error aborts it anyway (a deadlock with a user's
+  request, a concurrent update of another table), it is rolled back and run
+  again in a new transaction, a bounded number of times;
+- it is short, so that a user's request that waited for it and then fails
+  with a serialization error (the user's transaction began before the batch
+  committed) is retried by Odoo's RPC layer in time.
 """
 
 import logging
@@ -51,20 +60,23 @@ def committing(env):
     or updated (demo data recompute), whose transaction Odoo commits or rolls
     back as a whole, nor in a test, whose transaction must stay open until
     the test rolls it back."""
-    return env.registry.ready and not getattr(
-        threading.current_thread(), "testing", False
+    return (
+        env.registry.ready
+        and not env.registry.in_test_mode()
+        and not getattr(threading.current_thread(), "testing", False)
     )
 
 
 def run_batch(env, work, job):
     """Run ``work()`` as one transaction of its own and return its result.
 
-    The transaction is committed, or, in a test, stood for by a savepoint.
-    When a concurrency error aborts it, it is rolled back and ``work()`` runs
-    again in a new transaction (which sees what the other transactions
-    committed meanwhile), after a short wait, up to ``BATCH_TRIES`` times;
-    then a ``UserError`` says so. Whatever ``work()`` did is either all
-    committed or all rolled back, and what earlier batches committed stays.
+    The transaction is committed, or, in a test, stood for by a savepoint;
+    what the caller did before is committed first. When a concurrency error
+    aborts it, it is rolled back and ``work()`` runs again in a new
+    transaction (which sees what the other transactions committed meanwhile),
+    after a short wait, up to ``BATCH_TRIES`` times; then a ``UserError`` says
+    so. Whatever ``work()`` did is either all committed or all rolled back,
+    and what earlier batches committed stays.
 
     :param job: translated name of the job, for the error message
     """
@@ -73,6 +85,9 @@ def run_batch(env, work, job):
     for attempt in range(1, BATCH_TRIES + 1):
         try:
             if commit:
+                # a transaction of its own, in READ COMMITTED (see above)
+                cr.commit()  # pylint: disable=invalid-commit
+                cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
                 result = work()
                 cr.commit()  # pylint: disable=invalid-commit
             else:
@@ -114,8 +129,7 @@ def lock_customers(env, low, high):
 
     Taken first in a batch, the locks make its reads and writes of these
     partners one consistent step: a user's edit committed before is seen, one
-    started after waits for the batch. Locking in id order, as every batch of
-    every job does, keeps two jobs from deadlocking each other.
+    started after waits for the batch.
     """
     env.execute_query(
         SQL(
@@ -131,16 +145,16 @@ def lock_customers(env, low, high):
     )
 
 
-def next_batch_end(env, after, size):
-    """Highest id of the next ``size`` commercial partners with an id above
-    ``after`` (all of them when ``size`` is None), or None when none is left.
-    """
+def next_batch(env, after, size):
+    """``(highest id, count)`` of the next ``size`` commercial partners with
+    an id above ``after`` (all of them when ``size`` is None), or ``(None, 0)``
+    when none is left."""
     env["res.partner"].flush_model(["is_company", "parent_id"])
     limit = SQL("LIMIT %s", size) if size else SQL()
     return env.execute_query(
         SQL(
             """
-        SELECT max(id) FROM (
+        SELECT max(id), count(*) FROM (
             SELECT id FROM res_partner
              WHERE %s AND id > %s
           ORDER BY id %s
@@ -150,4 +164,4 @@ def next_batch_end(env, after, size):
             after,
             limit,
         )
-    )[0][0]
+    )[0]
