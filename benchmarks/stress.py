@@ -21,7 +21,8 @@ what the server logged about retries, and a verdict (HELD or FAILED):
 (b) The same, with the strategy job (``apply_segment_strategies``): holds if
     the job and every edit succeed and no edit is lost.
 (c) A salesman with a daily claim limit of 3, who claimed 2 customers today,
-    sends 10 claims of pool customers at once: holds if exactly one succeeds.
+    sends 10 claims of pool customers at once, in ``--claim-rounds`` rounds (a
+    new salesman each): holds if exactly one claim succeeds in every round.
 (d) The nightly cron (``_cron_recompute_segments``, small batches, started
     with ``ir.cron.method_direct_trigger``) on emptied segment columns is
     killed (SIGKILL to every process of the server) in the middle of its run;
@@ -35,12 +36,13 @@ whole script after ``--time-limit`` seconds; the servers it started are
 stopped on exit, Ctrl+C included. The script exits 1 if a scenario failed.
 
 It changes the database, which must be a generated one (benchmarks/generate.py)
-named cs_bench_*: it creates the users cs_stress_* (password: login + "-pwd"),
-empties the segment columns before (a) and (d) (the runs write them back),
-renames and edits the contacts the clients edit, puts customers in the pool
-and claims them in (c), creates a database ``<db>_copy`` for (d) and drops it
-afterwards. The admin user must have the password ``--admin-password``
-(default: admin, as after ``odoo -i``). It can be run again at once.
+named cs_bench_*: it creates the users cs_stress_* (password: login + "-pwd";
+a new claimer per round of (c)), empties the segment columns before (a) and
+(d) (the runs write them back), renames and edits the contacts the clients
+edit, puts customers in the pool and claims them in (c), creates a database
+``<db>_copy`` for (d) and drops it afterwards. The admin user must have the
+password ``--admin-password`` (default: admin, as after ``odoo -i``). It can
+be run again at once.
 """
 
 import argparse
@@ -100,6 +102,9 @@ def parse_args():
     )
     parser.add_argument(
         "--claims", type=int, default=10, help="(c) claims sent at once"
+    )
+    parser.add_argument(
+        "--claim-rounds", type=int, default=3, help="(c) times the claims are raced"
     )
     parser.add_argument(
         "--cron-batch-size",
@@ -601,7 +606,7 @@ class Stress:
         manager = group("sales_team.group_sale_manager")
         # salespeople who may edit contacts (Contact Creation)
         editor = [salesman, group("base.group_partner_manager")]
-        users = {"cs_stress_manager": [manager], "cs_stress_claimer": [salesman]}
+        users = {"cs_stress_manager": [manager]}
         users.update(
             {f"cs_stress_editor_{n + 1}": editor for n in range(self.args.clients)}
         )
@@ -719,98 +724,122 @@ class Stress:
         )
 
     def scenario_c(self):
+        rounds = self.args.claim_rounds
         print(
             f"\n(c) {self.args.claims} claims at once by a salesman with a daily "
-            f"limit of 3 who claimed 2 customers today"
+            f"limit of 3 who claimed 2 customers today, {rounds} rounds"
         )
         since = self.server.log_size()
-        db = self.args.db
         admin = self.admin()
-        get = admin.call
         prefix = "customer_segmentation."
         saved = {
-            key: get("ir.config_parameter", "get_param", prefix + key)
+            key: admin.call("ir.config_parameter", "get_param", prefix + key)
             for key in ("pool_enabled", "pool_daily_claim_limit")
         }
-        claimer = Client(self.server, "cs_stress_claimer", "cs_stress_claimer-pwd")
+        tally = Tally()
+        outcomes = []
         try:
-            get("ir.config_parameter", "set_param", prefix + "pool_enabled", "True")
-            get(
-                "ir.config_parameter",
-                "set_param",
-                prefix + "pool_daily_claim_limit",
-                "3",
-            )
-            query(
-                db,
-                "DELETE FROM customer_segmentation_pool_move WHERE user_id = %s",
-                [claimer.uid],
-            )
-            pool = [
-                pid
-                for (pid,) in query(
-                    db,
-                    """
-                    SELECT id FROM res_partner
-                     WHERE active AND NOT is_company AND parent_id IS NULL
-                       AND id NOT IN (SELECT partner_id FROM res_users)
-               AND id NOT IN (SELECT partner_id FROM res_company)
-                  ORDER BY id LIMIT %s
-                    """,
-                    [self.args.claims + 2],
-                )
-            ]
-            query(
-                db,
-                """UPDATE res_partner SET segmentation_in_pool = true, user_id = NULL,
-                          segmentation_pool_date = now() AT TIME ZONE 'UTC'
-                    WHERE id = ANY(%s)""",
-                [pool],
-            )
-            for partner_id in pool[:2]:
-                claimer.call("res.partner", "action_claim_from_pool", [partner_id])
-            tally = Tally()
-            barrier = threading.Barrier(self.args.claims)
-
-            def claim(partner_id):
-                client = Client(
-                    self.server, "cs_stress_claimer", "cs_stress_claimer-pwd"
-                )
-                barrier.wait(30)
-                start = time.monotonic()
-                try:
-                    client.call("res.partner", "action_claim_from_pool", [partner_id])
-                except Exception as error:  # noqa: BLE001 - counted by kind
-                    tally.record(time.monotonic() - start, error)
-                else:
-                    tally.record(time.monotonic() - start)
-
-            threads = [
-                threading.Thread(target=claim, args=(partner_id,), daemon=True)
-                for partner_id in pool[2:]
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(300)
-            claimed = query(
-                db,
-                """SELECT count(*) FROM customer_segmentation_pool_move
-                    WHERE user_id = %s AND move = 'claim'""",
-                [claimer.uid],
-            )[0][0]
+            for key, value in (("pool_enabled", "True"), ("pool_daily_claim_limit", 3)):
+                admin.call("ir.config_parameter", "set_param", prefix + key, value)
+            for round_ in range(rounds):
+                outcomes.append(self._claim_round(admin, round_, tally))
         finally:
             for key, value in saved.items():
-                get("ir.config_parameter", "set_param", prefix + key, value or False)
+                admin.call(
+                    "ir.config_parameter", "set_param", prefix + key, value or False
+                )
         print(f"    claims: {tally.describe()}")
-        print(f"    claims recorded today: {claimed} (limit 3)")
+        print(
+            "    per round, claims that succeeded / claims recorded today: "
+            + ", ".join(f"{won} / {recorded}" for won, recorded in outcomes)
+        )
         self.print_retries(since)
-        reasons = []
-        if tally.successes != 1:
-            reasons.append(f"{tally.successes} claims succeeded, 1 expected")
-        if claimed != 3:
-            reasons.append(f"{claimed} claims recorded, 3 expected")
+        reasons = [
+            f"round {number + 1}: {won} claims succeeded and {recorded} were "
+            f"recorded, 1 and 3 expected"
+            for number, (won, recorded) in enumerate(outcomes)
+            if (won, recorded) != (1, 3)
+        ]
         self.verdict("c", not reasons, reasons)
+
+    def _claim_round(self, admin, round_, tally):
+        """A new salesman (today's count starts at 0 whatever the module keeps)
+        claims 2 pool customers, then ``--claims`` others at once; return the
+        claims that succeeded at once and those recorded for him today."""
+        db = self.args.db
+        login = f"cs_stress_claimer_{int(time.time())}_{round_ + 1}"
+        salesman = admin.call(
+            "ir.model.data",
+            "search_read",
+            [("module", "=", "sales_team"), ("name", "=", "group_sale_salesman")],
+            fields=["res_id"],
+        )[0]["res_id"]
+        admin.call(
+            "res.users",
+            "create",
+            {
+                "name": login,
+                "login": login,
+                "password": login + "-pwd",
+                "groups_id": [(4, salesman)],
+            },
+        )
+        count = self.args.claims + 2
+        pool = [
+            partner_id
+            for (partner_id,) in query(
+                db,
+                """
+                SELECT id FROM res_partner
+                 WHERE active AND NOT is_company AND parent_id IS NULL
+                   AND id NOT IN (SELECT partner_id FROM res_users)
+                   AND id NOT IN (SELECT partner_id FROM res_company)
+              ORDER BY id OFFSET %s LIMIT %s
+                """,
+                [round_ * count, count],
+            )
+        ]
+        query(
+            db,
+            """UPDATE res_partner SET segmentation_in_pool = true, user_id = NULL,
+                      segmentation_pool_date = now() AT TIME ZONE 'UTC'
+                WHERE id = ANY(%s)""",
+            [pool],
+        )
+        claimer = Client(self.server, login, login + "-pwd")
+        for partner_id in pool[:2]:
+            claimer.call("res.partner", "action_claim_from_pool", [partner_id])
+        barrier = threading.Barrier(self.args.claims)
+        won = Tally()
+
+        def claim(partner_id):
+            client = Client(self.server, login, login + "-pwd")
+            barrier.wait(30)
+            start = time.monotonic()
+            try:
+                client.call("res.partner", "action_claim_from_pool", [partner_id])
+            except Exception as error:  # noqa: BLE001 - counted by kind
+                tally.record(time.monotonic() - start, error)
+                won.record(0, error)
+            else:
+                tally.record(time.monotonic() - start)
+                won.record(0)
+
+        threads = [
+            threading.Thread(target=claim, args=(partner_id,), daemon=True)
+            for partner_id in pool[2:]
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        recorded = query(
+            db,
+            """SELECT count(*) FROM customer_segmentation_pool_move
+                WHERE user_id = %s AND move = 'claim'""",
+            [claimer.uid],
+        )[0][0]
+        return won.successes, recorded
 
     def scenario_d(self):
         db, copy = self.args.db, self.args.db + "_copy"

@@ -35,17 +35,17 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     """Applies the management strategy of each customer's segments.
 
     Every step works on a batch of customers at once: one SQL statement, or
-    one ORM call per group of identical changes. When several
-    segments of a customer set the same thing, the segment with the highest
-    strategy priority wins (ties: the oldest segment); tags add up.
+    one ORM call per group of identical changes. When several segments of a
+    customer set the same thing, the segment with the highest strategy
+    priority wins (ties: the oldest segment); tags add up.
     """
 
     _name = "customer.segmentation.strategy"
     _description = "Customer Segmentation Strategy Engine"
 
     @api.model
-    def _apply(self, customer_ids=None, figures=True):
-        """Apply the strategies to these commercial partners (None: all).
+    def _apply(self, figures=True):
+        """Apply the strategies to every customer.
 
         Figures, account managers, pool, tags and pricelists are applied per
         batch of customers, each batch one transaction (see
@@ -66,14 +66,12 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             upper, _count = next_batch(self.env, last, STRATEGY_BATCH_SIZE)
             if upper is None:
                 break
-            batch = partial(
-                self._apply_batch, params, today, (last, upper), customer_ids, figures
-            )
+            batch = partial(self._apply_batch, params, today, (last, upper), figures)
             counts = run_batch(self.env, batch, self._job_name())
             for key, count in counts.items():
                 result[key] += count
             last = upper
-        scope = self._scope(customer_ids)
+        scope = self._scope()
         result["followups"], followups_left = self._schedule_followups(today, scope)
         result["churn_warnings"], warnings_left = self._schedule_churn_warnings(
             params, today, scope
@@ -82,14 +80,13 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         Partner.invalidate_model()
         return result
 
-    def _apply_batch(self, params, today, id_range, customer_ids, figures):
+    def _apply_batch(self, params, today, id_range, figures):
         """Figures, account managers, pool, tags and pricelists of the
-        commercial partners with ``low < id <= high`` (and in
-        ``customer_ids`` unless None), their rows locked first."""
+        customers with ``low < id <= high``, their rows locked first."""
         Partner = self.env["res.partner"].sudo()
         lock_customers(self.env, *id_range)
         self.env.flush_all()
-        scope = self._scope(customer_ids, id_range)
+        scope = self._scope(id_range)
         # the SQL steps write partners behind the ORM's back: forget them
         if figures:
             self._update_interactions(scope)
@@ -101,21 +98,17 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         result.update(self._apply_tags(scope))
         Partner.invalidate_model()
         domain = [("id", ">", id_range[0]), ("id", "<=", id_range[1])]
-        if customer_ids is not None:
-            domain.append(("id", "in", list(customer_ids)))
         result.update(self._apply_pricelists(scope, domain))
         Partner.invalidate_model()
         return result
 
     @api.model
-    def _scope(self, customer_ids=None, id_range=None):
-        """SQL selecting these commercial partners in ``res_partner``."""
-        scope = SQL("%s", COMMERCIAL_ENTITY)
-        if customer_ids is not None:
-            scope = SQL("%s AND id = ANY(%s)", scope, list(customer_ids))
-        if id_range is not None:
-            scope = SQL("%s AND id > %s AND id <= %s", scope, *id_range)
-        return scope
+    def _scope(self, id_range=None):
+        """SQL selecting the customers (with ``low < id <= high``) in
+        ``res_partner``."""
+        if id_range is None:
+            return SQL("%s", COMMERCIAL_ENTITY)
+        return SQL("%s AND id > %s AND id <= %s", COMMERCIAL_ENTITY, *id_range)
 
     @api.model
     def _job_name(self):

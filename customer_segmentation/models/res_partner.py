@@ -771,7 +771,8 @@ class ResPartner(models.Model):
         run = Run._start_committed("manual")
         try:
             run._process(batch_size=RECOMPUTE_BATCH_SIZE)
-        except UserError:
+        except Exception:
+            # nobody resumes a manual run: say it will not finish
             run._abandon()
             raise
         return run._summary()

@@ -36,8 +36,6 @@ from psycopg2 import errors
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .res_partner import COMMERCIAL_ENTITY
-
 _logger = logging.getLogger(__name__)
 
 # What PostgreSQL raises when concurrent transactions get in each other's
@@ -120,7 +118,6 @@ def run_batch(env, work, job):
                 BATCH_TRIES,
             )
             time.sleep(delay)
-    raise AssertionError("unreachable")
 
 
 def lock_customers(env, low, high):
@@ -146,22 +143,15 @@ def lock_customers(env, low, high):
 
 
 def next_batch(env, after, size):
-    """``(highest id, count)`` of the next ``size`` commercial partners with
-    an id above ``after`` (all of them when ``size`` is None), or ``(None, 0)``
-    when none is left."""
-    env["res.partner"].flush_model(["is_company", "parent_id"])
-    limit = SQL("LIMIT %s", size) if size else SQL()
+    """``(highest id, count)`` of the next ``size`` customers (commercial
+    partners, archived ones included) with an id above ``after`` (all of them
+    when ``size`` is None), or ``(None, 0)`` when none is left."""
+    Partner = env["res.partner"].sudo().with_context(active_test=False)
+    query = Partner._search(
+        [*Partner._segmentation_customer_domain(), ("id", ">", after)],
+        order="id",
+        limit=size,
+    )
     return env.execute_query(
-        SQL(
-            """
-        SELECT max(id), count(*) FROM (
-            SELECT id FROM res_partner
-             WHERE %s AND id > %s
-          ORDER BY id %s
-        ) batch
-            """,
-            COMMERCIAL_ENTITY,
-            after,
-            limit,
-        )
+        SQL("SELECT max(id), count(*) FROM %s batch", query.subselect())
     )[0]
