@@ -1,4 +1,5 @@
 from . import segmentation_params
+from . import segmentation_batch
 from . import customer_segment_dimension
 from . import customer_segment
 from . import customer_segment_override

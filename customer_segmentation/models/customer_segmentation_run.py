@@ -1,11 +1,12 @@
 import json
-import threading
 import time
+from functools import partial
 
 from odoo import api, fields, models
 from odoo.tools import SQL
 
 from .res_partner import _segmentation_today
+from .segmentation_batch import lock_customers, next_batch, run_batch
 
 
 class CustomerSegmentationRun(models.Model):
@@ -120,95 +121,95 @@ class CustomerSegmentationRun(models.Model):
         current = unfinished - stale
         return current[:1] or self._start(trigger)
 
+    @api.model
+    def _start_committed(self, trigger):
+        """End the expired pins and start a run (a scheduled one resumes the
+        unfinished run of today), in a transaction of its own: the batches
+        that follow may roll theirs back."""
+
+        def start():
+            self.env["customer.segment.override"]._expire(_segmentation_today())
+            if trigger == "cron":
+                return self._resume_or_start(trigger)
+            return self._start(trigger)
+
+        return run_batch(self.env, start, self._job_name())
+
+    def _abandon(self):
+        """Mark the run abandoned, in a transaction of its own: the caller's
+        is about to be rolled back. Its committed batches stay."""
+        run_batch(
+            self.env,
+            partial(
+                self.write, {"state": "abandoned", "finished_at": fields.Datetime.now()}
+            ),
+            self._job_name(),
+        )
+
+    @api.model
+    def _job_name(self):
+        return self.env._("The recompute of customer segments")
+
     def _process(self, batch_size=None, time_budget=None):
         """Classify the customers after ``last_customer_id``.
 
         ``batch_size`` None does everything in one statement and one
-        transaction; otherwise each batch is committed with the run's resume
-        point, so a crash never leaves a customer half-written and the next
-        call continues after the last committed batch. Stops early once
+        transaction; otherwise each batch of customers is one transaction
+        (see ``segmentation_batch``), committed with the run's resume point,
+        so a crash never leaves a customer half-written and the next call
+        continues after the last committed batch. Stops early once
         ``time_budget`` seconds are spent, to stay within cron time limits.
         """
         self.ensure_one()
-        Partner = self.env["res.partner"].sudo()
-        # settings added after the run started take their current value
-        params = {**Partner._segmentation_params(), **self.params}
         started = time.monotonic()
-        # Committing inside a test would break the test's transaction.
-        auto_commit = not getattr(threading.current_thread(), "testing", False)
         while self.state == "running":
-            upper = self._next_upper_bound(batch_size)
-            if upper is None:
-                self.write({"state": "done", "finished_at": fields.Datetime.now()})
-            else:
-                # one statement for everyone needs no id filter
-                id_range = (self.last_customer_id, upper) if batch_size else None
-                # each partner written once, with every dimension
-                result = Partner._segmentation_apply_all(
-                    params, self.stats, self.date, id_range=id_range, run=self
-                )
-                profile = {
-                    k: v
-                    for k, v in result.items()
-                    if k not in ("customers", "value", "lifecycle", "rfm")
-                }
-                done = self._count_customers(self.last_customer_id, upper)
-                self.write(
-                    {
-                        "last_customer_id": upper,
-                        "customers_done": self.customers_done + done,
-                        "customers_written": self.customers_written
-                        + result["customers"],
-                        "changes_value": self.changes_value + result["value"],
-                        "changes_lifecycle": self.changes_lifecycle
-                        + result["lifecycle"],
-                        "changes_rfm": self.changes_rfm + result["rfm"],
-                        "changes_other": self.changes_other
-                        + sum(v for k, v in profile.items() if k != "partners"),
-                    }
-                )
-            self.env["ir.cron"]._notify_progress(
-                done=self.customers_done,
-                remaining=max(self.customers_total - self.customers_done, 0)
-                if self.state == "running"
-                else 0,
+            run_batch(
+                self.env, partial(self._process_batch, batch_size), self._job_name()
             )
-            if auto_commit and batch_size:
-                # A committed batch is never redone: the resume point and the
-                # customers it classified are saved together.
-                self.env.cr.commit()  # pylint: disable=invalid-commit
             if time_budget and time.monotonic() - started > time_budget:
                 break
 
-    def _next_upper_bound(self, batch_size):
-        """Highest customer id of the next batch, or None when all are done."""
-        limit = SQL("LIMIT %s", batch_size) if batch_size else SQL()
-        row = self.env.execute_query(
-            SQL(
-                """
-            SELECT max(id) FROM (
-                SELECT id FROM res_partner
-                 WHERE %s AND id > %s
-              ORDER BY id %s
-            ) batch
-                """,
-                self.env["res.partner"]._segmentation_customer_sql(),
-                self.last_customer_id,
-                limit,
+    def _process_batch(self, batch_size):
+        """Classify the next batch of customers and move the resume point past
+        it, or mark the run done when none is left."""
+        Partner = self.env["res.partner"].sudo()
+        upper, count = next_batch(self.env, self.last_customer_id, batch_size)
+        if upper is None:
+            self.write({"state": "done", "finished_at": fields.Datetime.now()})
+        else:
+            # one statement for everyone needs no id filter
+            id_range = (self.last_customer_id, upper) if batch_size else None
+            if id_range:
+                lock_customers(self.env, *id_range)
+            # settings added after the run started take their current value
+            params = {**Partner._segmentation_params(), **self.params}
+            # each partner written once, with every dimension
+            result = Partner._segmentation_apply_all(
+                params, self.stats, self.date, id_range=id_range, run=self
             )
+            profile = {
+                k: v
+                for k, v in result.items()
+                if k not in ("customers", "value", "lifecycle", "rfm")
+            }
+            self.write(
+                {
+                    "last_customer_id": upper,
+                    "customers_done": self.customers_done + count,
+                    "customers_written": self.customers_written + result["customers"],
+                    "changes_value": self.changes_value + result["value"],
+                    "changes_lifecycle": self.changes_lifecycle + result["lifecycle"],
+                    "changes_rfm": self.changes_rfm + result["rfm"],
+                    "changes_other": self.changes_other
+                    + sum(v for k, v in profile.items() if k != "partners"),
+                }
+            )
+        self.env["ir.cron"]._notify_progress(
+            done=self.customers_done,
+            remaining=max(self.customers_total - self.customers_done, 0)
+            if self.state == "running"
+            else 0,
         )
-        return row[0][0]
-
-    def _count_customers(self, low, high):
-        return self.env.execute_query(
-            SQL(
-                """SELECT count(*) FROM res_partner
-                    WHERE %s AND id > %s AND id <= %s""",
-                self.env["res.partner"]._segmentation_customer_sql(),
-                low,
-                high,
-            )
-        )[0][0]
 
     @api.model
     def _latest_stats(self):

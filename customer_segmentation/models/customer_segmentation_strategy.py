@@ -1,14 +1,15 @@
 import heapq
 import logging
-import threading
 import time
 from collections import defaultdict
+from functools import partial
 
 from odoo import api, models
 from odoo.tools import SQL
 
 from .customer_segment import render_summary
 from .res_partner import _segmentation_today, _sql_text
+from .segmentation_batch import lock_customers, next_batch, run_batch
 
 _logger = logging.getLogger(__name__)
 
@@ -18,25 +19,42 @@ UNASSIGNED = SQL(
 )
 FOLLOWUP_TYPE = "customer_segmentation.mail_activity_type_segment_followup"
 CHURN_TYPE = "customer_segmentation.mail_activity_type_churn_warning"
-# Activities created per statement and, in the nightly job, per commit.
+# Activities created per transaction.
 ACTIVITY_BATCH = 1000
+# Customers per transaction of the per-customer steps (figures, account
+# managers, pool, tags, pricelists): see benchmarks/README.md.
+STRATEGY_BATCH_SIZE = 2000
+# Counters of those steps, summed over the batches.
+BATCH_COUNTERS = (
+    "assigned",
+    "returned_to_pool",
+    "tags_added",
+    "tags_removed",
+    "pricelists_applied",
+    "pricelists_restored",
+)
 
 
 class CustomerSegmentationStrategy(models.AbstractModel):
     """Applies the management strategy of each customer's segments.
 
-    Every step works on all customers (or the given ones) at once: one SQL
-    statement, or one ORM call per group of identical changes. When several
-    segments of a customer set the same thing, the segment with the highest
-    strategy priority wins (ties: the oldest segment); tags add up.
+    Every step works on a batch of customers at once: one SQL statement, or
+    one ORM call per group of identical changes. When several segments of a
+    customer set the same thing, the segment with the highest strategy
+    priority wins (ties: the oldest segment); tags add up.
     """
 
     _name = "customer.segmentation.strategy"
     _description = "Customer Segmentation Strategy Engine"
 
     @api.model
-    def _apply(self, customer_ids=None, figures=True):
-        """Apply the strategies to these commercial partners (None: all).
+    def _apply(self, figures=True):
+        """Apply the strategies to every customer.
+
+        Figures, account managers, pool, tags and pricelists are applied per
+        batch of customers, each batch one transaction (see
+        ``segmentation_batch``); then activities are scheduled, most valuable
+        customers first, in transactions of ``ACTIVITY_BATCH`` activities.
 
         :param figures: recompute last interactions and churn risks first
             (the nightly job skips them when it resumes the same day)
@@ -46,10 +64,33 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         Partner = self.env["res.partner"].sudo()
         params = Partner._segmentation_params()
         today = _segmentation_today()
+        result = dict.fromkeys(BATCH_COUNTERS, 0)
+        last = 0
+        while True:
+            upper, _count = next_batch(self.env, last, STRATEGY_BATCH_SIZE)
+            if upper is None:
+                break
+            batch = partial(self._apply_batch, params, today, (last, upper), figures)
+            counts = run_batch(self.env, batch, self._job_name())
+            for key, count in counts.items():
+                result[key] += count
+            last = upper
+        scope = self._scope()
+        result["followups"], followups_left = self._schedule_followups(today, scope)
+        result["churn_warnings"], warnings_left = self._schedule_churn_warnings(
+            params, today, scope
+        )
+        result["activities_left"] = followups_left + warnings_left
+        Partner.invalidate_model()
+        return result
+
+    def _apply_batch(self, params, today, id_range, figures):
+        """Figures, account managers, pool, tags and pricelists of the
+        customers with ``low < id <= high``, their rows locked first."""
+        Partner = self.env["res.partner"].sudo()
+        lock_customers(self.env, *id_range)
         self.env.flush_all()
-        scope = Partner._segmentation_customer_sql()
-        if customer_ids is not None:
-            scope = SQL("%s AND id = ANY(%s)", scope, list(customer_ids))
+        scope = self._scope(id_range)
         # the SQL steps write partners behind the ORM's back: forget them
         if figures:
             self._update_interactions(scope)
@@ -60,14 +101,23 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         )
         result.update(self._apply_tags(scope))
         Partner.invalidate_model()
-        result.update(self._apply_pricelists(scope, customer_ids))
-        result["followups"], followups_left = self._schedule_followups(today, scope)
-        result["churn_warnings"], warnings_left = self._schedule_churn_warnings(
-            params, today, scope
-        )
-        result["activities_left"] = followups_left + warnings_left
+        domain = [("id", ">", id_range[0]), ("id", "<=", id_range[1])]
+        result.update(self._apply_pricelists(scope, domain))
         Partner.invalidate_model()
         return result
+
+    @api.model
+    def _scope(self, id_range=None):
+        """SQL selecting the customers (with ``low < id <= high``) in
+        ``res_partner``."""
+        customer = self.env["res.partner"]._segmentation_customer_sql()
+        if id_range is None:
+            return customer
+        return SQL("%s AND id > %s AND id <= %s", customer, *id_range)
+
+    @api.model
+    def _job_name(self):
+        return self.env._("The segment strategy job")
 
     # ------------------------------------------------------------------
     # Figures
@@ -423,10 +473,13 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         )[0]
         return {"tags_added": added, "tags_removed": removed}
 
-    def _apply_pricelists(self, scope, customer_ids=None):
+    def _apply_pricelists(self, scope, domain):
         """Give customers the exclusive pricelist of their winning segment,
         and their previous one back when they leave it (unless a user changed
-        it meanwhile)."""
+        it meanwhile).
+
+        :param domain: the customers of ``scope``, as a domain
+        """
         Partner = self.env["res.partner"].sudo()
         winners = dict(
             self.env.execute_query(
@@ -437,13 +490,13 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 )
             )
         )
-        domain = [
-            ("segmentation_pricelist_id", "!=", False),
-            ("id", "not in", list(winners)),
-        ]
-        if customer_ids is not None:
-            domain.append(("id", "in", list(customer_ids)))
-        holders = Partner.with_context(active_test=False).search(domain)
+        holders = Partner.with_context(active_test=False).search(
+            [
+                *domain,
+                ("segmentation_pricelist_id", "!=", False),
+                ("id", "not in", list(winners)),
+            ]
+        )
         partners = Partner.browse(list(winners))
         changes = defaultdict(list)
         for partner in partners:
@@ -620,41 +673,43 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             }
             for partner in partners
         ]
-        created, left = self._create_activities(vals_list)
-        self.env.execute_query(
-            SQL(
-                """UPDATE res_partner SET churn_warned_order_date = last_order_date
-                    WHERE id = ANY(%s)""",
-                partners[:created].ids,
-            )
-        )
-        return created, left
+        return self._create_activities(vals_list, mark_warned=True)
 
-    def _create_activities(self, vals_list):
-        """Create activities in batches, return ``(created, left)``; with the
-        context key
-        ``segmentation_deadline`` (a ``time.monotonic()`` value), stop when
-        it is passed: the next run schedules the rest, as they are still
-        missing."""
-        model_id = self.env["ir.model"]._get_id("res.partner")
-        Activity = (
-            self.env["mail.activity"]
-            .sudo()
-            .with_context(mail_activity_quick_update=True)
-        )
+    def _create_activities(self, vals_list, mark_warned=False):
+        """Create activities in batches, each one transaction (the nightly job
+        keeps what it scheduled if it is stopped), and return ``(created,
+        left)``; with the context key ``segmentation_deadline`` (a
+        ``time.monotonic()`` value), stop when it is passed: the next run
+        schedules the rest, as they are still missing.
+
+        :param mark_warned: the activities are churn warnings: record on
+            their customers, in the same transaction, that they were warned
+        """
         deadline = self.env.context.get("segmentation_deadline")
-        # Committing inside a test would break the test's transaction.
-        auto_commit = self.env.context.get("segmentation_commit") and not getattr(
-            threading.current_thread(), "testing", False
-        )
         created = 0
         for start in range(0, len(vals_list), ACTIVITY_BATCH):
             if deadline and time.monotonic() > deadline:
                 break
             batch = vals_list[start : start + ACTIVITY_BATCH]
-            Activity.create([dict(vals, res_model_id=model_id) for vals in batch])
+            run_batch(
+                self.env,
+                partial(self._create_activity_batch, batch, mark_warned),
+                self._job_name(),
+            )
             created += len(batch)
-            if auto_commit:
-                # the nightly job keeps what it scheduled if it is stopped
-                self.env.cr.commit()  # pylint: disable=invalid-commit
         return created, len(vals_list) - created
+
+    def _create_activity_batch(self, vals_list, mark_warned):
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        self.env["mail.activity"].sudo().with_context(
+            mail_activity_quick_update=True
+        ).create([dict(vals, res_model_id=model_id) for vals in vals_list])
+        if mark_warned:
+            self.env.execute_query(
+                SQL(
+                    """UPDATE res_partner
+                          SET churn_warned_order_date = last_order_date
+                        WHERE id = ANY(%s)""",
+                    [vals["res_id"] for vals in vals_list],
+                )
+            )

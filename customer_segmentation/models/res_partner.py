@@ -86,6 +86,10 @@ _logger = logging.getLogger(__name__)
 # Pins and hand edits are always logged.
 BASELINE = SQL("EXISTS (SELECT 1 FROM customer_segmentation_run WHERE state = 'done')")
 
+# Customers per batch (one transaction each) of the full recompute, manual
+# or nightly: see benchmarks/README.md for how it was chosen.
+RECOMPUTE_BATCH_SIZE = 2000
+
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -816,11 +820,18 @@ class ResPartner(models.Model):
 
     @api.model
     def recompute_all_segments(self):
-        """Recompute the segments of every customer, in one transaction.
+        """Recompute the segments of every customer now.
+
+        Customers are classified in committed batches against thresholds
+        computed once at the start (see ``customer.segmentation.run``), so the
+        result is that of one statement over everyone, while users may go on
+        editing contacts.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
         'recompute_all_segments', [])``. Requires the Customer Segmentation /
-        Manager group.
+        Manager group. If other users keep changing the same customers so that
+        a batch fails again and again, a ``UserError`` says so; the batches
+        done are kept and the run is marked abandoned.
 
         :return: ``{'run_id': int, 'customers': int, 'written': int,
             'changes': {'value': int, 'lifecycle': int, 'rfm': int}}``:
@@ -829,9 +840,14 @@ class ResPartner(models.Model):
             customers changed segment.
         """
         self._segmentation_check_group(MANAGER_GROUP)
-        self.env["customer.segment.override"]._expire(_segmentation_today())
-        run = self.env["customer.segmentation.run"].sudo()._start("manual")
-        run._process(batch_size=None)
+        Run = self.env["customer.segmentation.run"].sudo()
+        run = Run._start_committed("manual")
+        try:
+            run._process(batch_size=RECOMPUTE_BATCH_SIZE)
+        except Exception:
+            # nobody resumes a manual run: say it will not finish
+            run._abandon()
+            raise
         return run._summary()
 
     @api.model
@@ -840,9 +856,14 @@ class ResPartner(models.Model):
         does: account managers, shared pool, tags, pricelists, follow-up and
         churn early-warning activities.
 
+        Customers are handled in committed batches, so users may go on
+        editing contacts meanwhile (see ``customer.segmentation.strategy``).
+
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
         'apply_segment_strategies', [])``. Requires the Customer Segmentation /
-        Manager group.
+        Manager group. If other users keep changing the same customers so that
+        a batch fails again and again, a ``UserError`` says so; the batches
+        done are kept.
 
         :return: ``{'assigned', 'returned_to_pool', 'tags_added',
             'tags_removed', 'pricelists_applied', 'pricelists_restored',
@@ -851,11 +872,11 @@ class ResPartner(models.Model):
             here, as there is no time limit
         """
         self._segmentation_check_group(MANAGER_GROUP)
-        # a caller's context does not make the job commit or stop early
+        # a caller's context does not make the job stop early
         return (
             self.env["customer.segmentation.strategy"]
             .sudo()
-            .with_context(segmentation_commit=False, segmentation_deadline=None)
+            .with_context(segmentation_deadline=None)
             ._apply()
         )
 
@@ -872,10 +893,7 @@ class ResPartner(models.Model):
         figures = config.get_param(STRATEGY_FIGURES_PARAM) != today
         result = (
             self.env["customer.segmentation.strategy"]
-            .with_context(
-                segmentation_commit=True,
-                segmentation_deadline=time.monotonic() + time_budget,
-            )
+            .with_context(segmentation_deadline=time.monotonic() + time_budget)
             ._apply(figures=figures)
         )
         config.set_param(STRATEGY_FIGURES_PARAM, today)
@@ -1043,11 +1061,12 @@ class ResPartner(models.Model):
         }
 
     @api.model
-    def _cron_recompute_segments(self, batch_size=20000, time_budget=240):
-        """Nightly full recompute in committed batches (see the run model)."""
-        self.env["customer.segment.override"]._expire(_segmentation_today())
-        Run = self.env["customer.segmentation.run"]
-        run = Run._resume_or_start("cron")
+    def _cron_recompute_segments(
+        self, batch_size=RECOMPUTE_BATCH_SIZE, time_budget=240
+    ):
+        """Nightly full recompute in committed batches (see the run model);
+        a call after a crash or a time-out resumes today's run."""
+        run = self.env["customer.segmentation.run"]._start_committed("cron")
         run._process(batch_size=batch_size, time_budget=time_budget)
 
     # ------------------------------------------------------------------
