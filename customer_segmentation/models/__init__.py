@@ -1,5 +1,6 @@
 from . import segmentation_params
 from . import res_company
+from . import segmentation_batch
 from . import customer_segment_dimension
 from . import customer_segment
 from . import customer_segment_override

@@ -65,6 +65,32 @@ class CustomerSegmentationPipeline(models.AbstractModel):
         )
 
     @api.model
+    def _batches(self, company, size):
+        """Scopes of ``size`` customers of ``company`` each, by ascending id
+        ranges (the order every batch of every job locks them in)."""
+        self.env["res.partner"].flush_model(["is_company", "parent_id", "company_id"])
+        uppers = [
+            row[0]
+            for row in self.env.execute_query(
+                SQL(
+                    """SELECT id FROM (
+                           SELECT id, row_number() OVER (ORDER BY id) AS n,
+                                  count(*) OVER () AS total
+                             FROM (%s) c
+                       ) numbered
+                        WHERE mod(n, %s) = 0 OR n = total
+                     ORDER BY id""",
+                    self._scope(company).customers_sql(),
+                    size,
+                )
+            )
+        ]
+        lower = 0
+        for upper in uppers:
+            yield self._scope(company, id_range=(lower, upper))
+            lower = upper
+
+    @api.model
     def _refresh(self, scope, day, params):
         """Stage 1, purchases to figures, for ``scope``.
 

@@ -1,8 +1,10 @@
 import logging
-import threading
+from functools import partial
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+
+from .segmentation_batch import run_batch
 
 _logger = logging.getLogger(__name__)
 
@@ -69,41 +71,54 @@ class CustomerSegmentationQueue(models.Model):
     @api.model
     def _process(self, limit=None, company=None):
         """Classify the queued customers, company by company (or those of
-        ``company``), in batches of ``QUEUE_BATCH``, each committed outside
-        tests.
+        ``company``), in batches of ``QUEUE_BATCH``, each one transaction
+        (see ``segmentation_batch``).
 
         :return: customers classified
         """
         done = 0
-        Run = self.env["customer.segmentation.run"].sudo()
-        auto_commit = not getattr(threading.current_thread(), "testing", False)
         while limit is None or done < limit:
-            self.flush_model()
-            rows = self.env.execute_query(
-                SQL(
-                    """DELETE FROM customer_segmentation_queue
-                        WHERE id IN (SELECT id FROM customer_segmentation_queue
-                                      WHERE %s
-                                   ORDER BY company_id, partner_id LIMIT %s
-                                     FOR UPDATE SKIP LOCKED)
-                    RETURNING company_id, partner_id""",
-                    SQL("company_id = %s", company.id) if company else SQL("true"),
-                    QUEUE_BATCH,
-                )
+            count = run_batch(
+                self.env, partial(self._process_batch, company), self._job_name()
             )
-            if not rows:
+            if not count:
                 break
-            by_company = {}
-            for company_id, partner_id in rows:
-                by_company.setdefault(company_id, []).append(partner_id)
-            for company_id, partner_ids in by_company.items():
-                company = self.env["res.company"].sudo().browse(company_id)
-                customers = self.env["res.partner"].sudo().browse(partner_ids).exists()
-                Run._recompute_customers(company, customers.ids)
-            done += len(rows)
-            if auto_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
+            done += count
         return done
+
+    @api.model
+    def _process_batch(self, company):
+        """Take a batch of queued customers off the queue and classify them.
+
+        :return: how many were taken
+        """
+        self.flush_model()
+        rows = self.env.execute_query(
+            SQL(
+                """DELETE FROM customer_segmentation_queue
+                    WHERE id IN (SELECT id FROM customer_segmentation_queue
+                                  WHERE %s
+                               ORDER BY company_id, partner_id LIMIT %s
+                                 FOR UPDATE SKIP LOCKED)
+                RETURNING company_id, partner_id""",
+                SQL("company_id = %s", company.id) if company else SQL("true"),
+                QUEUE_BATCH,
+            )
+        )
+        by_company = {}
+        for company_id, partner_id in rows:
+            by_company.setdefault(company_id, []).append(partner_id)
+        Run = self.env["customer.segmentation.run"].sudo()
+        for company_id, partner_ids in by_company.items():
+            customers = self.env["res.partner"].sudo().browse(partner_ids).exists()
+            Run._recompute_customers(
+                self.env["res.company"].sudo().browse(company_id), customers.ids
+            )
+        return len(rows)
+
+    @api.model
+    def _job_name(self):
+        return self.env._("The classification of changed customers")
 
     @api.model
     def _cron_process(self):

@@ -1,13 +1,14 @@
 import json
 import logging
-import threading
 import time
+from functools import partial
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .res_partner import _segmentation_today
+from .segmentation_batch import lock_customers, run_batch
 
 _logger = logging.getLogger(__name__)
 
@@ -157,24 +158,58 @@ class CustomerSegmentationRun(models.Model):
             runs |= self._start("cron", company)
         return runs
 
+    @api.model
+    def _cron_runs_committed(self):
+        """End the expired pins, then ``_cron_runs``, in a transaction of its
+        own: the batches that follow may roll theirs back."""
+
+        def start():
+            self.env["customer.segment.override"]._expire(_segmentation_today())
+            return self._cron_runs()
+
+        return run_batch(self.env, start, self._job_name())
+
+    @api.model
+    def _start_committed(self, trigger, company):
+        """End the expired pins and start a run of ``company``, in a
+        transaction of its own."""
+
+        def start():
+            self.env["customer.segment.override"]._expire(_segmentation_today())
+            return self._start(trigger, company)
+
+        return run_batch(self.env, start, self._job_name())
+
+    def _abandon(self):
+        """Mark the run abandoned, in a transaction of its own: the caller's
+        is about to be rolled back. Its committed batches stay."""
+        run_batch(
+            self.env,
+            partial(
+                self.write, {"state": "abandoned", "finished_at": fields.Datetime.now()}
+            ),
+            self._job_name(),
+        )
+
+    @api.model
+    def _job_name(self):
+        return self.env._("The recompute of customer segments")
+
     def _process(self, batch_size=None, time_budget=None):
         """Go on with this run: batches of ``batch_size`` customers (None:
         all in one), until it is done or ``time_budget`` seconds are spent.
 
-        Outside tests, each batch is committed with the run's resume point,
-        so a crash never leaves a customer half-written and the next call
-        continues after the last committed batch.
+        Each batch is one transaction (see ``segmentation_batch``), committed
+        with the run's resume point, so a crash never leaves a customer
+        half-written and the next call continues after the last committed
+        batch; a batch meeting users' edits is retried.
         """
         self.ensure_one()
         started = time.monotonic()
-        # Committing inside a test would break the test's transaction.
-        auto_commit = not getattr(threading.current_thread(), "testing", False)
         while self.state == "running":
-            self._process_batch(batch_size)
-            if auto_commit and batch_size:
-                # A committed batch is never redone: the resume point and the
-                # customers it classified are saved together.
-                self.env.cr.commit()  # pylint: disable=invalid-commit
+            run_batch(
+                self.env, partial(self._process_batch, batch_size), self._job_name()
+            )
             if time_budget and time.monotonic() - started > time_budget:
                 break
 
@@ -185,7 +220,11 @@ class CustomerSegmentationRun(models.Model):
         params = {**self.company_id._segmentation_params(), **self.params}
         if upper is None:
             self._end_phase(params)
-        elif self.phase == "figures":
+            return
+        if batch_size:
+            # the batch's customers and contacts, locked first in id order
+            lock_customers(self.env, *scope.id_range)
+        if self.phase == "figures":
             written = pipeline._refresh(scope, self.date, params)
             self.write(
                 {

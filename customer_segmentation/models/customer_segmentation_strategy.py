@@ -1,8 +1,8 @@
 import heapq
 import logging
-import threading
 import time
 from collections import defaultdict
+from functools import partial
 
 from odoo import Command, api, models
 from odoo.tools import SQL
@@ -11,13 +11,26 @@ from .customer_segment import render_summary
 from .customer_segmentation_pipeline import company_segment_sql
 from .customer_segmentation_rule import COMPANY_DIMENSIONS
 from .res_partner import WRITING_CONTEXT_KEY, _segmentation_today
+from .segmentation_batch import lock_customers, run_batch
 
 _logger = logging.getLogger(__name__)
 
 FOLLOWUP_TYPE = "customer_segmentation.mail_activity_type_segment_followup"
 CHURN_TYPE = "customer_segmentation.mail_activity_type_churn_warning"
-# Activities created per statement and, in the nightly job, per commit.
+# Activities created per transaction.
 ACTIVITY_BATCH = 1000
+# Customers per transaction of the per-customer steps (figures, account
+# managers, pool, tags, pricelists): see benchmarks/README.md.
+STRATEGY_BATCH_SIZE = 2000
+# Counters of those steps, summed over the batches.
+BATCH_COUNTERS = (
+    "assigned",
+    "returned_to_pool",
+    "tags_added",
+    "tags_removed",
+    "pricelists_applied",
+    "pricelists_restored",
+)
 # The strategy of a segment in one company (company-dependent fields).
 STRATEGY_COLUMNS = (
     "id",
@@ -50,6 +63,11 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         """Apply ``company``'s strategies to these commercial partners (None:
         all its customers).
 
+        Figures, account managers, pool, tags and pricelists are applied per
+        batch of customers, each batch one transaction (see
+        ``segmentation_batch``); then activities are scheduled, most valuable
+        customers first, in transactions of ``ACTIVITY_BATCH`` activities.
+
         :param figures: recompute last interactions and churn risks first
             (the nightly job skips them when it resumes the same day)
         :return: dict of counters, see ``res.partner.apply_segment_strategies``
@@ -58,39 +76,59 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         today = _segmentation_today()
         # customers whose purchases changed since: their figures first
         self.env["customer.segmentation.queue"]._process(company=company)
-        self.env.flush_all()
-        scope = (
-            self.env["customer.segmentation.pipeline"]
-            ._scope(company, customer_ids=customer_ids)
-            .customers_sql()
-        )
-        if figures:
-            self._update_interactions(company, scope)
-            self._update_churn_risk(company, params, today, scope)
-        result = {"assigned": self._assign_managers(company, scope)}
-        # each step reads with SQL what the ORM wrote in the one before
-        self.env.flush_all()
-        result["returned_to_pool"] = (
-            self._return_to_pool(company, params, today, scope)
-            if params["pool_enabled"]
-            else 0
-        )
-        self.env.flush_all()
-        result.update(self._apply_tags(scope))
-        self.env.flush_all()
-        result.update(self._apply_pricelists(company, scope))
-        self.env.flush_all()
+        Pipeline = self.env["customer.segmentation.pipeline"]
+        result = dict.fromkeys(BATCH_COUNTERS, 0)
+        if customer_ids is not None:
+            scopes = [Pipeline._scope(company, customer_ids=customer_ids)]
+        else:
+            scopes = Pipeline._batches(company, STRATEGY_BATCH_SIZE)
+        for scope in scopes:
+            batch = partial(self._apply_batch, company, params, today, scope, figures)
+            counts = run_batch(self.env, batch, self._job_name())
+            for key, count in counts.items():
+                result[key] += count
+        customers = Pipeline._scope(company, customer_ids=customer_ids).customers_sql()
         result["followups"], followups_left = self._schedule_followups(
-            company, today, scope
+            company, today, customers
         )
-        self.env.flush_all()
         result["churn_warnings"], warnings_left = self._schedule_churn_warnings(
-            company, params, today, scope
+            company, params, today, customers
         )
         result["activities_left"] = followups_left + warnings_left
         self.env["res.partner"].invalidate_model()
         self.env["customer.segmentation.figure"].invalidate_model()
         return result
+
+    def _apply_batch(self, company, params, today, scope, figures):
+        """Figures, account managers, pool, tags and pricelists of the
+        customers of ``scope``, their rows locked first."""
+        if scope.id_range:
+            lock_customers(self.env, *scope.id_range)
+        self.env.flush_all()
+        customers = scope.customers_sql()
+        if figures:
+            self._update_interactions(company, customers)
+            self._update_churn_risk(company, params, today, customers)
+        result = {"assigned": self._assign_managers(company, customers)}
+        # each step reads with SQL what the ORM wrote in the one before
+        self.env.flush_all()
+        result["returned_to_pool"] = (
+            self._return_to_pool(company, params, today, customers)
+            if params["pool_enabled"]
+            else 0
+        )
+        self.env.flush_all()
+        result.update(self._apply_tags(customers))
+        self.env.flush_all()
+        result.update(self._apply_pricelists(company, customers))
+        self.env.flush_all()
+        self.env["res.partner"].invalidate_model()
+        self.env["customer.segmentation.figure"].invalidate_model()
+        return result
+
+    @api.model
+    def _job_name(self):
+        return self.env._("The segment strategy job")
 
     # ------------------------------------------------------------------
     # Figures
@@ -796,41 +834,47 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                     "note": partner.churn_risk_explanation,
                 }
             )
-        created, left = self._create_activities(vals_list)
-        self.env.execute_query(
-            SQL(
-                """UPDATE customer_segmentation_figure
-                      SET churn_warned_order_date = last_order_date
-                    WHERE id = ANY(%s)""",
-                [row[2] for row in rows[:created]],
-            )
-        )
-        return created, left
+        return self._create_activities(vals_list, [row[2] for row in rows])
 
-    def _create_activities(self, vals_list):
-        """Create activities in batches, return ``(created, left)``; with the
-        context key ``segmentation_deadline`` (a ``time.monotonic()`` value),
-        stop when it is passed: the next run schedules the rest, as they are
-        still missing."""
-        model_id = self.env["ir.model"]._get_id("res.partner")
-        Activity = (
-            self.env["mail.activity"]
-            .sudo()
-            .with_context(mail_activity_quick_update=True)
-        )
+    def _create_activities(self, vals_list, warned_figure_ids=None):
+        """Create activities in transactions of ``ACTIVITY_BATCH``, return
+        ``(created, left)``; with the context key ``segmentation_deadline`` (a
+        ``time.monotonic()`` value), stop when it is passed: the next run
+        schedules the rest, as they are still missing.
+
+        :param warned_figure_ids: figure row ids, one per activity, to mark
+            as warned in the same transaction as their activity
+        """
         deadline = self.env.context.get("segmentation_deadline")
-        # Committing inside a test would break the test's transaction.
-        auto_commit = self.env.context.get("segmentation_commit") and not getattr(
-            threading.current_thread(), "testing", False
-        )
         created = 0
         for start in range(0, len(vals_list), ACTIVITY_BATCH):
             if deadline and time.monotonic() > deadline:
                 break
-            batch = vals_list[start : start + ACTIVITY_BATCH]
-            Activity.create([dict(vals, res_model_id=model_id) for vals in batch])
-            created += len(batch)
-            if auto_commit:
-                # the nightly job keeps what it scheduled if it is stopped
-                self.env.cr.commit()  # pylint: disable=invalid-commit
+            end = start + ACTIVITY_BATCH
+            run_batch(
+                self.env,
+                partial(
+                    self._create_activity_batch,
+                    vals_list[start:end],
+                    (warned_figure_ids or [])[start:end],
+                ),
+                self._job_name(),
+            )
+            created += len(vals_list[start:end])
         return created, len(vals_list) - created
+
+    def _create_activity_batch(self, vals_list, warned_figure_ids):
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        self.env["mail.activity"].sudo().with_context(
+            mail_activity_quick_update=True
+        ).create([dict(vals, res_model_id=model_id) for vals in vals_list])
+        if warned_figure_ids:
+            # one warning per lapse: none again before a new purchase
+            self.env.execute_query(
+                SQL(
+                    """UPDATE customer_segmentation_figure
+                          SET churn_warned_order_date = last_order_date
+                        WHERE id = ANY(%s)""",
+                    list(warned_figure_ids),
+                )
+            )

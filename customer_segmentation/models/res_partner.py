@@ -137,6 +137,11 @@ def _company_segment(dimension, string, **attrs):
     )
 
 
+# Customers per batch (one transaction each) of the full recompute, manual
+# or nightly: see benchmarks/README.md for how it was chosen.
+RECOMPUTE_BATCH_SIZE = 2000
+
+
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
@@ -771,10 +776,18 @@ class ResPartner(models.Model):
     def recompute_all_segments(self):
         """Recompute the segments of every customer of the current company.
 
+        Customers are classified in committed batches against thresholds
+        computed once for everyone (see ``customer.segmentation.run``), so the
+        result is that of one statement over everyone, while users may go on
+        editing contacts.
+
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
         'recompute_all_segments', [])``; the current company is the user's,
         or the first of ``allowed_company_ids`` in the context. Requires the
-        Customer Segmentation / Manager group.
+        Customer Segmentation / Manager group. If other users keep changing
+        the same customers so that a batch fails again and again, a
+        ``UserError`` says so; the batches done are kept and the run is marked
+        abandoned.
 
         :return: ``{'run_id': int, 'company_id': int, 'customers': int,
             'written': int, 'changes': {'value': int, 'lifecycle': int,
@@ -784,10 +797,14 @@ class ResPartner(models.Model):
             changed segment
         """
         self._segmentation_check_group(MANAGER_GROUP)
-        company = self.env.company
-        self.env["customer.segment.override"]._expire(_segmentation_today())
-        run = self.env["customer.segmentation.run"].sudo()._start("manual", company)
-        run._process(batch_size=None)
+        Run = self.env["customer.segmentation.run"].sudo()
+        run = Run._start_committed("manual", self.env.company)
+        try:
+            run._process(batch_size=RECOMPUTE_BATCH_SIZE)
+        except Exception:
+            # nobody resumes a manual run: say it will not finish
+            run._abandon()
+            raise
         return run._summary()
 
     @api.model
@@ -811,7 +828,7 @@ class ResPartner(models.Model):
         return (
             self.env["customer.segmentation.strategy"]
             .sudo()
-            .with_context(segmentation_commit=False, segmentation_deadline=None)
+            .with_context(segmentation_deadline=None)
             ._apply(self.env.company)
         )
 
@@ -833,7 +850,7 @@ class ResPartner(models.Model):
             figures = config.get_param(key) != today
             result = (
                 self.env["customer.segmentation.strategy"]
-                .with_context(segmentation_commit=True, segmentation_deadline=deadline)
+                .with_context(segmentation_deadline=deadline)
                 ._apply(company, figures=figures)
             )
             config.set_param(key, today)
@@ -1029,19 +1046,21 @@ class ResPartner(models.Model):
             )
 
     @api.model
-    def _cron_recompute_segments(self, batch_size=20000, time_budget=240):
+    def _cron_recompute_segments(
+        self, batch_size=RECOMPUTE_BATCH_SIZE, time_budget=240
+    ):
         """Nightly full recompute of every company, in committed batches (see
         the run model): a call going on with today's unfinished runs, or
         starting one per company. When ``time_budget`` seconds are spent, the
         job reports what is left and Odoo calls it again at once."""
-        self.env["customer.segment.override"]._expire(_segmentation_today())
-        runs = self.env["customer.segmentation.run"]._cron_runs()
+        runs = self.env["customer.segmentation.run"]._cron_runs_committed()
         started = time.monotonic()
-        for run in runs:
+        for index, run in enumerate(runs):
             budget = time_budget - (time.monotonic() - started)
-            if budget <= 0:
+            if budget <= 0 and index:
                 break
-            run._process(batch_size=batch_size, time_budget=budget)
+            # at least one batch per call, however short the budget
+            run._process(batch_size=batch_size, time_budget=max(budget, 1e-9))
         self.env["ir.cron"]._notify_progress(
             done=sum(runs.mapped("customers_done")),
             remaining=sum(

@@ -31,3 +31,4 @@ from . import test_rpc_hostile
 from . import test_bad_data
 from . import test_multi_company
 from . import test_automation
+from . import test_concurrency

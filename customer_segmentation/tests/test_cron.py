@@ -2,13 +2,19 @@ from freezegun import freeze_time
 
 from odoo.tests import tagged
 
+from odoo.addons.customer_segmentation.models import res_partner as res_partner_module
+from odoo.addons.customer_segmentation.models.res_partner import PROFILE_FIELDS
+
 from .common import (
     NOW,
     RFM_POPULATION,
+    SEGMENTATION_FIELDS,
     TODAY,
     SegmentationCase,
     days_ago,
 )
+
+CLASSIFIED_FIELDS = SEGMENTATION_FIELDS + PROFILE_FIELDS
 
 
 @tagged("post_install", "-at_install")
@@ -38,6 +44,29 @@ class TestCron(SegmentationCase):
                 ["segment_value_id", "segment_lifecycle_id", "segment_rfm_id"], False
             )
         )
+
+    def _classified(self):
+        """Every classified column of every partner, comparable with ==."""
+        partners = self.env["res.partner"].with_context(active_test=False).search([])
+        return {
+            partner.id: {
+                name: partner[name].id if name.startswith("segment_") else partner[name]
+                for name in CLASSIFIED_FIELDS
+            }
+            for partner in partners
+        }
+
+    def _clear_classification(self):
+        self.env["res.partner"].with_context(active_test=False).search([]).write(
+            dict.fromkeys(CLASSIFIED_FIELDS, False)
+        )
+
+    def _one_statement_run(self):
+        """What a run of one statement over everyone leaves, from nothing."""
+        self._clear_classification()
+        run = self.env["customer.segmentation.run"]._start("manual", self.env.company)
+        run._process(batch_size=None)
+        return run, self._classified()
 
     def _cron_runs(self):
         return self.env["customer.segmentation.run"].search([("trigger", "=", "cron")])
@@ -170,3 +199,29 @@ class TestCron(SegmentationCase):
         for name in RFM_POPULATION:
             with self.subTest(customer=name):
                 self.assertSegments(self.population[name], rfm=name)
+
+    def test_manual_recompute_in_batches_matches_one_statement(self):
+        reference, expected = self._one_statement_run()
+        self._clear_classification()
+        self.patch(res_partner_module, "RECOMPUTE_BATCH_SIZE", 2)
+        summary = self._recompute_all()
+        self.assertEqual(self._classified(), expected)
+        self.assertEqual(
+            {key: value for key, value in summary.items() if key != "run_id"},
+            {
+                key: value
+                for key, value in reference._summary().items()
+                if key != "run_id"
+            },
+        )
+
+    def test_interrupted_run_resumed_matches_clean_run(self):
+        """A crash loses the batch under way, never a committed one: the run
+        resumed after the batch that ended with ``cant_lose`` leaves every
+        partner as one clean run does."""
+        _reference, expected = self._one_statement_run()
+        self._clear_classification()
+        self._run_one_batch(self.population["cant_lose"])
+        self.env["res.partner"]._cron_recompute_segments(batch_size=3)
+        self._assert_run_done(self._cron_runs())
+        self.assertEqual(self._classified(), expected)
