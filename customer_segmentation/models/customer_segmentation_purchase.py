@@ -211,7 +211,12 @@ class CustomerSegmentationPurchase(models.AbstractModel):
     @api.model
     def _sale_orders_pending(self, company, day, since=None, customers=None):
         """When invoices are the purchases: open quotations and confirmed
-        orders of ``company`` (invoiced or not), as prospect signals only."""
+        orders of ``company`` not invoiced yet, as prospect signals only.
+
+        An order is invoiced once one of its customer invoices is posted (a
+        draft one is no purchase yet): its invoice then counts, for the
+        customer it was made out to, which may be another one.
+        """
         return SQL(
             """
             SELECT 'sale'::varchar AS source, so.id AS order_id,
@@ -220,8 +225,17 @@ class CustomerSegmentationPurchase(models.AbstractModel):
                    NULL::numeric AS amount, false AS purchase, true AS pending
               FROM sale_order so
               JOIN res_partner p ON p.id = so.partner_id
-             WHERE %(company)s
-               AND so.state IN ('draft', 'sent', 'sale') %(customers)s
+             WHERE %(company)s %(customers)s
+               AND (so.state IN ('draft', 'sent')
+                    OR so.state = 'sale' AND NOT EXISTS (
+                        SELECT 1
+                          FROM sale_order_line sol
+                          JOIN sale_order_line_invoice_rel rel
+                            ON rel.order_line_id = sol.id
+                          JOIN account_move_line aml ON aml.id = rel.invoice_line_id
+                          JOIN account_move m ON m.id = aml.move_id
+                         WHERE sol.order_id = so.id AND m.state = 'posted'
+                           AND m.move_type = 'out_invoice'))
             """,
             company=company_condition(SQL("so.company_id"), company, "invoice"),
             customers=_customers_condition(customers),
@@ -277,8 +291,9 @@ class CustomerSegmentationPurchase(models.AbstractModel):
     def _invoices(self, company, day, since=None, customers=None):
         """Posted customer invoices of ``company`` dated up to ``day`` as
         purchases, their credit notes taking the amounts back; both in the
-        company currency (``amount_untaxed_signed``). Posted ones dated later
-        are pending."""
+        company currency (``amount_untaxed_signed``). Posted invoices dated
+        later are pending; credit notes dated later are not read (they make
+        no prospect)."""
         since_condition = (
             SQL("AND m.invoice_date >= %s::date", since) if since is not None else SQL()
         )
@@ -295,7 +310,8 @@ class CustomerSegmentationPurchase(models.AbstractModel):
               FROM account_move m
               JOIN res_partner p ON p.id = m.partner_id
              WHERE %(company)s AND m.state = 'posted'
-               AND m.move_type IN ('out_invoice', 'out_refund')
+               AND (m.move_type = 'out_invoice'
+                    OR m.move_type = 'out_refund' AND m.invoice_date <= %(day)s::date)
                AND m.invoice_date IS NOT NULL %(since)s %(customers)s
             """,
             day=day,

@@ -29,3 +29,4 @@ from . import test_engine_fields
 from . import test_claim_race
 from . import test_rpc_hostile
 from . import test_bad_data
+from . import test_invoice_source
