@@ -5,7 +5,8 @@
 #   scripts/test.sh customer_segmentation/tests/test_rfm.py
 #
 # Re-creates the database CS_TEST_DB (default customer_segmentation_test),
-# installs the module (and CRM) without demo data, then runs pytest with pytest-odoo,
+# installs the module with CRM and the Point of Sale (and so, by auto_install, the
+# glue addons of both) without demo data, then runs pytest with pytest-odoo,
 # HttpCase tests included. Fails if any test fails, if no test ran, or if any
 # test was skipped: a skipped Odoo test counts as a failure in this project.
 # The JUnit report is written to CS_JUNIT_XML (default junit.xml at the repo root).
@@ -24,8 +25,10 @@ fi
 DB=${CS_TEST_DB:-customer_segmentation_test}
 JUNIT=${CS_JUNIT_XML:-$REPO/junit.xml}
 
-# CRM too, so that the rule "an open opportunity makes a prospect" is tested.
-CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm,base_automation}
+# CRM, the Point of Sale and Automation Rules too, so that the glue addons are
+# installed and tested (open opportunities make prospects, paid POS orders are
+# purchases) and so that rules firing on segment changes are tested.
+CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm,point_of_sale,base_automation}
 cs_drop_database "$DB"
 cs_install_module "$DB" --without-demo=all
 
