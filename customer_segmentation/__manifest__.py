@@ -14,6 +14,7 @@
         "security/customer_segmentation_performance_security.xml",
         "security/customer_segmentation_security.xml",
         "data/customer_segment_dimension_data.xml",
+        "data/ir_default_data.xml",
         "data/customer_segment_data.xml",
         "data/mail_activity_type_data.xml",
         "data/ir_cron_data.xml",
@@ -35,6 +36,7 @@
     "demo": [
         "demo/customer_segmentation_demo.xml",
     ],
+    "post_init_hook": "post_init_hook",
     "application": True,
     "installable": True,
 }

@@ -53,6 +53,16 @@ SEGMENT_LIMITS = {
 }
 
 
+# Strategy fields that any company may share: a new company starts with
+# these values of the segment (see _segmentation_copy_strategies).
+STRATEGY_COPIED_FIELDS = (
+    "service_level",
+    "strategy_priority",
+    "followup_days",
+    "followup_activity_type_id",
+)
+
+
 class CustomerSegment(models.Model):
     _name = "customer.segment"
     _description = "Customer Segment"
@@ -279,7 +289,8 @@ class CustomerSegment(models.Model):
     @api.constrains("manager_policy", "manager_team_id", "followup_days")
     def _check_strategy(self):
         for segment in self:
-            if segment.manager_policy != "keep" and not segment.manager_team_id:
+            policy = segment.manager_policy or "keep"
+            if policy != "keep" and not segment.manager_team_id:
                 raise ValidationError(
                     self.env._(
                         "Segment %(segment)s: Assign From Team is required by the "
@@ -432,6 +443,24 @@ class CustomerSegment(models.Model):
         res = super().unlink()
         self.env.registry.clear_cache()  # _segmentation_rule_fields
         return res
+
+    @api.model
+    def _segmentation_copy_strategies(self, companies, source):
+        """Give ``companies`` the strategies the segments have in ``source``
+        (a company created later, or one that existed when the module was
+        installed, starts with the shipped strategies, not with none).
+
+        Only what fits any company is copied: a sales team or a pricelist
+        belongs to one company, so the copies keep the current account
+        manager and no exclusive pricelist until a manager sets them.
+        """
+        segments = self.sudo().with_context(active_test=False).search([])
+        for segment in segments.with_company(source):
+            values = segment._convert_to_write(
+                {name: segment[name] for name in STRATEGY_COPIED_FIELDS}
+            )
+            for company in companies:
+                segment.with_company(company).write(values)
 
     def _update_field_translations(
         self, field_name, translations, digest=None, source_lang=None

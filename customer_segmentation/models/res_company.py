@@ -55,6 +55,15 @@ class ResCompany(models.Model):
     segmentation_pool_grace_days = _setting("pool_grace_days")
     segmentation_pool_daily_claim_limit = _setting("pool_daily_claim_limit")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        # a new company manages its customers as the one it is created from
+        self.env["customer.segment"]._segmentation_copy_strategies(
+            companies, self.env.company
+        )
+        return companies
+
     @api.constrains(*(FIELD_PREFIX + key for key in PARAMS))
     def _check_segmentation_settings(self):
         for company in self:

@@ -843,6 +843,13 @@ class ResPartner(models.Model):
         deadline = time.monotonic() + time_budget
         done = left = 0
         for company in self.env["res.company"].sudo().search([]):
+            if company._segmentation_param_errors():
+                # one company's broken settings stop none of the others
+                _logger.warning(
+                    "Segment strategies of %s not applied: invalid settings",
+                    company.name,
+                )
+                continue
             # A call resuming today's work (activities left by the previous
             # call) reuses today's interactions and churn risks: at a
             # million customers they take minutes.

@@ -281,6 +281,42 @@ class TestMultiCompany(TwoCompaniesMixin, SegmentationCase):
             self.shared.with_company(self.company_a).segment_value_id.code, "high"
         )
 
+    def test_a_new_company_starts_with_the_strategies(self):
+        high = self._segment("value", "high")
+        at_risk = self._segment("lifecycle", "at_risk")
+        team = self.env["crm.team"].create(
+            {"name": "A's key accounts", "company_id": self.company_a.id}
+        )
+        high.write(
+            {
+                "followup_days": 21,
+                "manager_policy": "round_robin",
+                "manager_team_id": team.id,
+            }
+        )
+        company_c = self.env["res.company"].create({"name": "Segmentation C"})
+        high_c = high.with_company(company_c)
+        self.assertEqual(high_c.followup_days, 21)
+        self.assertEqual(high_c.service_level, "dedicated")
+        self.assertEqual(high_c.strategy_priority, high.strategy_priority)
+        self.assertEqual(at_risk.with_company(company_c).followup_days, 14)
+        # a sales team belongs to company A: C keeps its account managers
+        self.assertEqual(high_c.manager_policy, "keep")
+        self.assertFalse(high_c.manager_team_id)
+        # and A's strategies stay A's
+        self.assertEqual(high.with_company(self.company_a).manager_team_id, team)
+
+    def test_broken_settings_of_one_company_stop_no_other_strategies(self):
+        self._recompute_both()
+        high = self._segment("value", "high")
+        tag = self.env["res.partner.category"].create({"name": "Key account"})
+        high.partner_tag_ids = [Command.link(tag.id)]
+        self._force_param("lookback_days", "1000000", self.company_b)
+        with mute_logger("odoo.addons.customer_segmentation.models.res_partner"):
+            self.env["res.partner"]._cron_apply_segment_strategies()
+        # company A (high value there) got its strategy, B was skipped
+        self.assertIn(tag, self.shared.category_id)
+
 
 @tagged("post_install", "-at_install")
 class TestMultiCompanyXmlRpc(TwoCompaniesMixin, HttpCase):
