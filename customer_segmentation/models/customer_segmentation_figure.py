@@ -55,8 +55,9 @@ class CustomerSegmentationFigure(models.Model):
     rfm_monetary_score = fields.Integer(string="Monetary Score", readonly=True)
     pending = fields.Boolean(
         readonly=True,
-        help="An open quotation or opportunity, or a confirmed order dated "
-        "later: not a purchase yet, but a prospect.",
+        help="Something not bought yet that makes a prospect: an open "
+        "quotation, an open opportunity (with CRM), an order not invoiced yet "
+        "when invoices are the purchases, or a purchase dated later.",
     )
     segmentation_last_interaction = fields.Date(
         string="Last Interaction", readonly=True

@@ -32,8 +32,8 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
     segmentation_lookback_days = fields.Integer(
         string="Look-back Window (days)",
         default=PARAMS["lookback_days"][1],
-        help="Frequency and monetary value count the confirmed orders of this "
-        "many last days.",
+        help="Frequency and monetary value count the purchases of this many "
+        "last days.",
     )
     segmentation_new_days = fields.Integer(
         string="New Customer Period (days)",
@@ -108,8 +108,8 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
     segmentation_churn_full_risk_ratio = fields.Float(
         string="Full Churn Risk at (x usual gap)",
         default=PARAMS["churn_full_risk_ratio"][1],
-        help="A customer whose last order is as old as its usual gap between "
-        "orders has a churn risk of 0; as old as this many usual gaps, 100.",
+        help="A customer whose last purchase is as old as its usual gap between "
+        "purchases has a churn risk of 0; as old as this many usual gaps, 100.",
     )
     segmentation_churn_risk_threshold = fields.Integer(
         string="Churn Warning Threshold",

@@ -104,11 +104,11 @@ def parse_params(raw, env, typed=False):
         prefix); a missing key or a ``None``/empty/``False`` value takes the
         default.
     :param env: the environment whose language the messages are in
-    :param typed: the values come from form fields or XML-RPC (an int, a
-        float, a bool, a string for the method), not from
-        ``ir.config_parameter`` (text)
+    :param typed: the values come from company fields, form fields or
+        XML-RPC (an int, a float, a bool, a string for the method), not as
+        text (the ``ir.config_parameter`` of 18.0.2, which the migration reads)
     :return: ``(values, errors)`` where ``errors`` is a list of messages, each
-        naming the setting and its ``ir.config_parameter`` key. A value
+        naming the setting and its company field. A value
         refused on its own (type or bounds) is missing from ``values``.
     """
     problems = []
