@@ -16,6 +16,7 @@ from . import customer_segmentation_queue
 from . import ir_model_fields
 from . import customer_segmentation_settings_mixin
 from . import res_config_settings
+from . import customer_segmentation_source_mixin
 from . import sale_order
 from . import sale_order_line
 from . import account_move

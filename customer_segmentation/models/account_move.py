@@ -1,34 +1,16 @@
-from odoo import api, models
-
-# Invoice fields whose change moves a customer's purchases (when a company
-# counts posted invoices as purchases).
-SEGMENTATION_TRIGGERS = frozenset(
-    {"state", "invoice_date", "partner_id", "move_type", "company_id"}
-)
+from odoo import models
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    """With invoices as the purchases, posting, cancelling or moving an
+    invoice or a credit note queues its customer."""
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        moves = super().create(vals_list)
-        moves._segmentation_enqueue()
-        return moves
+    _inherit = ["account.move", "customer.segmentation.source.mixin"]
+    _name = "account.move"
 
-    def write(self, vals):
-        if not SEGMENTATION_TRIGGERS & vals.keys():
-            return super().write(vals)
-        before = self._segmentation_pairs()
-        res = super().write(vals)
-        self._segmentation_enqueue(before)
-        return res
-
-    def unlink(self):
-        before = self._segmentation_pairs()
-        res = super().unlink()
-        self.env["customer.segmentation.queue"]._enqueue(before)
-        return res
+    _segmentation_triggers = frozenset(
+        {"state", "invoice_date", "partner_id", "move_type", "company_id"}
+    )
 
     def _segmentation_pairs(self):
         """``(customer, company)`` of the customer invoices and credit notes
@@ -47,8 +29,3 @@ class AccountMove(models.Model):
                 for partner in partners
             )
         return pairs
-
-    def _segmentation_enqueue(self, extra=()):
-        self.env["customer.segmentation.queue"]._enqueue(
-            self._segmentation_pairs() | set(extra)
-        )

@@ -32,8 +32,7 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
     segmentation_lookback_days = fields.Integer(
         string="Look-back Window (days)",
         default=PARAMS["lookback_days"][1],
-        help="Frequency and monetary value count the purchases of this many "
-        "last days.",
+        help="Frequency and monetary value count the purchases of this many last days.",
     )
     segmentation_new_days = fields.Integer(
         string="New Customer Period (days)",

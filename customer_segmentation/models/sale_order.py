@@ -1,42 +1,12 @@
-from odoo import api, models
-
-# Order fields whose change moves a customer's purchase figures.
-SEGMENTATION_TRIGGERS = frozenset({"state", "date_order", "partner_id", "company_id"})
+from odoo import models
 
 
 class SaleOrder(models.Model):
-    _inherit = "sale.order"
+    """A quotation makes a prospect, a confirmed order a purchase."""
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        orders = super().create(vals_list)
-        # a quotation makes a prospect, an imported confirmed order a customer
-        orders._segmentation_enqueue()
-        return orders
+    _inherit = ["sale.order", "customer.segmentation.source.mixin"]
+    _name = "sale.order"
 
-    def write(self, vals):
-        if not SEGMENTATION_TRIGGERS & vals.keys():
-            return super().write(vals)
-        before = self._segmentation_pairs()
-        res = super().write(vals)
-        self._segmentation_enqueue(before)
-        return res
-
-    def unlink(self):
-        before = self._segmentation_pairs()
-        res = super().unlink()
-        self.env["customer.segmentation.queue"]._enqueue(before)
-        return res
-
-    def _segmentation_pairs(self):
-        return {
-            (order.partner_id.commercial_partner_id.id, order.company_id.id)
-            for order in self.sudo()
-        }
-
-    def _segmentation_enqueue(self, extra=()):
-        """Classify the orders' customers again, in the orders' companies
-        (queued: the confirmation does not wait)."""
-        self.env["customer.segmentation.queue"]._enqueue(
-            self._segmentation_pairs() | set(extra)
-        )
+    _segmentation_triggers = frozenset(
+        {"state", "date_order", "partner_id", "company_id"}
+    )

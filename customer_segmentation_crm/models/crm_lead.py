@@ -1,33 +1,16 @@
-from odoo import api, models
-
-# Opportunity fields whose change makes or unmakes a prospect.
-SEGMENTATION_TRIGGERS = frozenset(
-    {"active", "type", "stage_id", "partner_id", "company_id"}
-)
+from odoo import models
 
 
 class CrmLead(models.Model):
-    _inherit = "crm.lead"
+    """An open opportunity makes a prospect: opening, winning, losing or
+    moving one queues its customer."""
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        leads = super().create(vals_list)
-        leads._segmentation_enqueue()
-        return leads
+    _inherit = ["crm.lead", "customer.segmentation.source.mixin"]
+    _name = "crm.lead"
 
-    def write(self, vals):
-        if not SEGMENTATION_TRIGGERS & vals.keys():
-            return super().write(vals)
-        before = self._segmentation_pairs()
-        res = super().write(vals)
-        self._segmentation_enqueue(before)
-        return res
-
-    def unlink(self):
-        before = self._segmentation_pairs()
-        res = super().unlink()
-        self.env["customer.segmentation.queue"]._enqueue(before)
-        return res
+    _segmentation_triggers = frozenset(
+        {"active", "type", "stage_id", "partner_id", "company_id"}
+    )
 
     def _segmentation_pairs(self):
         """``(customer, company)`` of these opportunities; one without a
@@ -39,8 +22,3 @@ class CrmLead(models.Model):
             if lead.partner_id
             for company_id in (lead.company_id.ids or companies)
         }
-
-    def _segmentation_enqueue(self, extra=()):
-        self.env["customer.segmentation.queue"]._enqueue(
-            self._segmentation_pairs() | set(extra)
-        )

@@ -1,40 +1,30 @@
-from odoo import api, models
+from odoo import models
 
 from .customer_segmentation_purchase import PAID_STATES
 
-# Order fields whose change moves a customer's purchases.
-SEGMENTATION_TRIGGERS = frozenset(
-    {
-        "state",
-        "date_order",
-        "partner_id",
-        "company_id",
-        "account_move",
-        "amount_total",
-        "amount_tax",
-    }
-)
 # States in which an order's customer is classified again: paid (a purchase
 # or a refund) or cancelled.
 QUEUED_STATES = frozenset({*PAID_STATES, "cancel"})
 
 
 class PosOrder(models.Model):
-    _inherit = "pos.order"
+    """Paying, refunding, invoicing or cancelling an order queues its
+    customer."""
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        orders = super().create(vals_list)
-        orders._segmentation_enqueue()
-        return orders
+    _inherit = ["pos.order", "customer.segmentation.source.mixin"]
+    _name = "pos.order"
 
-    def write(self, vals):
-        if not SEGMENTATION_TRIGGERS & vals.keys():
-            return super().write(vals)
-        before = self._segmentation_pairs()
-        res = super().write(vals)
-        self._segmentation_enqueue(before)
-        return res
+    _segmentation_triggers = frozenset(
+        {
+            "state",
+            "date_order",
+            "partner_id",
+            "company_id",
+            "account_move",
+            "amount_total",
+            "amount_tax",
+        }
+    )
 
     def _segmentation_pairs(self):
         """``(customer, company)`` of these orders once paid or cancelled;
@@ -45,10 +35,3 @@ class PosOrder(models.Model):
             for order in self.sudo()
             if order.partner_id and order.state in QUEUED_STATES
         }
-
-    def _segmentation_enqueue(self, extra=()):
-        """Classify the orders' customers again, in the orders' companies
-        (queued: the payment does not wait)."""
-        self.env["customer.segmentation.queue"]._enqueue(
-            self._segmentation_pairs() | set(extra)
-        )
