@@ -222,6 +222,32 @@ class TestMultiCompany(TwoCompaniesMixin, SegmentationCase):
                 )
                 self.assertLessEqual(held.company_id, company)
 
+    def test_pool_moves_stay_in_their_company(self):
+        Move = self.env["customer.segmentation.pool.move"].sudo()
+        move_a, move_b = (
+            Move.create(
+                {
+                    "partner_id": self.shared.id,
+                    "company_id": company.id,
+                    "move": "return",
+                }
+            )
+            for company in (self.company_a, self.company_b)
+        )
+        for user, visible in (
+            (self.user_a, move_a),
+            (self.user_b, move_b),
+            (self.user_both, move_a | move_b),
+        ):
+            with self.subTest(user=user.login):
+                found = (
+                    self.env["customer.segmentation.pool.move"]
+                    .with_user(user)
+                    .with_context(allowed_company_ids=user.company_ids.ids)
+                    .search([("partner_id", "=", self.shared.id)])
+                )
+                self.assertEqual(found, visible)
+
     def test_kanban_groups_by_the_current_company_segments(self):
         self._recompute_both()
         domain = [("id", "in", (self.shared | self.customer_a | self.customer_b).ids)]
