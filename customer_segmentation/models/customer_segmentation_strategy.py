@@ -865,9 +865,18 @@ class CustomerSegmentationStrategy(models.AbstractModel):
 
     def _create_activity_batch(self, vals_list, warned_figure_ids):
         model_id = self.env["ir.model"]._get_id("res.partner")
-        self.env["mail.activity"].sudo().with_context(
-            mail_activity_quick_update=True
-        ).create([dict(vals, res_model_id=model_id) for vals in vals_list])
+        Activity = (
+            self.env["mail.activity"]
+            .sudo()
+            .with_context(mail_activity_quick_update=True)
+        )
+        # An activity reads its customer's name on its own, one query each:
+        # read the batch's names at once (1,000 activities: 29 queries, not
+        # 1,043).
+        Activity.env["res.partner"].browse(
+            [vals["res_id"] for vals in vals_list]
+        ).mapped("display_name")
+        Activity.create([dict(vals, res_model_id=model_id) for vals in vals_list])
         if warned_figure_ids:
             # one warning per lapse: none again before a new purchase
             self.env.execute_query(

@@ -243,3 +243,41 @@ class TestFollowup(SegmentationCase):
         self.account_manager.active = False
         self.assertEqual(self._apply()["followups"], 0)
         self.assertFalse(self._activities(self.due))
+
+
+@tagged("post_install", "-at_install")
+class TestActivityBatch(SegmentationCase):
+    def test_a_batch_of_activities_costs_no_query_per_customer(self):
+        companies = self.env["res.partner"].create(
+            [{"name": f"Batch Co {i}", "is_company": True} for i in range(40)]
+        )
+        contacts = self.env["res.partner"].create(
+            [
+                {"name": f"Batch Contact {i}", "parent_id": c.id}
+                for i, c in enumerate(companies)
+            ]
+        )
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        vals_list = [
+            {
+                "res_id": contact.id,
+                "activity_type_id": todo.id,
+                "summary": "Follow up",
+                "user_id": self.env.uid,
+            }
+            for contact in contacts
+        ]
+        self.env.flush_all()
+        self.env.invalidate_all()
+        before = self.env.cr.sql_log_count
+        self.env["customer.segmentation.strategy"]._create_activity_batch(vals_list, [])
+        self.env.flush_all()
+        queries = self.env.cr.sql_log_count - before
+        # a fixed cost for the batch, not one name read per customer
+        self.assertLess(queries, len(contacts))
+        self.assertEqual(
+            self.env["mail.activity"].search_count(
+                [("res_model", "=", "res.partner"), ("res_id", "in", contacts.ids)]
+            ),
+            len(contacts),
+        )
