@@ -3,7 +3,10 @@
 #   scripts/lint.sh              lint every addon of the repository (customer_segmentation
 #                                and its glue addons customer_segmentation_*) and its Python
 # ruff (lint + format check) with pyproject.toml, pylint-odoo's mandatory checks
-# with .pylintrc, and OCA's XML/manifest/PO checks (oca-odoo-pre-commit-hooks).
+# with .pylintrc, OCA's XML/manifest/PO checks (oca-odoo-pre-commit-hooks), then
+# the packaging: each addon's README.rst and static/description/index.html as
+# scripts/gen_readme.py generates them from readme/, and its odoo-addon-* wheel
+# as whool builds it (scripts/build_wheels.py --check).
 # Install the tools with: pip install -r requirements-dev.txt
 # To fix what ruff can fix: ruff check --fix . && ruff format .
 set -uo pipefail
@@ -16,6 +19,12 @@ MODULE_DIR=$ADDONS_DIR/$MODULE
 for tool in ruff pylint oca-checks-odoo-module oca-checks-po; do
     command -v "$tool" >/dev/null || {
         echo "lint.sh: error: $tool not found; run: pip install -r requirements-dev.txt" >&2
+        exit 1
+    }
+done
+for pymodule in whool pypandoc; do
+    python3 -c "import $pymodule" 2>/dev/null || {
+        echo "lint.sh: error: Python module $pymodule not found; run: pip install -r requirements-dev.txt" >&2
         exit 1
     }
 done
@@ -52,6 +61,10 @@ mapfile -t po_files < <(find "${addons[@]}" -path '*/i18n*/*' \( -name '*.po' -o
 if ((${#po_files[@]})); then
     run "oca-checks-po" oca-checks-po --disable=po-pretty-format "${po_files[@]}"
 fi
+run "README.rst and index.html up to date (scripts/gen_readme.py --check)" \
+    python3 "$REPO/scripts/gen_readme.py" --check "${addons[@]}"
+run "odoo-addon wheels (scripts/build_wheels.py --check)" \
+    python3 "$REPO/scripts/build_wheels.py" --check "${addons[@]}"
 
 if ((${#failed[@]})); then
     joined=$(printf '%s, ' "${failed[@]}")
