@@ -73,6 +73,7 @@ class CustomerSegmentationSnapshot(models.Model):
         "latest strategy job).",
     )
     value_at_stake = fields.Monetary(
+        string="Value at Stake",
         readonly=True,
         help="Revenue of the customers with a churn warning: what the company "
         "loses if they do not buy again.",
