@@ -12,6 +12,7 @@ from . import customer_segmentation_rule
 from . import customer_segmentation_pipeline
 from . import customer_segmentation_change
 from . import customer_segmentation_run
+from . import customer_segmentation_snapshot
 from . import customer_segmentation_queue
 from . import ir_model_fields
 from . import customer_segmentation_settings_mixin

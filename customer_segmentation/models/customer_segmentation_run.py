@@ -270,6 +270,10 @@ class CustomerSegmentationRun(models.Model):
             self.write({"phase": "classify", "stats": stats, "last_customer_id": 0})
             return
         Purchase = self.env["customer.segmentation.purchase"]
+        # the overview's figures of the day, in the run's last transaction
+        self.env["customer.segmentation.snapshot"]._store(
+            self.company_id, self.date, params
+        )
         self.write(
             {
                 "state": "done",
