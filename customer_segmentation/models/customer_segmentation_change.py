@@ -146,6 +146,7 @@ class CustomerSegmentationChange(models.AbstractModel):
                 changes=changes,
             )
         )
+        cr.execute(SQL("ANALYZE cs_change"))
         self._describe_ended(ended)
 
     @api.model
@@ -407,8 +408,7 @@ class CustomerSegmentationChange(models.AbstractModel):
             SQL(
                 """
             WITH scope AS (
-                SELECT id FROM res_partner
-                 WHERE commercial_partner_id IN (%(customers)s)
+                SELECT id FROM res_partner p WHERE %(partners)s
             ),
             wanted AS (
                 SELECT w.partner_id, w.segment_id FROM (%(wanted)s) w
@@ -428,7 +428,7 @@ class CustomerSegmentationChange(models.AbstractModel):
               FROM (SELECT * FROM held EXCEPT SELECT * FROM wanted) r
           GROUP BY segment_id
                 """,
-                customers=scope.customers_sql(),
+                partners=scope.partners_sql("p"),
                 wanted=wanted,
                 need_ids=[need_id for need_id, _q in rules],
             )
