@@ -70,6 +70,7 @@ import datetime
 import math
 import os
 import random
+import re
 import sys
 
 from benchlib import (
@@ -692,7 +693,7 @@ INSERT INTO sale_order (
     company_id, partner_id, partner_invoice_id, partner_shipping_id, user_id,
     team_id, currency_id, pricelist_id, currency_rate, amount_untaxed,
     amount_tax, amount_total, invoice_status, validity_date, locked,
-    require_signature, require_payment, prepayment_percent
+    require_signature, require_payment, prepayment_percent{module_columns}
 )
 SELECT o.id,
        %(prefix)s || lpad(o.o::text, greatest(7, length(o.o::text)), '0'),
@@ -703,7 +704,7 @@ SELECT o.id,
        x.untaxed + round(x.untaxed * %(tax_rate)s, 2),
        CASE WHEN o.state = 'sale' THEN 'to invoice' ELSE 'no' END,
        x.create_date::date + %(validity_days)s::int, false,
-       %(require_signature)s, %(require_payment)s, %(prepayment_percent)s
+       %(require_signature)s, %(require_payment)s, %(prepayment_percent)s{module_values}
   FROM bench_order o
   JOIN bench_rate r ON r.day = o.date_order::date
  CROSS JOIN LATERAL (
@@ -871,7 +872,12 @@ def load(env, args, ref, timings):
     step("res_partner: contacts", INSERT_CONTACTS)
     step("orders (temp table)", ORDERS)
     cr.execute("ANALYZE bench_order")
-    step("sale_order", INSERT_ORDERS)
+    columns, values, defaults = module_columns(env, "sale.order", INSERT_ORDERS)
+    step(
+        "sale_order",
+        INSERT_ORDERS.format(module_columns=columns, module_values=values),
+        {**params, **defaults},
+    )
     if not args.no_lines:
         step("sale_order_line", INSERT_LINES)
         step("account_tax_sale_order_line_rel", INSERT_LINE_TAXES)
@@ -896,6 +902,31 @@ def load(env, args, ref, timings):
             if broken:
                 sys.exit(f"integrity check failed: {broken} {label}")
     timings["integrity checks"] = watch.seconds
+
+
+def module_columns(env, model, insert):
+    """``(columns, values, params)``: SQL naming the required columns of the
+    table of ``insert`` that it does not name and that have no default in the
+    database (columns other installed modules add, such as sale_stock's
+    ``picking_policy`` when the Point of Sale is installed), their values as
+    placeholders, and ``params`` holding the model's defaults for them."""
+    table, named = re.match(r"\s*INSERT INTO (\w+) \(([^)]*)", insert).groups()
+    named = {name.strip() for name in named.replace("{module_columns}", "").split(",")}
+    env.cr.execute(
+        """SELECT column_name FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = %s
+              AND is_nullable = 'NO' AND column_default IS NULL""",
+        [table],
+    )
+    missing = sorted({name for (name,) in env.cr.fetchall()} - named)
+    defaults = env[model].default_get(missing)
+    if set(missing) - defaults.keys():
+        sys.exit(f"{table}: no default for {sorted(set(missing) - defaults.keys())}")
+    return (
+        "".join(f", {name}" for name in missing),
+        "".join(f", %(module_{name})s" for name in missing),
+        {f"module_{name}": defaults[name] for name in missing},
+    )
 
 
 def secondary_indexes(cr):

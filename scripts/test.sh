@@ -5,10 +5,15 @@
 #   scripts/test.sh customer_segmentation/tests/test_rfm.py
 #
 # Re-creates the database CS_TEST_DB (default customer_segmentation_test),
-# installs the module (and CRM) without demo data, then runs pytest with pytest-odoo,
+# installs the module with CRM and the Point of Sale (and so, by auto_install, the
+# glue addons of both) without demo data, then runs pytest with pytest-odoo,
 # HttpCase tests included. Fails if any test fails, if no test ran, or if any
 # test was skipped: a skipped Odoo test counts as a failure in this project.
 # The JUnit report is written to CS_JUNIT_XML (default junit.xml at the repo root).
+# The whole suite (no arguments, as CI runs it) then checks the upgrade from the
+# last release with its data: scripts/test_upgrade.sh, about two minutes, after
+# the tests, which answer sooner. CS_TEST_UPGRADE=0 leaves it out,
+# CS_TEST_UPGRADE=1 adds it to a selection of tests.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 
@@ -24,8 +29,10 @@ fi
 DB=${CS_TEST_DB:-customer_segmentation_test}
 JUNIT=${CS_JUNIT_XML:-$REPO/junit.xml}
 
-# CRM too, so that the rule "an open opportunity makes a prospect" is tested.
-CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm,base_automation}
+# CRM, the Point of Sale and Automation Rules too, so that the glue addons are
+# installed and tested (open opportunities make prospects, paid POS orders are
+# purchases) and so that rules firing on segment changes are tested.
+CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm,point_of_sale,base_automation}
 cs_drop_database "$DB"
 cs_install_module "$DB" --without-demo=all
 
@@ -56,7 +63,8 @@ python3 -m pytest -c "$REPO/pyproject.toml" --rootdir="$REPO" \
 rc=$?
 set -e
 
-python3 - "$JUNIT" "$rc" <<'EOF'
+suite=0
+python3 - "$JUNIT" "$rc" <<'EOF' || suite=1
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -101,3 +109,11 @@ else:
 print(f"result: {passed} passed, {failed} failed, {len(skips)} skipped")
 sys.exit(1 if problems else 0)
 EOF
+
+if [[ ${CS_TEST_UPGRADE:-$(($# == 0))} == 1 ]]; then
+    if ! CS_TEST_DB=$DB "$REPO/scripts/test_upgrade.sh"; then
+        echo "test.sh: FAILED: the upgrade from the last release (scripts/test_upgrade.sh)"
+        exit 1
+    fi
+fi
+exit "$suite"

@@ -45,7 +45,7 @@ class CustomerSegmentationPurchase(models.AbstractModel):
                 """CREATE INDEX IF NOT EXISTS %s ON sale_order (partner_id)
                     WHERE state = 'sale' AND %s""",
                 SQL.identifier(UNUSABLE_RATE_INDEX),
-                _unusable(SQL.identifier("currency_rate")),
+                unusable_rate(SQL.identifier("currency_rate")),
             )
         )
 
@@ -105,13 +105,13 @@ class CustomerSegmentationPurchase(models.AbstractModel):
 
     @api.model
     def _skipped(self, company, day):
-        """Confirmed orders of ``company`` dated up to ``day`` that no rate
-        converts (sale orders are the purchases).
+        """Purchases of ``company`` dated up to ``day`` that no rate converts.
 
         :return: ``[(currency name, date, count, first references)]`` per
             currency and day, oldest first
         """
-        if company.sudo().segmentation_purchase_source != "sale":
+        unconverted = self._unconverted(company, day)
+        if not unconverted:
             return []
         return self.env.execute_query(
             SQL(
@@ -120,14 +120,29 @@ class CustomerSegmentationPurchase(models.AbstractModel):
                    (array_agg(o.reference ORDER BY o.order_id))[1:%(shown)s]
               FROM (%(orders)s) o
               LEFT JOIN res_currency cur ON cur.id = o.currency_id
-             WHERE o.purchase AND o.rate IS NULL
           GROUP BY cur.name, o.date
           ORDER BY o.date, cur.name
                 """,
-                orders=self._sale_orders_without_rate(company, day),
+                orders=SQL(" UNION ALL ").join(unconverted),
                 shown=LOGGED_REFERENCES,
             )
         )
+
+    @api.model
+    def _unconverted(self, company, day):
+        """SQL, one per source that converts amounts with exchange rates,
+        selecting the ``order_id``, ``reference``, ``currency_id`` and
+        ``date`` of ``company``'s documents dated up to ``day`` that count
+        but that no rate converts. Modules of other apps add theirs."""
+        if company.sudo().segmentation_purchase_source != "sale":
+            return []
+        return [
+            SQL(
+                """SELECT o.order_id, o.reference, o.currency_id, o.date
+                     FROM (%s) o WHERE o.purchase AND o.rate IS NULL""",
+                self._sale_orders_without_rate(company, day),
+            )
+        ]
 
     @api.model
     def _skipped_log(self, company, day):
@@ -185,7 +200,7 @@ class CustomerSegmentationPurchase(models.AbstractModel):
             SQL(),
             SQL(
                 "(so.state IN ('draft', 'sent') OR (so.state = 'sale' AND %s))",
-                _usable(SQL("so.currency_rate")),
+                usable_rate(SQL("so.currency_rate")),
             ),
             day,
             since,
@@ -195,15 +210,13 @@ class CustomerSegmentationPurchase(models.AbstractModel):
             """
             SELECT 'sale'::varchar AS source, o.order_id, o.customer_id,
                    o.company_id, o.user_id, o.date,
-                   -- NULLIF: conditions pushed down from a caller may be
-                   -- evaluated before those keeping unusable rates out
-                   CASE WHEN o.purchase THEN o.amount_untaxed / NULLIF(o.rate, 0) END
-                       AS amount,
+                   CASE WHEN o.purchase THEN %s END AS amount,
                    o.purchase, NOT o.purchase AS pending
               FROM (%s UNION ALL %s) o
              -- skipped: a confirmed order of the day or before without rate
              WHERE o.rate IS NOT NULL OR NOT o.purchase
             """,
+            company_amount(SQL("o.amount_untaxed"), SQL("o.rate")),
             own_rate,
             self._sale_orders_without_rate(company, day, since, customers),
         )
@@ -211,7 +224,12 @@ class CustomerSegmentationPurchase(models.AbstractModel):
     @api.model
     def _sale_orders_pending(self, company, day, since=None, customers=None):
         """When invoices are the purchases: open quotations and confirmed
-        orders of ``company`` (invoiced or not), as prospect signals only."""
+        orders of ``company`` not invoiced yet, as prospect signals only.
+
+        An order is invoiced once one of its customer invoices is posted (a
+        draft one is no purchase yet): its invoice then counts, for the
+        customer it was made out to, which may be another one.
+        """
         return SQL(
             """
             SELECT 'sale'::varchar AS source, so.id AS order_id,
@@ -220,23 +238,43 @@ class CustomerSegmentationPurchase(models.AbstractModel):
                    NULL::numeric AS amount, false AS purchase, true AS pending
               FROM sale_order so
               JOIN res_partner p ON p.id = so.partner_id
-             WHERE %(company)s
-               AND so.state IN ('draft', 'sent', 'sale') %(customers)s
+             WHERE %(company)s %(customers)s
+               AND (so.state IN ('draft', 'sent')
+                    OR so.state = 'sale' AND NOT EXISTS (
+                        SELECT 1
+                          FROM sale_order_line sol
+                          JOIN sale_order_line_invoice_rel rel
+                            ON rel.order_line_id = sol.id
+                          JOIN account_move_line aml ON aml.id = rel.invoice_line_id
+                          JOIN account_move m ON m.id = aml.move_id
+                         WHERE sol.order_id = so.id AND m.state = 'posted'
+                           AND m.move_type = 'out_invoice'))
             """,
             company=company_condition(SQL("so.company_id"), company, "invoice"),
-            customers=_customers_condition(customers),
+            customers=customers_condition(customers),
         )
 
     @api.model
     def _sale_orders_without_rate(self, company, day, since=None, customers=None):
         """Confirmed orders whose own ``currency_rate`` is unusable, with the
         company's rate of their day as ``rate`` (NULL when there is none)."""
-        rate, joins = _company_rate()
+        unusable = SQL(
+            "so.state = 'sale' AND %s", unusable_rate(SQL("so.currency_rate"))
+        )
+        orders = SQL(
+            """SELECT so.id, so.company_id, so.currency_id,
+                      so.date_order::date AS date
+                 FROM sale_order so WHERE %s""",
+            unusable,
+        )
         return self._sale_order_rows(
             company,
-            rate,
-            joins,
-            SQL("so.state = 'sale' AND %s", _unusable(SQL("so.currency_rate"))),
+            SQL("fallback.rate"),
+            SQL(
+                "LEFT JOIN %s fallback ON fallback.order_id = so.id",
+                fallback_rates(orders),
+            ),
+            unusable,
             day,
             since,
             customers,
@@ -263,10 +301,10 @@ class CustomerSegmentationPurchase(models.AbstractModel):
              WHERE %(conditions)s %(customers)s
             """,
             rate=rate,
-            day_after=_day_after(day),
+            day_after=day_after(day),
             joins=joins,
             conditions=SQL(" AND ").join(conditions),
-            customers=_customers_condition(customers),
+            customers=customers_condition(customers),
         )
 
     # ------------------------------------------------------------------
@@ -277,8 +315,9 @@ class CustomerSegmentationPurchase(models.AbstractModel):
     def _invoices(self, company, day, since=None, customers=None):
         """Posted customer invoices of ``company`` dated up to ``day`` as
         purchases, their credit notes taking the amounts back; both in the
-        company currency (``amount_untaxed_signed``). Posted ones dated later
-        are pending."""
+        company currency (``amount_untaxed_signed``). Posted invoices dated
+        later are pending; credit notes dated later are not read (they make
+        no prospect)."""
         since_condition = (
             SQL("AND m.invoice_date >= %s::date", since) if since is not None else SQL()
         )
@@ -295,13 +334,14 @@ class CustomerSegmentationPurchase(models.AbstractModel):
               FROM account_move m
               JOIN res_partner p ON p.id = m.partner_id
              WHERE %(company)s AND m.state = 'posted'
-               AND m.move_type IN ('out_invoice', 'out_refund')
+               AND (m.move_type = 'out_invoice'
+                    OR m.move_type = 'out_refund' AND m.invoice_date <= %(day)s::date)
                AND m.invoice_date IS NOT NULL %(since)s %(customers)s
             """,
             day=day,
             company=company_condition(SQL("m.company_id"), company, "invoice"),
             since=since_condition,
-            customers=_customers_condition(customers),
+            customers=customers_condition(customers),
         )
 
 
@@ -317,7 +357,7 @@ def company_condition(column, company, source):
     )
 
 
-def _customers_condition(customers):
+def customers_condition(customers):
     """``AND`` the commercial partner of ``p`` is among ``customers`` (SQL
     selecting ids), or nothing for all."""
     if customers is None:
@@ -325,82 +365,96 @@ def _customers_condition(customers):
     return SQL("AND p.commercial_partner_id IN (%s)", customers)
 
 
-def _usable(rate):
+def usable_rate(rate):
     """An order's own ``currency_rate`` converts when positive and finite
-    (NaN sorts above infinity). ``_unusable`` is its exact opposite, written
-    as plain comparisons so that PostgreSQL estimates from the column's
-    statistics how few orders have no usable rate."""
+    (NaN sorts above infinity). ``unusable_rate`` is its exact opposite,
+    written as plain comparisons so that PostgreSQL estimates from the
+    column's statistics how few orders have no usable rate."""
     return SQL("%(rate)s > 0 AND %(rate)s < 'Infinity'::numeric", rate=rate)
 
 
-def _unusable(rate):
+def unusable_rate(rate):
     return SQL(
         "(%(rate)s IS NULL OR %(rate)s <= 0 OR %(rate)s >= 'Infinity'::numeric)",
         rate=rate,
     )
 
 
-def _day_after(day):
+def company_amount(amount, rate):
+    """SQL of an order's ``amount`` in its company's currency, ``rate``
+    being how many units of the order's currency one unit of the company's
+    is worth (an order's ``currency_rate``, or ``fallback_rates``'s).
+
+    NULLIF: conditions pushed down from a caller may be evaluated before
+    those keeping unusable rates out.
+    """
+    return SQL("%s / NULLIF(%s, 0)", amount, rate)
+
+
+def day_after(day):
     """The first instant after ``day`` (a date or an SQL date expression), for
     comparisons with UTC timestamps such as ``date_order``."""
     return SQL("(%s::date + 1)", day)
 
 
-def _company_rate():
-    """``(rate, joins)``: SQL of how many units of the order's currency one
-    unit of its company's currency was worth on the order's day, and the
-    joins of ``sale_order so`` it reads, as ``res.currency._get_conversion_rate``
-    computes an order's ``currency_rate``: 1 in the company currency, else the
-    ratio of both currencies' rates, each the latest on or before that day,
-    the company's own rates before the shared ones. NULL when the order's
-    currency has no such rate. The company currency without a rate counts as
-    the reference (Odoo takes its first rate, or 1).
+def fallback_rates(orders):
+    """SQL of a table of the ``rate`` of each of ``orders`` (``order_id``):
+    how many units of the order's currency one unit of its company's currency
+    was worth on the order's day, as ``res.currency._get_conversion_rate``
+    computes an order's ``currency_rate``: 1 in the company currency, else
+    the ratio of both currencies' rates, each the latest on or before that
+    day, the company's own rates before the shared ones. NULL when the
+    order's currency has no such rate. The company currency without a rate
+    counts as the reference (Odoo takes its first rate, or 1).
+
+    :param orders: SQL selecting the ``id``, ``company_id``, ``currency_id``
+        and ``date`` (a date) of the orders whose own rate is unusable: few,
+        read four times
 
     Joins rather than a lookup per order: PostgreSQL reads the other orders
     in parallel only when no subquery is correlated to an order.
     """
-    joins = SQL(
-        """
-        JOIN res_company co ON co.id = so.company_id
-        LEFT JOIN %(order_rate)s order_rate ON order_rate.order_id = so.id
-        LEFT JOIN %(home_rate)s home_rate ON home_rate.order_id = so.id
-        LEFT JOIN %(home_first)s home_first ON home_first.order_id = so.id
-        """,
-        order_rate=_order_rates(SQL("b.currency_id"), dated=True),
-        home_rate=_order_rates(SQL("bc.currency_id"), dated=True),
-        home_first=_order_rates(SQL("bc.currency_id"), dated=False),
+    return SQL(
+        """(
+        SELECT b.id AS order_id,
+               CASE WHEN b.currency_id = bc.currency_id THEN 1::numeric
+                    ELSE order_rate.rate
+                         / COALESCE(home_rate.rate, home_first.rate, 1) END AS rate
+          FROM (%(orders)s) b
+          JOIN res_company bc ON bc.id = b.company_id
+          LEFT JOIN %(order_rate)s order_rate ON order_rate.order_id = b.id
+          LEFT JOIN %(home_rate)s home_rate ON home_rate.order_id = b.id
+          LEFT JOIN %(home_first)s home_first ON home_first.order_id = b.id
+        )""",
+        orders=orders,
+        order_rate=_order_rates(orders, SQL("b.currency_id"), dated=True),
+        home_rate=_order_rates(orders, SQL("bc.currency_id"), dated=True),
+        home_first=_order_rates(orders, SQL("bc.currency_id"), dated=False),
     )
-    rate = SQL(
-        """CASE WHEN so.currency_id = co.currency_id THEN 1::numeric
-                ELSE order_rate.rate
-                     / COALESCE(home_rate.rate, home_first.rate, 1) END"""
-    )
-    return rate, joins
 
 
-def _order_rates(currency, dated):
-    """SQL selecting, per order without a usable rate of its own
-    (``order_id``), the ``rate`` of ``currency`` (over ``b``, the order, and
-    ``bc``, its company): the company's own rates before the shared ones,
-    the latest on or before the order's day when ``dated``, else the first."""
+def _order_rates(orders, currency, dated):
+    """SQL selecting, per order of ``orders`` (``order_id``), the ``rate`` of
+    ``currency`` (over ``b``, the order, and ``bc``, its company): the
+    company's own rates before the shared ones, the latest on or before the
+    order's day when ``dated``, else the first."""
     if dated:
-        when, order = SQL("AND r.name <= b.date_order::date"), SQL("DESC")
+        when, order = SQL("AND r.name <= b.date"), SQL("DESC")
     else:
         when, order = SQL(), SQL("ASC")
     return SQL(
         """(
         SELECT DISTINCT ON (b.id) b.id AS order_id, r.rate
-          FROM sale_order b
+          FROM (%(orders)s) b
           JOIN res_company bc ON bc.id = b.company_id
           JOIN res_currency_rate r
             ON r.currency_id = %(currency)s %(when)s
            AND (r.company_id = split_part(bc.parent_path, '/', 1)::int
                 OR r.company_id IS NULL)
-         WHERE b.state = 'sale' AND %(unusable)s
       ORDER BY b.id, r.company_id NULLS LAST, r.name %(order)s
         )""",
+        orders=orders,
         currency=currency,
         when=when,
         order=order,
-        unusable=_unusable(SQL("b.currency_rate")),
     )

@@ -25,8 +25,9 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         default=PARAMS["purchase_source"].default,
         help="What counts as a purchase: confirmed sale orders (dated by their "
         "order date), or posted customer invoices net of credit notes (dated "
-        "by their invoice date). With the Point of Sale, paid orders that were "
-        "not invoiced count too.",
+        "by their invoice date). With the Point of Sale, paid orders count too, "
+        "net of refunds; an invoiced one counts once, through its invoice when "
+        "invoices are the purchases.",
     )
     segmentation_lookback_days = fields.Integer(
         string="Look-back Window (days)",

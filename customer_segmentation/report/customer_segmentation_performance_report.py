@@ -40,7 +40,8 @@ class CustomerSegmentationPerformanceReport(models.Model):
     and dimension: value, lifecycle, RFM), their follow-up activities done on
     time, done late or overdue, the upgrades, downgrades and churn of their
     customers, the customers they claimed from the pool, and the revenue of
-    the orders they confirmed.
+    the purchases credited to them (orders, invoices or Point of Sale
+    orders).
     """
 
     _name = "customer.segmentation.performance.report"
@@ -157,7 +158,9 @@ class CustomerSegmentationPerformanceReport(models.Model):
     followup_count = fields.Integer(string="Follow-ups", readonly=True)
     revenue = fields.Monetary(
         readonly=True,
-        help="Untaxed amount of the confirmed orders, in the company currency.",
+        help="Untaxed amount of the purchases, in the company currency: "
+        "confirmed orders or posted invoices net of credit notes, as the company "
+        "counts them, and paid Point of Sale orders net of refunds.",
     )
 
     @api.model

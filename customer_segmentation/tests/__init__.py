@@ -32,3 +32,5 @@ from . import test_bad_data
 from . import test_multi_company
 from . import test_automation
 from . import test_concurrency
+from . import test_reasons_language
+from . import test_invoice_source

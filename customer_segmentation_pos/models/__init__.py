@@ -1,0 +1,2 @@
+from . import customer_segmentation_purchase
+from . import pos_order

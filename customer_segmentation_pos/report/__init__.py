@@ -1,0 +1,1 @@
+from . import customer_segmentation_performance_report
