@@ -59,6 +59,12 @@ committed, so every time includes the commits:
 (e) the nightly cron on a quiet night: ``_cron_recompute_segments(batch_size=,
     time_budget=)`` called again and again, as ``ir.cron`` does while
     progress remains, until its run is done.
+(m) two companies (not in the default steps; rolled back): a second company
+    is created and every tenth order moved to it, so that most customers
+    buy in both; then the second company's full recompute runs (its batches
+    as savepoints) and PostgreSQL's counters of the transaction
+    (``pg_stat_xact_user_tables``) tell how many ``sale_order`` rows it read:
+    none of the first company's is the claim. Everything is rolled back.
 (s) optional, with ``--setu-addons-path DIR`` (a folder holding the
     third-party Setu "RFM Analysis" addon ``setu_rfm_analysis``, which you
     bring: it is not part of this repository nor of CI): the database is
@@ -456,7 +462,7 @@ def parse_args():
     arguments.add_argument(
         "--steps",
         default="obacnde",
-        help="steps to run, among o, b, a, c, n, f, d, e, s (default: obacnde; "
+        help="steps to run, among o, b, a, c, n, f, d, e, m, s (default: obacnde; "
         "c needs a; s needs --setu-addons-path)",
     )
     arguments.add_argument(
@@ -819,9 +825,7 @@ class Benchmark:
                 {
                     "company": company.id,
                     "uid": env.uid,
-                    "now": datetime.datetime.now(datetime.timezone.utc).replace(
-                        tzinfo=None
-                    ),
+                    "now": datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
                 },
             )
             parts["figures_written"] = cr.rowcount
@@ -1459,6 +1463,90 @@ class Benchmark:
     # (s) against Setu "RFM Analysis", on a copy of the database
     # ------------------------------------------------------------------
 
+    def step_companies(self):
+        """(m): a second company's full recompute, counting the rows of
+        ``sale_order`` it reads; rolled back."""
+        import threading
+
+        import odoo
+
+        thread = threading.current_thread()
+        testing = getattr(thread, "testing", False)
+        # the run's batches become savepoints of this one transaction
+        thread.testing = True
+        try:
+            with self.registry.cursor() as cr:
+                env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+                company_b = env["res.company"].create(
+                    {
+                        "name": "Benchmark Company B",
+                        "currency_id": env.ref("base.EUR").id,
+                    }
+                )
+                cr.execute(
+                    "UPDATE sale_order SET company_id = %s WHERE id %% 10 = 0",
+                    [company_b.id],
+                )
+                cr.execute(
+                    """SELECT count(*) FILTER (WHERE company_id = %s),
+                              count(*) FILTER (WHERE company_id <> %s),
+                              count(DISTINCT partner_id) FILTER (WHERE company_id = %s)
+                         FROM sale_order""",
+                    [company_b.id] * 3,
+                )
+                orders_b, orders_a, partners_b = cr.fetchone()
+                cr.execute("ANALYZE sale_order")
+
+                def counters():
+                    cr.execute(
+                        """SELECT seq_scan, seq_tup_read, idx_scan, idx_tup_fetch
+                             FROM pg_stat_xact_user_tables
+                            WHERE relname = 'sale_order'"""
+                    )
+                    return cr.fetchone()
+
+                # the plan of every statement, with its row counts (no timing)
+                plans = PlanSink()
+                cr._cnx.notices = plans
+                cr.execute("LOAD 'auto_explain'")
+                for name, value in (
+                    ("auto_explain.log_min_duration", "0"),
+                    ("auto_explain.log_analyze", "on"),
+                    ("auto_explain.log_timing", "off"),
+                    ("auto_explain.log_nested_statements", "on"),
+                    ("auto_explain.log_level", "notice"),
+                    ("client_min_messages", "notice"),
+                ):
+                    cr.execute(f"SET {name} = '{value}'")
+                before = counters()
+                env_b = env(context={"allowed_company_ids": [company_b.id]})
+                start = time.perf_counter()
+                summary = env_b["res.partner"].recompute_all_segments()
+                seconds = time.perf_counter() - start
+                after = counters()
+                cr.rollback()
+        finally:
+            thread.testing = testing
+        delta = [b - a for a, b in zip(before, after, strict=True)]
+        scans = plans.sale_order_scans(company_b.id)
+        figures = {
+            "scans_by_index": scans,
+            "rows_read_without_company_condition": sum(
+                rows for (_index, by_company), rows in scans.items() if not by_company
+            ),
+            "orders_b": orders_b,
+            "orders_a": orders_a,
+            "order_partners_b": partners_b,
+            "customers_b": summary["customers"],
+            "seconds": seconds,
+            "seq_scans": delta[0],
+            "seq_rows_read": delta[1],
+            "index_scans": delta[2],
+            "index_rows_fetched": delta[3],
+        }
+        self.log(f"  (m) {figures}")
+        return figures
+
     def setu_database(self):
         """The copy of the database with Setu's addon installed: made
         (``CREATE DATABASE ... TEMPLATE``) and installed when missing."""
@@ -1565,6 +1653,50 @@ class Benchmark:
         return figures
 
 
+class PlanSink:
+    """Collects the plans ``auto_explain`` sends as notices (psycopg2 keeps
+    only the last 50 in its default list)."""
+
+    SCAN = re.compile(
+        r"(Index Only Scan|Index Scan|Bitmap Heap Scan|Seq Scan)"
+        r"(?: Backward)?(?: using (\S+))? on sale_order \w+.*"
+        r"actual rows=(\d+) loops=(\d+)"
+    )
+
+    def __init__(self):
+        self.plans = []
+
+    def append(self, message):
+        self.plans.append(message)
+
+    def sale_order_scans(self, company_id):
+        """``{"index, company condition": rows}`` of every scan of
+        ``sale_order``: the index used (or the scan), whether the company
+        is in its index condition (or its recheck, for a bitmap scan), and
+        the rows it fetched from the table."""
+        scans = {}
+        company = f"company_id = {company_id})"
+        for plan in self.plans:
+            lines = plan.splitlines()
+            for number, line in enumerate(lines):
+                match = self.SCAN.search(line)
+                if not match:
+                    continue
+                details = []
+                for following in lines[number + 1 :]:
+                    if "->" in following:
+                        break
+                    details.append(following)
+                by_company = any(
+                    ("Index Cond" in d or "Recheck Cond" in d) and company in d
+                    for d in details
+                )
+                key = (match[2] or match[1], by_company)
+                rows = int(match[3]) * int(match[4])
+                scans[key] = scans.get(key, 0) + rows
+        return scans
+
+
 @contextlib.contextmanager
 def autocommit_cursor_to(dbname):
     """A cursor on ``dbname`` outside any transaction (CREATE/DROP DATABASE)."""
@@ -1631,6 +1763,48 @@ def _median_figures(samples):
 def main():
     args = parse_args()
     steps = set(args.steps)
+    check_steps(args, steps)
+    registry = open_registry(args)
+    bench = Benchmark(registry, args)
+    bench.repair()
+    info = bench.describe()
+    bench.log(
+        f"{info['db']}: {info['customers']:,} customers, {info['partners']:,} "
+        f"partners, {info['orders']:,} orders ({info['confirmed_orders']:,} "
+        f"confirmed); window from {info['window_start']}"
+    )
+    load_start = os.getloadavg()
+    bench.warm_up()
+    medians, reset_s = run_rounds(bench, steps)
+    results = {"info": info, "steps": medians}
+    if reset_s is not None:
+        results["reset_s"] = reset_s
+    if steps & set("ob") and not steps & set("acnf"):
+        # (o), (b) and the resets leave the module's state empty
+        bench.log("recomputing every customer (not timed)")
+        with environment(registry) as env:
+            env["res.partner"].recompute_all_segments()
+    single_steps = {
+        "d": bench.step_incremental,
+        "e": bench.step_cron,
+        "m": bench.step_companies,
+        "s": bench.step_setu,
+    }
+    for key, step in single_steps.items():
+        if key in steps:
+            results["steps"][key] = step()
+    results["process_peak_rss_mib"] = Memory.process_peak_mib()
+    # other work on the machine skews every figure: keep a trace of it
+    results["load_average_start"] = load_start
+    results["load_average_end"] = os.getloadavg()
+    add_ratios(results)
+    if not args.json_only:
+        print_table(results)
+    print("BENCH_JSON " + json.dumps(results, default=str, sort_keys=True))
+
+
+def check_steps(args, steps):
+    """Refuse impossible step sets; add Setu's folder to the addons path."""
     if "c" in steps and "a" not in steps:
         sys.exit("step c measures the recompute right after a: add a")
     if "s" in steps and not args.setu_addons_path:
@@ -1644,21 +1818,13 @@ def main():
         ):
             sys.exit(f"no setu_rfm_analysis addon in {setu}")
         args.addons_path = f"{args.addons_path or default_addons_path()},{setu}"
-    registry = open_registry(args)
-    bench = Benchmark(registry, args)
-    bench.repair()
-    info = bench.describe()
-    bench.log(
-        f"{info['db']}: {info['customers']:,} customers, {info['partners']:,} "
-        f"partners, {info['orders']:,} orders ({info['confirmed_orders']:,} "
-        f"confirmed); window from {info['window_start']}"
-    )
-    load_start = os.getloadavg()
-    bench.warm_up()
-    results = {"info": info, "steps": {}}
+
+
+def run_rounds(bench, steps):
+    """(o), (b), (a), (c), (n), (f), ``--repeat`` times: their medians."""
     samples = {key: [] for key in "obacnf"}
     resets = []
-    for round_ in range(args.repeat):
+    for round_ in range(bench.args.repeat):
         if "o" in steps:
             resets.append(bench.reset())
             samples["o"].append(bench.step_old_reference())
@@ -1677,32 +1843,12 @@ def main():
         if "f" in steps:
             bench.shift_lifecycle()
             samples["f"].append(bench.step_full("f"))
-        if args.repeat > 1:
-            bench.log(f"round {round_ + 1}/{args.repeat} done ({_load()})")
-    for key, values in samples.items():
-        if values:
-            results["steps"][key] = _median_figures(values)
-    if resets:
-        results["reset_s"] = statistics.median(resets)
-    if steps & set("ob") and not steps & set("acnf"):
-        # (o), (b) and the resets leave the module's state empty
-        bench.log("recomputing every customer (not timed)")
-        with environment(registry) as env:
-            env["res.partner"].recompute_all_segments()
-    if "d" in steps:
-        results["steps"]["d"] = bench.step_incremental()
-    if "e" in steps:
-        results["steps"]["e"] = bench.step_cron()
-    if "s" in steps:
-        results["steps"]["s"] = bench.step_setu()
-    results["process_peak_rss_mib"] = Memory.process_peak_mib()
-    # other work on the machine skews every figure: keep a trace of it
-    results["load_average_start"] = load_start
-    results["load_average_end"] = os.getloadavg()
-    add_ratios(results)
-    if not args.json_only:
-        print_table(results)
-    print("BENCH_JSON " + json.dumps(results, default=str, sort_keys=True))
+        if bench.args.repeat > 1:
+            bench.log(f"round {round_ + 1}/{bench.args.repeat} done ({_load()})")
+    medians = {
+        key: _median_figures(values) for key, values in samples.items() if values
+    }
+    return medians, statistics.median(resets) if resets else None
 
 
 def _load():
@@ -1861,6 +2007,22 @@ def print_parts(steps):
             )
 
 
+def row(label, figures, seconds=None):
+    """One line of the table."""
+    seconds = figures.get("seconds") if seconds is None else seconds
+    written = figures.get("written")
+    rate = figures.get("customers_per_s")
+    queries = figures.get("queries")
+    print(
+        f"{label:<48}{seconds:>9.2f}"
+        f"{'' if written is None else f'{written:,.0f}':>11}"
+        f"{'' if not rate else f'{rate:,.0f}':>10}"
+        f"{'' if queries is None else f'{queries:.0f}':>9}"
+        f"{figures.get('peak_rss_mib', 0):>7.0f} MiB"
+        f"{figures.get('rss_growth_mib', 0):>+5.0f} MiB"
+    )
+
+
 def print_table(results):
     info, steps = results["info"], results["steps"]
     pg = info["pg"]
@@ -1882,20 +2044,6 @@ def print_table(results):
     print(header)
     print("-" * len(header))
 
-    def row(label, figures, seconds=None):
-        seconds = figures.get("seconds") if seconds is None else seconds
-        written = figures.get("written")
-        rate = figures.get("customers_per_s")
-        queries = figures.get("queries")
-        print(
-            f"{label:<48}{seconds:>9.2f}"
-            f"{'' if written is None else f'{written:,.0f}':>11}"
-            f"{'' if not rate else f'{rate:,.0f}':>10}"
-            f"{'' if queries is None else f'{queries:.0f}':>9}"
-            f"{figures.get('peak_rss_mib', 0):>7.0f} MiB"
-            f"{figures.get('rss_growth_mib', 0):>+5.0f} MiB"
-        )
-
     if "o" in steps:
         row("(o) old reference: 3 figures", steps["o"])
     if "b" in steps:
@@ -1909,6 +2057,14 @@ def print_table(results):
         row(f"(n) nightly cron, {n['customers_changed']:,.0f} customers change", n)
     if "f" in steps:
         row("(f) recompute, every customer changed", steps["f"])
+    print_single_steps(steps)
+    print()
+    print_parts(steps)
+    print_verdicts(results, steps)
+
+
+def print_single_steps(steps):
+    """(d), (e), (m), (s): rows and notes."""
     if "d" in steps:
         d = steps["d"]
         print_incremental(d, "")
@@ -1933,6 +2089,27 @@ def print_table(results):
             f"{e['cron_calls']} call(s)",
             e,
         )
+    if "m" in steps:
+        m = steps["m"]
+        print(
+            f"(m) company B (every tenth order, {m['orders_b']:,} orders of "
+            f"{m['order_partners_b']:,} partners; company A keeps "
+            f"{m['orders_a']:,}): B's full recompute of {m['customers_b']:,} "
+            f"customers in {m['seconds']:.2f} s read {m['index_rows_fetched']:,} "
+            f"sale_order rows through indexes and {m['seq_rows_read']:,} by "
+            f"sequential scans ({m['seq_scans']} scans)"
+        )
+        for (index, by_company), rows in sorted(m["scans_by_index"].items()):
+            condition = (
+                "company B in the index condition"
+                if by_company
+                else "NO company condition"
+            )
+            print(f"    {rows:>12,} rows by {index} ({condition})")
+        print(
+            f"    rows read by scans without company B in their condition: "
+            f"{m['rows_read_without_company_condition']:,}"
+        )
     if "s" in steps:
         s = steps["s"]
         row("(s) ours, first run (on the copy)", s["a"])
@@ -1944,8 +2121,10 @@ def print_table(results):
             f"{s['ratio_rerun']:.3f}; Setu segmented "
             f"{s['setu_partners_segmented']:,} partners"
         )
-    print()
-    print_parts(steps)
+
+
+def print_verdicts(results, steps):
+    """The ratios against their targets; memory and load."""
     for key, target in TARGETS.items():
         ratio = results.get(f"ratio_{key}_o")
         if ratio is not None:
