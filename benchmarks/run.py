@@ -69,7 +69,9 @@ committed, so every time includes the commits:
     third-party Setu "RFM Analysis" addon ``setu_rfm_analysis``, which you
     bring: it is not part of this repository nor of CI): the database is
     copied (``CREATE DATABASE <db>_setu TEMPLATE <db>``), the addon installed
-    into the copy, then on the copy, alternating: our first full run (after
+    into the copy, every line of a confirmed order given a delivered stock
+    move (Setu's purchases are deliveries, and the generated data has none),
+    then on the copy, alternating: our first full run (after
     the reset) and Setu's ``update.customer.segment`` wizard's
     ``update_customer_segment()`` (its first run), then our no-change rerun
     and Setu's rerun. ``--keep-setu-db`` keeps the copy for the next time.
@@ -116,6 +118,26 @@ RESTORE_TABLES = {
     "sale_order": "benchmark_restore_sale_order",
     "sale_order_line": "benchmark_restore_sale_order_line",
 }
+# (s) Setu's purchases: a delivered move per line of each confirmed order.
+SETU_MOVES = """
+    INSERT INTO stock_move (company_id, product_id, product_uom, location_id,
+                            location_dest_id, name, procure_method, product_uom_qty,
+                            quantity, date, state, sale_line_id, partner_id,
+                            create_uid, create_date, write_uid, write_date)
+    SELECT so.company_id, sol.product_id, sol.product_uom, %(stock)s, %(customers)s,
+           sol.name, 'make_to_stock', sol.product_uom_qty, sol.product_uom_qty,
+           so.date_order, 'done', sol.id, so.partner_id, 1, now(), 1, now()
+      FROM sale_order_line sol JOIN sale_order so ON so.id = sol.order_id
+     WHERE so.state = 'sale'
+"""
+SETU_MOVE_LINES = """
+    INSERT INTO stock_move_line (company_id, product_uom_id, location_id,
+                                 location_dest_id, date, move_id, product_id, quantity,
+                                 state, create_uid, create_date, write_uid, write_date)
+    SELECT m.company_id, m.product_uom, m.location_id, m.location_dest_id, m.date, m.id,
+           m.product_id, m.product_uom_qty, 'done', 1, now(), 1, now()
+      FROM stock_move m
+"""
 # The original dates of the orders step (n) re-dates.
 NIGHT_TABLE = "benchmark_restore_night"
 # Engine methods timed in every step: (model or module, method).
@@ -1585,6 +1607,25 @@ class Benchmark:
         self.log(f"  (s) installed in {watch.seconds:.0f} s")
         return copy
 
+    def setu_deliveries(self, registry):
+        """Setu counts the delivered stock moves of confirmed orders, not the
+        orders: give every line of a confirmed order one delivered move (and
+        move line) from the main warehouse's stock to the customers, at the
+        order's date, once (the generated data has no deliveries)."""
+        with environment(registry) as env:
+            env.cr.execute("SELECT 1 FROM stock_move LIMIT 1")
+            if env.cr.fetchone():
+                return
+            stock = env["stock.warehouse"].search([], limit=1).lot_stock_id.id
+            customers = env.ref("stock.stock_location_customers").id
+            with Stopwatch() as watch:
+                env.cr.execute(SETU_MOVES, {"stock": stock, "customers": customers})
+                moves = env.cr.rowcount
+                env.cr.execute(SETU_MOVE_LINES)
+        with autocommit_cursor(registry) as cr:
+            cr.execute("VACUUM ANALYZE stock_move, stock_move_line")
+        self.log(f"  (s) {moves:,} delivered moves added in {watch.seconds:.0f} s")
+
     @staticmethod
     def reset_setu(registry):
         """Forget Setu's results (partners' and orders' segments, history),
@@ -1609,6 +1650,7 @@ class Benchmark:
 
         copy = self.setu_database()
         registry = odoo.modules.registry.Registry(copy)
+        self.setu_deliveries(registry)
         ours = Benchmark(registry, self.args)
         ours.repair()
 
