@@ -4,8 +4,8 @@
     python3 benchmarks/explain.py -d cs_bench_100k > explain-100k.txt
 
 Runs the same sequence as run.py's (b), (a) and (c): empty the module's
-columns, the bare-SQL reference (aggregate, thresholds, one UPDATE); empty
-them again,
+state, the bare-SQL reference (aggregate, thresholds, figures, one UPDATE);
+empty it again,
 ``recompute_all_segments()``, then ``recompute_all_segments()`` again. During
 each, every SQL statement the process sends is timed (Odoo's ``odoo.sql_db``
 debug log), and PostgreSQL's ``auto_explain`` (loaded in this session only,
@@ -15,9 +15,10 @@ module actually sent. Plans are exact but their timings are inflated by the
 per-node instrumentation: use run.py for timings.
 
 Each step is committed, like in run.py; the generated data stays. Last, (d)
-confirms one generated quotation the same way, and (d*) refreshes the
-customers of ``--bulk-quotations`` quotations at once (what confirming them in
-one call triggers); both are rolled back.
+confirms one generated quotation the same way (the module only queues its
+customer), rolled back, and (q) queues the customers of ``--bulk-quotations``
+quotations and runs the queue's cron, which classifies them in committed
+batches (their orders unchanged, it writes nothing).
 """
 
 import logging
@@ -182,23 +183,26 @@ def main():
 
     profiled(registry, args, "d", "action_confirm() of one quotation", confirm, False)
 
-    # The same refresh for the customers of --bulk-quotations quotations, as
-    # confirming them in one call does, rolled back.
+    # The queue's cron classifying the customers of --bulk-quotations
+    # quotations, as confirming them in one call queues them.
     with environment(registry) as env:
         orders = env["sale.order"].browse(bench.pick_quotations(args.bulk_quotations))
-        customer_ids = orders.partner_id.commercial_partner_id.ids
+        pairs = {
+            (order.partner_id.commercial_partner_id.id, order.company_id.id)
+            for order in orders
+        }
 
-    def refresh(env):
-        env["res.partner"].browse(customer_ids)._segmentation_refresh()
-        return f"refreshed {len(customer_ids)} customers (rolled back)"
+    def drain(env):
+        env["customer.segmentation.queue"]._enqueue(pairs)
+        count = env["customer.segmentation.queue"]._process()
+        return f"classified {count} queued customers"
 
     profiled(
         registry,
         args,
-        "d*",
-        f"_segmentation_refresh() of {len(customer_ids)} customers",
-        refresh,
-        False,
+        "q",
+        f"the queue's cron on {len(pairs)} customers",
+        drain,
     )
 
 

@@ -1040,11 +1040,14 @@ def check_with_orm(env, ref):
         customer = quotation.partner_id.commercial_partner_id
         quotation.action_confirm()
         env.flush_all()
+        env.cr.execute(
+            "SELECT count(*) FROM customer_segmentation_queue WHERE partner_id = %s",
+            [customer.id],
+        )
         print(
             f"  confirmed {quotation.display_name}: state {quotation.state}; "
-            f"customer {customer.display_name}: last order "
-            f"{customer.last_order_date}, lifecycle "
-            f"{customer.segment_lifecycle_id.display_name or '-'}"
+            f"customer {customer.display_name} queued for classification: "
+            f"{bool(env.cr.fetchone()[0])}"
         )
         if quotation.state != "sale":
             mismatches.append(f"{quotation} not confirmed")
@@ -1153,12 +1156,15 @@ def report(env, timings):
         """
         SELECT s.dimension, s.code, count(*)
           FROM res_partner p
-         CROSS JOIN LATERAL (VALUES (p.segment_geo_id), (p.segment_scale_id),
+         CROSS JOIN LATERAL (VALUES ((p.segment_geo_id ->> %(company)s)::int),
+                                    ((p.segment_scale_id ->> %(company)s)::int),
                                     (p.segment_job_level_id)) v(segment_id)
           JOIN customer_segment s ON s.id = v.segment_id
       GROUP BY s.dimension, s.code, s.sequence
       ORDER BY s.dimension, s.sequence
-        """
+        """,
+        # geography and scale are classified per company (jsonb by company id)
+        {"company": str(env.ref("base.main_company").id)},
     )
     profile = {}
     for dimension, code, count in cr.fetchall():

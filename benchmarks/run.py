@@ -3,51 +3,84 @@
 
     python3 benchmarks/run.py -d cs_bench_100k
 
-Steps, each measured in its own transaction and committed, so every time
-includes the commit:
+The module classifies the customers of one company (the database's main
+company, ``env.company`` of the superuser) in two passes of committed batches
+of 2,000 customers: their purchase figures into the narrow table
+``customer_segmentation_figure``, then, against the company's population
+thresholds, their segments, stored per company in the company-dependent
+(jsonb) partner columns. Steps, each measured in its own transaction(s) and
+committed, so every time includes the commits:
 
-(o) old bare-SQL reference (issue 3): one aggregate of the confirmed orders
-    per commercial partner (last order date; count and untaxed amount in the
-    company currency over the module's look-back window) written by one UPDATE
-    into ``last_order_date``, ``rfm_frequency`` and ``rfm_monetary`` of every
-    partner, and nothing else.
-(b) bare-SQL reference: the same result as the module, in the least work the
-    database can do: the orders aggregated once per commercial partner (into a
-    temporary table), the population thresholds computed from that aggregate,
-    then one UPDATE writing every partner once with all the columns the module
-    computes: dates, figures, R/F/M scores, value tier, lifecycle stage and RFM
-    segment of its commercial entity, and its own geography, business scale
-    (of its commercial entity) and job level. No history, no chatter, no pins
-    (the benchmark database has none), no guard against unchanged rows (after
-    the reset every row changes).
-(a) ``env['res.partner'].recompute_all_segments()`` after the same reset,
-    history and chatter included; afterwards every partner's columns are
-    compared with what (b) wrote.
+(o) old bare-SQL reference (issue 3), the yardstick of the targets: one
+    aggregate of the confirmed orders per commercial partner (last order date;
+    count and untaxed amount in the company currency over the module's
+    look-back window) written by one UPDATE into three metric columns of
+    every partner, and nothing else. The module no longer stores these
+    figures on ``res_partner``, so the three columns are the benchmark's own
+    (``benchmark_last_order_date``, ``benchmark_rfm_frequency``,
+    ``benchmark_rfm_monetary``: the types of the module's former columns, not
+    indexed, like them), added to ``res_partner`` by this script: the same
+    statement writing the same wide rows as before.
+(b) bare-SQL reference: the same result as the module in the least work the
+    database can do: the orders aggregated once per commercial partner (into
+    a temporary table), the population thresholds from that aggregate, the
+    figure rows inserted with their scores, then one UPDATE writing every
+    partner once with its segments for the company (jsonb) and its figures'
+    pointer. No history, no chatter, no pins (the database has none), no
+    guard against unchanged rows (after the reset every row changes).
+(a) ``env['res.partner'].recompute_all_segments()`` after the same reset: the
+    company's first full run, its baseline (bulk SQL, no history nor
+    chatter); afterwards every partner's segments and figures are compared
+    with what (b) wrote, and the figures with (o)'s definition.
 (c) the same call right after (a): nothing changed, so it writes nothing.
+(n) a normal night: the latest purchase of ``--night-share`` of the customers
+    (5% by default; customers not active, at risk or churned, chosen by a
+    hash of their id) is re-dated to today (not timed), so that each of them
+    becomes active again; then the nightly cron (``_cron_recompute_segments``,
+    called until its run is done) is timed: the changes go through the ORM,
+    grouped per dimension and segment, tracked in the chatter, with their
+    history rows. The dates are put back afterwards and the cron run again
+    (timed too, as "(n) back": the same customers change back).
 (f) optional (not in the default steps): every classified partner is first
     moved to the next lifecycle stage (not timed), then the full recompute
-    puts them back: a night where every customer changes segment, with its
-    history, chatter messages and tracking values.
-(d) incremental path: ``--quotations`` quotations of distinct customers
-    confirmed one by one (``action_confirm()``, flush, commit: one transaction
-    each, as one click each), then ``--bulk-quotations`` others in one
-    ``action_confirm()`` call; then the same again on other quotations with
-    the module's hook (``res.partner._segmentation_refresh``) switched off:
-    the baseline, what Odoo costs without the module. Afterwards the orders,
-    their lines, followers and messages are put back as they were. "In module
-    hook" is the time spent inside ``_segmentation_refresh``, including the
-    flush of the order's pending writes it starts with.
-(e) the nightly cron path: ``_cron_recompute_segments(batch_size=,
+    puts them back: a night where every customer changes segment.
+(d) order confirmation: ``--quotations`` quotations of distinct customers
+    confirmed one by one (``action_confirm()``, flush, commit: one
+    transaction each, as one click each), then ``--bulk-quotations`` others
+    in one ``action_confirm()`` call; alternating with the same on other
+    quotations with the module's hook switched off (``sale.order``'s
+    ``_segmentation_pairs`` and ``_segmentation_enqueue``): what Odoo costs
+    without the module. The hook only queues the customer
+    (``customer.segmentation.queue``) and wakes the queue's cron; then the
+    time that cron (``_cron_process``) takes to classify what was queued is
+    measured apart ("queue drain"). Afterwards the orders, their lines,
+    followers and messages are put back as they were, and their customers
+    classified again (not timed).
+(e) the nightly cron on a quiet night: ``_cron_recompute_segments(batch_size=,
     time_budget=)`` called again and again, as ``ir.cron`` does while
     progress remains, until its run is done.
+(m) two companies (not in the default steps; rolled back): a second company
+    is created and every tenth order moved to it, so that most customers
+    buy in both; then the second company's full recompute runs (its batches
+    as savepoints) and PostgreSQL's counters of the transaction
+    (``pg_stat_xact_user_tables``) tell how many ``sale_order`` rows it read:
+    none of the first company's is the claim. Everything is rolled back.
+(s) optional, with ``--setu-addons-path DIR`` (a folder holding the
+    third-party Setu "RFM Analysis" addon ``setu_rfm_analysis``, which you
+    bring: it is not part of this repository nor of CI): the database is
+    copied (``CREATE DATABASE <db>_setu TEMPLATE <db>``), the addon installed
+    into the copy, every line of a confirmed order given a delivered stock
+    move (Setu's purchases are deliveries, and the generated data has none),
+    then on the copy, alternating: our first full run (after
+    the reset) and Setu's ``update.customer.segment`` wizard's
+    ``update_customer_segment()`` (its first run), then our no-change rerun
+    and Setu's rerun. ``--keep-setu-db`` keeps the copy for the next time.
 
-Before (o), (b) and (a) the module's classified columns (``STORED_FIELDS`` and
-``PROFILE_FIELDS``) are emptied on every partner and the table vacuumed (not
-timed), so that (a) and (b) write the same rows into the same table state.
-The history rows, chatter messages and tracking values (a) writes are counted
-and kept. The generated data stays; the segment
-columns end recomputed, by (e) or else by a last untimed full recompute, so
-the script can be run again at once.
+Before (o), (b) and (a) the module's state is emptied (not timed): figure
+rows, the figures' pointers and rule-classified segments on every partner,
+the runs and the queue; the tables are vacuumed, so that (a) and (b) write
+the same rows into the same table state. The generated data stays; the
+segments end recomputed, so the script can be run again at once.
 
 Memory is this process's resident set (RSS): its growth over a step and the
 step's peak (the kernel's high-water mark, reset before the step), plus the
@@ -55,12 +88,14 @@ peak of the whole process (``ru_maxrss``). The PostgreSQL server's memory is
 not included.
 """
 
+import contextlib
 import datetime
 import hashlib
 import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -83,18 +118,73 @@ RESTORE_TABLES = {
     "sale_order": "benchmark_restore_sale_order",
     "sale_order_line": "benchmark_restore_sale_order_line",
 }
+# (s) Setu's purchases: a delivered move per line of each confirmed order.
+SETU_MOVES = """
+    INSERT INTO stock_move (company_id, product_id, product_uom, location_id,
+                            location_dest_id, name, procure_method, product_uom_qty,
+                            quantity, date, state, sale_line_id, partner_id,
+                            create_uid, create_date, write_uid, write_date)
+    SELECT so.company_id, sol.product_id, sol.product_uom, %(stock)s, %(customers)s,
+           sol.name, 'make_to_stock', sol.product_uom_qty, sol.product_uom_qty,
+           so.date_order, 'done', sol.id, so.partner_id, 1, now(), 1, now()
+      FROM sale_order_line sol JOIN sale_order so ON so.id = sol.order_id
+     WHERE so.state = 'sale'
+"""
+SETU_MOVE_LINES = """
+    INSERT INTO stock_move_line (company_id, product_uom_id, location_id,
+                                 location_dest_id, date, move_id, product_id, quantity,
+                                 state, create_uid, create_date, write_uid, write_date)
+    SELECT m.company_id, m.product_uom, m.location_id, m.location_dest_id, m.date, m.id,
+           m.product_id, m.product_uom_qty, 'done', 1, now(), 1, now()
+      FROM stock_move m
+"""
+# The original dates of the orders step (n) re-dates.
+NIGHT_TABLE = "benchmark_restore_night"
+# Engine methods timed in every step: (model or module, method).
+ENGINE = "odoo.addons.customer_segmentation.models."
 INSTRUMENTED = (
-    ("res.partner", "_segmentation_population_stats"),
-    ("res.partner", "_segmentation_apply"),
-    ("res.partner", "_segmentation_apply_profile"),
-    # both in one statement (benchmarks/README.md, suggestions)
-    ("res.partner", "_segmentation_apply_all"),
-    ("res.partner", "_segmentation_refresh"),
+    ("customer.segmentation.pipeline", "_refresh"),
+    ("customer.segmentation.figure", "_population_stats"),
+    ("customer.segmentation.pipeline", "_classify"),
+    ("customer.segmentation.pipeline", "_collect"),
+    ("customer.segmentation.change", "_apply"),
+    ("customer.segmentation.change", "_store_scores"),
+    ("customer.segmentation.change", "_collect"),
+    ("customer.segmentation.change", "_update_pins"),
+    ("customer.segmentation.change", "_write_copies"),
+    ("customer.segmentation.change", "_write_own_silently"),
+    ("customer.segmentation.change", "_write_own"),
+    ("customer.segmentation.change", "_log"),
+    ("customer.segmentation.change", "_apply_needs"),
+    ("customer.segmentation.run", "_next_scope"),
+    ("customer.segmentation.run", "_count_customers"),
+    ("customer.segmentation.run", "_end_phase"),
+    (ENGINE + "customer_segmentation_run", "lock_customers"),
+    ("customer.segmentation.queue", "_enqueue"),
+    ("customer.segmentation.queue", "_process_batch"),
+    ("sale.order", "_segmentation_pairs"),
 )
+# What the module's hook on orders costs, within a confirmation.
+HOOK_PARTS = ("sale.order._segmentation_pairs", "customer.segmentation.queue._enqueue")
 # Tables the module's history and chatter go to: rows written are counted.
 LOG_TABLES = ("customer_segment_history", "mail_message", "mail_tracking_value")
 # The reference's result, kept to compare (a) with, column by column.
 REFERENCE_TABLE = "benchmark_reference_result"
+# (o)'s own metric columns on res_partner (the module's former ones).
+OLD_REFERENCE_COLUMNS = {
+    "benchmark_last_order_date": "date",
+    "benchmark_rfm_frequency": "integer",
+    "benchmark_rfm_monetary": "numeric",
+}
+# The rule-classified segments per company (jsonb) and everywhere (int).
+COMPANY_SEGMENTS = (
+    "segment_value_id",
+    "segment_lifecycle_id",
+    "segment_rfm_id",
+    "segment_geo_id",
+    "segment_scale_id",
+)
+GLOBAL_SEGMENTS = ("segment_job_level_id",)
 
 # The orders, each with the rate dividing its untaxed amount into the company
 # currency, by the module's rule, and whether it is a purchase: confirmed,
@@ -189,15 +279,15 @@ PURCHASE = f"""
 WITH purchase AS ({ORDER_AGGREGATE})
 """
 
-# Every partner gets its commercial partner's figures: the old reference of
-# issue 3, three columns.
+# (o): every partner gets its commercial partner's figures, three columns.
+# The statement of issue 3, into the benchmark's own columns.
 REFERENCE_UPDATE = (
     PURCHASE
     + """
 UPDATE res_partner p
-   SET last_order_date = a.last_date,
-       rfm_frequency = COALESCE(a.frequency, 0),
-       rfm_monetary = COALESCE(a.monetary, 0)
+   SET benchmark_last_order_date = a.last_date,
+       benchmark_rfm_frequency = COALESCE(a.frequency, 0),
+       benchmark_rfm_monetary = COALESCE(a.monetary, 0)
   FROM res_partner c
   LEFT JOIN purchase a ON a.customer_id = c.id
  WHERE c.id = c.commercial_partner_id
@@ -205,16 +295,24 @@ UPDATE res_partner p
 """
 )
 
-# Partners whose module figures differ from the reference definition.
+# The customers the company classifies: commercial entities of no other
+# company (the module's scope).
+CUSTOMER = """(c.is_company OR c.parent_id IS NULL)
+   AND (c.company_id IS NULL OR c.company_id = %(company)s)"""
+
+# Customers whose module figures (their row in the company) differ from
+# (o)'s definition.
 REFERENCE_MISMATCHES = (
     PURCHASE
-    + """
+    + f"""
 SELECT count(*)
-  FROM res_partner p
-  JOIN res_partner c ON c.id = p.commercial_partner_id
+  FROM res_partner c
   LEFT JOIN purchase a ON a.customer_id = c.id
- WHERE c.id = c.commercial_partner_id
-   AND (p.last_order_date, p.rfm_frequency, round(p.rfm_monetary, 6))
+  LEFT JOIN customer_segmentation_figure f
+         ON f.partner_id = c.id AND f.company_id = %(company)s
+ WHERE {CUSTOMER}
+   AND (f.last_order_date, COALESCE(f.rfm_frequency, 0),
+        round(COALESCE(f.rfm_monetary, 0), 6))
        IS DISTINCT FROM
        (a.last_date, COALESCE(a.frequency, 0), round(COALESCE(a.monetary, 0), 6))
 """
@@ -252,49 +350,70 @@ UNION ALL SELECT 'medium', 0, max(monetary)::text FROM ranked
            WHERE m_rank = ceil(round(%(medium_share)s::numeric * total, 9))
 """
 
-# (b), third statement: every partner written once with every column.
+# (b), third statement: a figure row per customer with something bought or
+# pending in the company, with its scores.
+FULL_FIGURES = f"""
+INSERT INTO customer_segmentation_figure (
+       partner_id, company_id, first_order_date, last_order_date,
+       rfm_frequency, rfm_monetary, pending, rfm_recency_score,
+       rfm_frequency_score, rfm_monetary_score,
+       create_uid, create_date, write_uid, write_date)
+SELECT x.customer_id, %(company)s, x.first_date, x.last_date, x.frequency,
+       x.monetary, x.quoted,
+       CASE WHEN x.frequency > 0 THEN {{r_score}} END,
+       CASE WHEN x.frequency > 0 THEN {{f_score}} END,
+       CASE WHEN x.frequency > 0 THEN {{m_score}} END,
+       %(uid)s, %(now)s, %(uid)s, %(now)s
+  FROM (SELECT a.customer_id, a.first_date, a.last_date,
+               COALESCE(a.frequency, 0) AS frequency,
+               COALESCE(a.monetary, 0) AS monetary, a.quoted
+          FROM benchmark_purchase a
+          JOIN res_partner c ON c.id = a.customer_id
+         WHERE (a.first_date IS NOT NULL OR a.quoted) AND {CUSTOMER}) x
+"""
+
+# (b), fourth statement: every partner of the company's customers written
+# once: its segments in the company (jsonb), its figures' pointer.
 FULL_UPDATE = """
 UPDATE res_partner p
-   SET first_order_date = r.first_date,
-       last_order_date = r.last_date,
-       rfm_frequency = r.frequency,
-       rfm_monetary = r.monetary,
-       rfm_recency_score = r.r_score,
-       rfm_frequency_score = r.f_score,
-       rfm_monetary_score = r.m_score,
-       segment_value_id = r.value_id,
-       segment_lifecycle_id = r.lifecycle_id,
-       segment_rfm_id = (%(rfm_cells)s::int[])[(r.r_score - 1) * 5 + r.f_score],
-       segment_geo_id = r.geo_id,
-       segment_scale_id = r.scale_id,
+   SET segmentation_figure_id = {pointer},
+       segment_value_id = {value},
+       segment_lifecycle_id = {lifecycle},
+       segment_rfm_id = {rfm},
+       segment_geo_id = {geo},
+       segment_scale_id = {scale},
        segment_job_level_id = r.job_level_id
   FROM (
-    SELECT x.*,
-           CASE WHEN x.frequency > 0 THEN {r_score} END AS r_score,
-           CASE WHEN x.frequency > 0 THEN {f_score} END AS f_score,
-           CASE WHEN x.frequency > 0 THEN {m_score} END AS m_score,
+    SELECT x.id,
+           CASE WHEN x.id = x.customer_id THEN x.figure_id END AS pointer,
            CASE WHEN x.last_date IS NULL THEN NULL
-                WHEN x.window_monetary >= %(high_cutoff)s::numeric THEN %(high)s
-                WHEN x.window_monetary >= %(medium_cutoff)s::numeric THEN %(medium)s
+                WHEN x.frequency = 0 THEN %(low)s
+                WHEN x.monetary >= %(high_cutoff)s::numeric THEN %(high)s
+                WHEN x.monetary >= %(medium_cutoff)s::numeric THEN %(medium)s
                 ELSE %(low)s END AS value_id,
            CASE WHEN x.last_date IS NULL
-                    THEN CASE WHEN x.quoted OR {opportunity} THEN %(prospect)s END
+                    THEN CASE WHEN x.quoted THEN %(prospect)s END
                 WHEN %(today)s::date - x.first_date <= %(new_days)s THEN %(new)s
                 WHEN %(today)s::date - x.last_date <= %(active_days)s
                     THEN %(active)s
                 WHEN %(today)s::date - x.last_date <= %(churn_days)s
                     THEN %(at_risk)s
-                ELSE %(churned)s END AS lifecycle_id
+                ELSE %(churned)s END AS lifecycle_id,
+           CASE WHEN x.r_score IS NOT NULL
+                THEN (%(rfm_cells)s::int[])[(x.r_score - 1) * 5 + x.f_score]
+           END AS rfm_id,
+           x.geo_id, x.scale_id, x.job_level_id
       FROM (
-        SELECT q.id, e.id AS customer_id, a.first_date, a.last_date,
-               COALESCE(a.frequency, 0) AS frequency,
-               COALESCE(a.monetary, 0) AS monetary,
-               a.monetary AS window_monetary,
-               COALESCE(a.quoted, false) AS quoted,
+        SELECT q.id, e.id AS customer_id, f.id AS figure_id,
+               f.first_order_date AS first_date, f.last_order_date AS last_date,
+               COALESCE(f.rfm_frequency, 0) AS frequency,
+               COALESCE(f.rfm_monetary, 0) AS monetary,
+               COALESCE(f.pending, false) AS quoted,
+               f.rfm_recency_score AS r_score, f.rfm_frequency_score AS f_score,
                CASE WHEN q.country_id IS NULL THEN NULL
-                    WHEN q.country_id = cp.country_id
-                         AND q.state_id = cp.state_id THEN %(local)s
-                    WHEN q.country_id = cp.country_id THEN %(domestic)s
+                    WHEN q.country_id = %(home_country)s
+                         AND q.state_id = %(home_state)s THEN %(local)s
+                    WHEN q.country_id = %(home_country)s THEN %(domestic)s
                     ELSE %(international)s END AS geo_id,
                CASE WHEN NOT e.is_company THEN NULL
                     WHEN e.segmentation_employee_count >= %(large_employees)s
@@ -310,29 +429,52 @@ UPDATE res_partner p
                     {job_levels} END AS job_level_id
           FROM res_partner q
           JOIN res_partner e ON e.id = q.commercial_partner_id
-          LEFT JOIN benchmark_purchase a ON a.customer_id = e.id
-          LEFT JOIN res_company co ON co.id = COALESCE(q.company_id, %(main_company)s)
-          LEFT JOIN res_partner cp ON cp.id = co.partner_id
+          LEFT JOIN customer_segmentation_figure f
+                 ON f.partner_id = e.id AND f.company_id = %(company)s
+         WHERE (e.is_company OR e.parent_id IS NULL)
+           AND (e.company_id IS NULL OR e.company_id = %(company)s)
       ) x
   ) r
  WHERE p.id = r.id
 """
 
-# Columns every partner gets from (a) and (b), compared after (a).
+# What the module (or (b)) left, per partner: its segments in the company,
+# its customer's figures there, and whether a customer points to its row.
+RESULT = """
+SELECT p.id,
+       (p.segment_value_id ->> %(company_key)s)::int AS value_id,
+       (p.segment_lifecycle_id ->> %(company_key)s)::int AS lifecycle_id,
+       (p.segment_rfm_id ->> %(company_key)s)::int AS rfm_id,
+       (p.segment_geo_id ->> %(company_key)s)::int AS geo_id,
+       (p.segment_scale_id ->> %(company_key)s)::int AS scale_id,
+       p.segment_job_level_id AS job_level_id,
+       f.first_order_date, f.last_order_date, f.rfm_frequency,
+       round(f.rfm_monetary, 6) AS rfm_monetary, f.pending,
+       f.rfm_recency_score, f.rfm_frequency_score, f.rfm_monetary_score,
+       p.id <> p.commercial_partner_id
+       OR (p.segmentation_figure_id ->> %(company_key)s)::int
+          IS NOT DISTINCT FROM f.id AS pointer_ok
+  FROM res_partner p
+  LEFT JOIN customer_segmentation_figure f
+         ON f.partner_id = p.commercial_partner_id AND f.company_id = %(company)s
+"""
+# Columns of RESULT compared after (a).
 COMPARED_COLUMNS = (
+    "value_id",
+    "lifecycle_id",
+    "rfm_id",
+    "geo_id",
+    "scale_id",
+    "job_level_id",
     "first_order_date",
     "last_order_date",
     "rfm_frequency",
     "rfm_monetary",
+    "pending",
     "rfm_recency_score",
     "rfm_frequency_score",
     "rfm_monetary_score",
-    "segment_value_id",
-    "segment_lifecycle_id",
-    "segment_rfm_id",
-    "segment_geo_id",
-    "segment_scale_id",
-    "segment_job_level_id",
+    "pointer_ok",
 )
 
 
@@ -341,14 +483,22 @@ def parse_args():
     add_common_arguments(arguments)
     arguments.add_argument(
         "--steps",
-        default="obacde",
-        help="steps to run, among o, b, a, c, f, d, e (default: obacde; c needs a)",
+        default="obacnde",
+        help="steps to run, among o, b, a, c, n, f, d, e, m, s (default: obacnde; "
+        "c needs a; s needs --setu-addons-path)",
     )
     arguments.add_argument(
         "--repeat",
         type=int,
         default=1,
-        help="run o, b, a, c this many times and report the medians",
+        help="run o, b, a, c (and n, f) this many times and report the medians",
+    )
+    arguments.add_argument(
+        "--night-share",
+        type=float,
+        default=0.05,
+        help="(n) share of the customers re-dated to make a normal night "
+        "(default 0.05)",
     )
     arguments.add_argument(
         "--quotations",
@@ -370,13 +520,29 @@ def parse_args():
     arguments.add_argument(
         "--batch-size",
         type=int,
-        help="(e) customers per batch (default: the nightly cron's)",
+        help="(e), (n) customers per batch (default: the nightly cron's)",
     )
     arguments.add_argument(
         "--time-budget",
         type=float,
         default=240,
-        help="(e) seconds per cron call before it yields (default 240)",
+        help="(e), (n) seconds per cron call before it yields (default 240)",
+    )
+    arguments.add_argument(
+        "--setu-addons-path",
+        help="(s) folder holding the Setu RFM Analysis addon (setu_rfm_analysis), "
+        "installed into a copy of the database",
+    )
+    arguments.add_argument(
+        "--setu-rounds",
+        type=int,
+        default=1,
+        help="(s) rounds of the four timings (default 1)",
+    )
+    arguments.add_argument(
+        "--keep-setu-db",
+        action="store_true",
+        help="(s) keep the copy with Setu installed (reused by the next run)",
     )
     arguments.add_argument(
         "--tracemalloc",
@@ -394,22 +560,14 @@ class Benchmark:
         self.registry = registry
         self.args = args
         self.memory = Memory()
-        self.timings = {}  # instrumented method name -> [seconds]
-        self.stored_fields = self._stored_fields()
+        self.timings = {}  # "model.method" -> [seconds]
+        self.reference_saved = False
+        with environment(registry) as env:
+            self.company_id = env.company.id
 
     # ------------------------------------------------------------------
     # Set-up and helpers
     # ------------------------------------------------------------------
-
-    @staticmethod
-    def _stored_fields():
-        """The columns the module classifies: emptied before (o), (b), (a)."""
-        # imported late: the registry must be loaded first
-        from odoo.addons.customer_segmentation.models import res_partner
-
-        return tuple(res_partner.STORED_FIELDS) + tuple(
-            getattr(res_partner, "PROFILE_FIELDS", ())
-        )
 
     def log(self, message):
         if not self.args.json_only:
@@ -419,13 +577,12 @@ class Benchmark:
         with environment(self.registry) as env:
             cr = env.cr
             cr.execute(
-                """
-                SELECT count(*) FILTER (WHERE id = commercial_partner_id),
-                       count(*)
-                  FROM res_partner
-                """
+                f"SELECT count(*) FROM res_partner c WHERE {CUSTOMER}",  # noqa: S608
+                {"company": self.company_id},
             )
-            customers, partners = cr.fetchone()
+            customers = cr.fetchone()[0]
+            cr.execute("SELECT count(*) FROM res_partner")
+            partners = cr.fetchone()[0]
             cr.execute(
                 "SELECT count(*), count(*) FILTER (WHERE state = 'sale') "
                 "FROM sale_order"
@@ -440,23 +597,33 @@ class Benchmark:
             return {
                 "db": self.registry.db_name,
                 "module": module_fingerprint(),
+                "company_id": self.company_id,
                 "customers": customers,
                 "partners": partners,
                 "orders": orders,
                 "confirmed_orders": confirmed,
-                "window_start": str(self.window_start(env)),
+                "window_start": str(self.purchase_bounds(env)["window_start"]),
                 "pg": pg_settings(cr),
             }
 
     def repair(self):
-        """Put back orders left confirmed by an interrupted step (d), and
-        abandon unfinished runs, so every step starts from the generated data."""
+        """Put back orders left changed by an interrupted step (d) or (n),
+        abandon unfinished runs, add (o)'s columns if missing, so every step
+        starts from the generated data."""
         with environment(self.registry) as env:
             cr = env.cr
+            for column, kind in OLD_REFERENCE_COLUMNS.items():
+                cr.execute(
+                    f"ALTER TABLE res_partner ADD COLUMN IF NOT EXISTS {column} {kind}"
+                )
             cr.execute("SELECT to_regclass(%s)", [RESTORE_TABLES["sale_order"]])
             if cr.fetchone()[0]:
                 self.log("restoring the orders of an interrupted step (d)")
                 self._restore(env)
+            cr.execute("SELECT to_regclass(%s)", [NIGHT_TABLE])
+            if cr.fetchone()[0]:
+                self.log("restoring the order dates of an interrupted step (n)")
+                self._restore_night(env)
             env["customer.segmentation.run"].search([("state", "=", "running")]).write(
                 {"state": "abandoned"}
             )
@@ -464,79 +631,101 @@ class Benchmark:
     def warm_up(self):
         """Read the tables once and load the module's code paths (not timed)."""
         with environment(self.registry) as env:
-            Partner = env["res.partner"]
-            params = Partner._segmentation_params()
-            Partner._segmentation_segment_ids()
+            params = env.company._segmentation_params()
+            env["customer.segmentation.rule"]._rules(
+                env.company, params, self.empty_stats()
+            )
             env.cr.execute(
                 PURCHASE + "SELECT count(*) FROM purchase",
-                self.purchase_bounds(env, params),
+                self.purchase_bounds(env),
             )
 
-    @classmethod
-    def purchase_bounds(cls, env, params=None):
-        """Parameters of PURCHASE: the window's start, and tomorrow (orders
-        dated from then on are no purchases yet)."""
+    @staticmethod
+    def empty_stats():
         return {
-            "window_start": cls.window_start(env, params),
-            "tomorrow": cls.today(env) + datetime.timedelta(days=1),
+            "total": 0,
+            "recency_breaks": [],
+            "frequency_breaks": [],
+            "monetary_breaks": [],
+            "high_cutoff": None,
+            "medium_cutoff": None,
         }
 
-    @staticmethod
-    def window_start(env, params=None):
-        from odoo import fields
-
-        Partner = env["res.partner"]
-        params = params or Partner._segmentation_params()
-        return Partner._segmentation_window_start(
-            params, fields.Date.context_today(Partner)
-        )
+    def purchase_bounds(self, env):
+        """Parameters of PURCHASE: the window's start, tomorrow (orders dated
+        from then on are no purchases yet), the company."""
+        today = self.today()
+        params = env.company._segmentation_params()
+        return {
+            "window_start": today - datetime.timedelta(days=params["lookback_days"]),
+            "tomorrow": today + datetime.timedelta(days=1),
+            "company": self.company_id,
+        }
 
     def reset(self):
-        """Empty the module's stored columns, forget the runs, and vacuum (not
-        timed): the next full recompute is the installation's first, the
-        baseline, which logs no rule changes."""
-        columns = ", ".join(self.stored_fields)
-        nulls = ", ".join("NULL" for _name in self.stored_fields)
+        """Empty the module's state (figure rows, pointers, rule-classified
+        segments, runs, queue) and (o)'s columns, and vacuum (not timed): the
+        next full recompute is the company's first, its baseline."""
+        columns = [
+            "segmentation_figure_id",
+            *COMPANY_SEGMENTS,
+            *GLOBAL_SEGMENTS,
+        ] + list(OLD_REFERENCE_COLUMNS)
+        names = ", ".join(columns)
+        nulls = ", ".join("NULL" for _name in columns)
         with Stopwatch() as watch:
             with environment(self.registry) as env:
-                env.cr.execute(
-                    f"UPDATE res_partner SET ({columns}) = ROW({nulls}) "
-                    f"WHERE ({columns}) IS DISTINCT FROM ({nulls})"
+                cr = env.cr
+                cr.execute("DELETE FROM customer_segmentation_queue")
+                cr.execute("DELETE FROM customer_segmentation_figure")
+                cr.execute(
+                    f"UPDATE res_partner SET ({names}) = ROW({nulls}) "  # noqa: S608
+                    f"WHERE ({names}) IS DISTINCT FROM ({nulls})"
                 )
-                env.cr.execute("DELETE FROM customer_segmentation_run")
+                cr.execute("DELETE FROM customer_segmentation_run")
             with autocommit_cursor(self.registry) as cr:
-                cr.execute("VACUUM res_partner")
+                cr.execute("VACUUM res_partner, customer_segmentation_figure")
         return watch.seconds
 
     def instrument(self):
         """Time the module's engine methods (negligible overhead)."""
+        import importlib
+
         undo = []
-        for model, method in INSTRUMENTED:
-            cls = self.registry[model]
-            original = getattr(cls, method, None)
+        for owner, method in INSTRUMENTED:
+            if owner.startswith(ENGINE):
+                target = importlib.import_module(owner)
+                original = getattr(target, method, None)
+                key = f"{owner.removeprefix(ENGINE)}.{method}"
+            else:
+                if owner not in self.registry:
+                    continue
+                target = self.registry[owner]
+                original = getattr(target, method, None)
+                key = f"{owner}.{method}"
             if original is None:
                 continue
-            bucket = self.timings.setdefault(method, [])
+            bucket = self.timings.setdefault(key, [])
 
-            def wrapper(record, *args, _original=original, _bucket=bucket, **kw):
+            def wrapper(*args, _original=original, _bucket=bucket, **kw):
                 start = time.perf_counter()
                 try:
-                    return _original(record, *args, **kw)
+                    return _original(*args, **kw)
                 finally:
                     _bucket.append(time.perf_counter() - start)
 
-            own = cls.__dict__.get(method)
-            setattr(cls, method, wrapper)
-            undo.append((cls, method, own))
+            own = target.__dict__.get(method)
+            setattr(target, method, wrapper)
+            undo.append((target, method, own))
         return undo
 
     @staticmethod
     def uninstrument(undo):
-        for cls, method, own in undo:
+        for target, method, own in reversed(undo):
             if own is None:
-                delattr(cls, method)
+                delattr(target, method)
             else:
-                setattr(cls, method, own)
+                setattr(target, method, own)
 
     def take_timings(self):
         taken = {name: sum(values) for name, values in self.timings.items()}
@@ -572,6 +761,13 @@ class Benchmark:
             tracemalloc.stop()
         return result, figures
 
+    @staticmethod
+    def today():
+        from odoo import fields
+
+        # the module classifies orders by their UTC day
+        return fields.Date.today()
+
     # ------------------------------------------------------------------
     # Steps
     # ------------------------------------------------------------------
@@ -585,8 +781,11 @@ class Benchmark:
         figures["written"] = written
         return figures
 
+    def result_parameters(self):
+        return {"company": self.company_id, "company_key": str(self.company_id)}
+
     def step_reference(self):
-        """(b): the module's result in three statements; their times, and a
+        """(b): the module's result in four statements; their times, and a
         copy of the result (not timed) to compare (a) with."""
         parts = {}
         written, figures = self.measure(
@@ -594,32 +793,25 @@ class Benchmark:
         )
         figures["written"] = written
         figures.update(parts)
-        columns = ", ".join(COMPARED_COLUMNS)
         with environment(self.registry) as env:
             env.cr.execute(f"DROP TABLE IF EXISTS {REFERENCE_TABLE}")
             env.cr.execute(
-                f"CREATE UNLOGGED TABLE {REFERENCE_TABLE} AS "  # noqa: S608
-                f"SELECT id, {columns} FROM res_partner"
+                f"CREATE UNLOGGED TABLE {REFERENCE_TABLE} AS {RESULT}",  # noqa: S608
+                self.result_parameters(),
             )
         self.reference_saved = True
         return figures
 
     def full_reference(self, env, parts=None):
-        """Run (b) in ``env``'s transaction; return the rows written."""
+        """Run (b) in ``env``'s transaction; return the partners written."""
         parts = {} if parts is None else parts
         cr = env.cr
-        Partner = env["res.partner"]
-        params = Partner._segmentation_params()
-        today = self.today(env)
-        window_start = Partner._segmentation_window_start(params, today)
+        company = env.company
+        params = company._segmentation_params()
+        bounds = self.purchase_bounds(env)
+        today = self.today()
         with Stopwatch() as watch:
-            cr.execute(
-                FULL_AGGREGATE,
-                {
-                    "window_start": window_start,
-                    "tomorrow": today + datetime.timedelta(days=1),
-                },
-            )
+            cr.execute(FULL_AGGREGATE, bounds)
             cr.execute("ANALYZE benchmark_purchase")
         parts["aggregate_s"] = watch.seconds
         with Stopwatch() as watch:
@@ -645,7 +837,23 @@ class Benchmark:
                 "high": params["value_high_amount"],
                 "medium": params["value_medium_amount"],
             }
+        with Stopwatch() as watch:
+            cr.execute(
+                FULL_FIGURES.format(
+                    r_score=_score("x.last_date", breaks["recency"], "date"),
+                    f_score=_score("x.frequency", breaks["frequency"], "int"),
+                    m_score=_score("x.monetary", breaks["monetary"], "numeric"),
+                ),
+                {
+                    "company": company.id,
+                    "uid": env.uid,
+                    "now": datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
+                },
+            )
+            parts["figures_written"] = cr.rowcount
+        parts["figures_s"] = watch.seconds
         segments = self.reference_segments(cr)
+        home = company.partner_id
         values = {
             **segments["codes"],
             "rfm_cells": segments["rfm_cells"],
@@ -659,7 +867,9 @@ class Benchmark:
             "medium_employees": params["scale_medium_employees"],
             "large_revenue": _text(params["scale_large_revenue"]),
             "medium_revenue": _text(params["scale_medium_revenue"]),
-            "main_company": Partner._segmentation_main_company_id(),
+            "home_country": home.country_id.id or None,
+            "home_state": home.state_id.id or None,
+            "company": company.id,
         }
         job_levels = []
         for index, (segment_id, regex, patterns) in enumerate(segments["job_levels"]):
@@ -670,20 +880,21 @@ class Benchmark:
             )
             values[f"job_{index}"] = patterns
             values[f"job_regex_{index}"] = regex
-        cr.execute("SELECT to_regclass('crm_lead') IS NOT NULL")
-        opportunity = "false"
-        if cr.fetchone()[0]:
-            opportunity = """EXISTS (
-                SELECT 1 FROM crm_lead l
-                  JOIN res_partner lp ON lp.id = l.partner_id
-                  LEFT JOIN crm_stage st ON st.id = l.stage_id
-                 WHERE lp.commercial_partner_id = x.customer_id AND l.active
-                   AND l.type = 'opportunity' AND NOT COALESCE(st.is_won, false))"""
+        key = f"'{int(company.id)}'"
+
+        def in_company(column):
+            return (
+                f"CASE WHEN r.{column} IS NOT NULL "
+                f"THEN jsonb_build_object({key}, r.{column}) END"
+            )
+
         query = FULL_UPDATE.format(
-            r_score=_score("x.last_date", breaks["recency"], "date"),
-            f_score=_score("x.frequency", breaks["frequency"], "int"),
-            m_score=_score("x.monetary", breaks["monetary"], "numeric"),
-            opportunity=opportunity,
+            pointer=in_company("pointer"),
+            value=in_company("value_id"),
+            lifecycle=in_company("lifecycle_id"),
+            rfm=in_company("rfm_id"),
+            geo=in_company("geo_id"),
+            scale=in_company("scale_id"),
             job_levels=" ".join(job_levels),
         )
         with Stopwatch() as watch:
@@ -696,7 +907,7 @@ class Benchmark:
     def reference_segments(cr):
         """Segment ids by dimension and code, the RFM map (25 cells, R-major,
         the first segment by sequence winning a cell) and the job levels'
-        ILIKE patterns, in priority order, read from ``customer_segment``."""
+        patterns, in priority order, read from ``customer_segment``."""
         cr.execute(
             """
             SELECT id, dimension, code, rfm_recency_min, rfm_recency_max,
@@ -718,7 +929,9 @@ class Benchmark:
             elif dimension == "job_level":
                 # as the module: Latin keywords match whole words, others
                 # (Chinese) anywhere in the title
-                keywords = [w.strip() for w in (words or "").split(",") if w.strip()]
+                keywords = [
+                    w.strip() for w in re.split(r"[,，、]", words or "") if w.strip()
+                ]
                 latin = [re.escape(w) for w in keywords if w.isascii()]
                 patterns = [
                     "%"
@@ -752,37 +965,23 @@ class Benchmark:
             "job_levels": job_levels,
         }
 
-    @staticmethod
-    def today(env):
-        from odoo import fields
-
-        return fields.Date.context_today(env["res.partner"])
-
     def compare_with_reference(self, env):
-        """Partners whose columns differ from (b)'s result: in total and per
-        column (None when (b) did not run in this process)."""
-        if not getattr(self, "reference_saved", False):
+        """Partners whose segments or figures differ from (b)'s result: in
+        total and per column (None when (b) did not run in this process)."""
+        if not self.reference_saved:
             return None
         checks = ", ".join(
-            f"count(*) FILTER (WHERE p.{c} IS DISTINCT FROM r.{c})"
-            if c != "rfm_monetary"
-            else "count(*) FILTER (WHERE round(p.rfm_monetary, 6) "
-            "IS DISTINCT FROM round(r.rfm_monetary, 6))"
+            f"count(*) FILTER (WHERE m.{c} IS DISTINCT FROM r.{c})"
             for c in COMPARED_COLUMNS
         )
-
-        def row(alias):
-            return ", ".join(
-                f"round({alias}.{c}, 6)" if c == "rfm_monetary" else f"{alias}.{c}"
-                for c in COMPARED_COLUMNS
-            )
-
-        row_old, row_ref = row("p"), row("r")
+        row_module = ", ".join(f"m.{c}" for c in COMPARED_COLUMNS)
+        row_reference = ", ".join(f"r.{c}" for c in COMPARED_COLUMNS)
         env.cr.execute(
-            f"""SELECT count(*) FILTER (WHERE ({row_old}) IS DISTINCT FROM
-                                        ({row_ref})), {checks}
-                  FROM res_partner p
-                  FULL JOIN {REFERENCE_TABLE} r ON r.id = p.id"""  # noqa: S608
+            f"""WITH m AS ({RESULT})
+                SELECT count(*) FILTER (WHERE ({row_module}) IS DISTINCT FROM
+                                              ({row_reference})), {checks}
+                  FROM m FULL JOIN {REFERENCE_TABLE} r ON r.id = m.id""",  # noqa: S608
+            self.result_parameters(),
         )
         total, *per_column = env.cr.fetchone()
         return {
@@ -799,6 +998,16 @@ class Benchmark:
             counts[table] = env.cr.fetchone()[0]
         return counts
 
+    def check(self, figures):
+        """The module's result against (o)'s definition and (b)'s result."""
+        with environment(self.registry) as env:
+            env.cr.execute(REFERENCE_MISMATCHES, self.purchase_bounds(env))
+            figures["mismatches_vs_reference"] = env.cr.fetchone()[0]
+            differing = self.compare_with_reference(env)
+            if differing is not None:
+                figures["differing_from_b"] = differing["partners"]
+                figures["differing_columns"] = differing["columns"]
+
     def step_full(self, label):
         with environment(self.registry) as env:
             logged_before = self.log_rows(env)
@@ -810,27 +1019,15 @@ class Benchmark:
             )
         finally:
             self.uninstrument(undo)
-        parts, _counts = self.take_timings()
+        figures["parts"], figures["calls"] = self.take_timings()
         figures["customers"] = summary.get("customers")
         figures["written"] = summary.get("written")
         figures["changes"] = summary.get("changes")
-        figures["population_stats_s"] = parts.get("_segmentation_population_stats")
-        figures["apply_s"] = parts.get("_segmentation_apply")
-        figures["profile_s"] = parts.get("_segmentation_apply_profile")
-        if "_segmentation_apply_all" in parts:
-            # one statement does both: no split
-            figures["apply_s"] = parts["_segmentation_apply_all"]
-            figures["profile_s"] = 0.0
         figures["customers_per_s"] = (summary.get("customers") or 0) / figures[
             "seconds"
         ]
+        self.check(figures)
         with environment(self.registry) as env:
-            env.cr.execute(REFERENCE_MISMATCHES, self.purchase_bounds(env))
-            figures["mismatches_vs_reference"] = env.cr.fetchone()[0]
-            differing = self.compare_with_reference(env)
-            if differing is not None:
-                figures["differing_from_b"] = differing["partners"]
-                figures["differing_columns"] = differing["columns"]
             logged_after = self.log_rows(env)
         for table in LOG_TABLES:
             figures[f"rows_{table}"] = logged_after[table] - logged_before[table]
@@ -848,14 +1045,181 @@ class Benchmark:
             ids = env.cr.fetchone()[0]
             env.cr.execute(
                 """UPDATE res_partner
-                      SET segment_lifecycle_id = (%(ids)s::int[])[
-                          array_position(%(ids)s::int[], segment_lifecycle_id)
-                          %% cardinality(%(ids)s::int[]) + 1]
-                    WHERE segment_lifecycle_id IS NOT NULL""",
-                {"ids": ids},
+                      SET segment_lifecycle_id = segment_lifecycle_id
+                          || jsonb_build_object(%(key)s, (%(ids)s::int[])[
+                             array_position(%(ids)s::int[],
+                                            (segment_lifecycle_id ->> %(key)s)::int)
+                             %% cardinality(%(ids)s::int[]) + 1])
+                    WHERE segment_lifecycle_id ->> %(key)s IS NOT NULL""",
+                {"ids": ids, "key": str(self.company_id)},
             )
         with autocommit_cursor(self.registry) as cr:
             cr.execute("VACUUM res_partner")
+
+    # ------------------------------------------------------------------
+    # (n) a normal night, (e) a quiet one: the nightly cron
+    # ------------------------------------------------------------------
+
+    def run_cron(self):
+        """Call the nightly cron until its run is done, as ``ir.cron`` does
+        while the job reports progress; its time, batches and memory."""
+        # imported late: the registry must be loaded first
+        from odoo.addons.customer_segmentation.models import res_partner
+
+        Run = "customer.segmentation.run"
+        batch_size = self.args.batch_size or res_partner.RECOMPUTE_BATCH_SIZE
+        with environment(self.registry) as env:
+            env[Run].search([("state", "=", "running")]).write({"state": "abandoned"})
+            logged_before = self.log_rows(env)
+        undo = self.instrument()
+        calls = 0
+        self.memory.reset_peak()
+        rss_before = self.memory.rss_mib()
+        try:
+            start = time.perf_counter()
+            while True:
+                with environment(self.registry) as env:
+                    env["res.partner"]._cron_recompute_segments(
+                        batch_size=batch_size,
+                        time_budget=self.args.time_budget,
+                    )
+                    env.cr.commit()
+                    calls += 1
+                    run = env[Run].search([("trigger", "=", "cron")], limit=1)
+                    if run.state != "running" or calls >= 10000:
+                        summary = run._summary()
+                        state = run.state
+                        break
+            seconds = time.perf_counter() - start
+        finally:
+            self.uninstrument(undo)
+        batches = self.timings.get("customer.segmentation.pipeline._classify", [])
+        batch_max = max(batches, default=0.0)
+        parts, counts = self.take_timings()
+        with environment(self.registry) as env:
+            logged_after = self.log_rows(env)
+            env.cr.execute(
+                """SELECT count(DISTINCT h.partner_id)
+                     FROM customer_segment_history h
+                     JOIN res_partner p ON p.id = h.partner_id
+                    WHERE h.run_id = %s AND p.id = p.commercial_partner_id""",
+                [summary["run_id"]],
+            )
+            customers_changed = env.cr.fetchone()[0]
+        figures = {
+            "seconds": seconds,
+            "state": state,
+            "cron_calls": calls,
+            "batches": counts.get("customer.segmentation.pipeline._classify", 0),
+            "batch_size": batch_size,
+            "time_budget": self.args.time_budget,
+            "max_batch_s": batch_max,
+            "parts": parts,
+            "calls": counts,
+            "customers": summary.get("customers"),
+            "written": summary.get("written"),
+            "changes": summary.get("changes"),
+            "customers_changed": customers_changed,
+            "customers_per_s": (summary.get("customers") or 0) / seconds,
+            "rss_growth_mib": self.memory.rss_mib() - rss_before,
+            "peak_rss_mib": self.memory.peak_mib(),
+        }
+        for table in LOG_TABLES:
+            figures[f"rows_{table}"] = logged_after[table] - logged_before[table]
+        return figures
+
+    def step_cron(self):
+        figures = self.run_cron()
+        self.log(f"  (e) {figures['seconds']:.2f} s, changes {figures['changes']}")
+        return figures
+
+    def ensure_baseline(self):
+        """A night logs changes once the company has a completed run."""
+        with environment(self.registry) as env:
+            if not env["customer.segmentation.run"].search_count(
+                [("company_id", "=", self.company_id), ("state", "=", "done")]
+            ):
+                self.log("first full recompute (baseline, not timed)")
+                env["res.partner"].recompute_all_segments()
+
+    def make_night(self):
+        """Re-date the latest purchase of ``--night-share`` of the customers,
+        among those not active, to today (not timed); the originals are kept
+        in NIGHT_TABLE."""
+        with environment(self.registry) as env:
+            params = env.company._segmentation_params()
+            cr = env.cr
+            cr.execute(
+                f"SELECT count(*) FROM res_partner c WHERE {CUSTOMER}",  # noqa: S608
+                {"company": self.company_id},
+            )
+            wanted = round(self.args.night_share * cr.fetchone()[0])
+            today = self.today()
+            cr.execute(
+                f"""
+                CREATE TABLE {NIGHT_TABLE} AS
+                SELECT DISTINCT ON (f.partner_id) so.id, so.date_order,
+                       f.partner_id AS customer_id
+                  FROM (SELECT partner_id FROM customer_segmentation_figure
+                         WHERE company_id = %(company)s
+                           AND last_order_date < %(active_since)s
+                      ORDER BY hashint4(partner_id), partner_id
+                         LIMIT %(wanted)s) f
+                  JOIN res_partner p ON p.commercial_partner_id = f.partner_id
+                  JOIN sale_order so ON so.partner_id = p.id
+                 WHERE so.state = 'sale' AND so.company_id = %(company)s
+                   AND so.date_order < %(today)s
+              ORDER BY f.partner_id, so.date_order DESC, so.id DESC
+                """,  # noqa: S608
+                {
+                    "company": self.company_id,
+                    "active_since": today
+                    - datetime.timedelta(days=params["active_days"]),
+                    "wanted": wanted,
+                    "today": today,
+                },
+            )
+            cr.execute(
+                f"""UPDATE sale_order so SET date_order = %s
+                      FROM {NIGHT_TABLE} n WHERE so.id = n.id""",  # noqa: S608
+                [datetime.datetime.combine(today, datetime.time())],
+            )
+            return cr.rowcount
+
+    def _restore_night(self, env):
+        env.cr.execute(
+            f"""UPDATE sale_order so SET date_order = n.date_order
+                  FROM {NIGHT_TABLE} n WHERE so.id = n.id"""  # noqa: S608
+        )
+        env.cr.execute(f"DROP TABLE {NIGHT_TABLE}")
+        env.invalidate_all()
+
+    def step_night(self):
+        """(n): a night where ``--night-share`` of the customers come back,
+        then (not counted in it) the night they go back."""
+        self.ensure_baseline()
+        redated = self.make_night()
+        with autocommit_cursor(self.registry) as cr:
+            cr.execute("VACUUM sale_order")
+        figures = self.run_cron()
+        figures["redated_customers"] = redated
+        with environment(self.registry) as env:
+            self._restore_night(env)
+        back = self.run_cron()
+        figures["back"] = {
+            key: back[key]
+            for key in ("seconds", "customers_changed", "changes", "batches")
+        }
+        self.log(
+            f"  (n) {figures['seconds']:.2f} s: {redated} customers re-dated, "
+            f"{figures['customers_changed']} changed ({figures['changes']}); back "
+            f"{back['seconds']:.2f} s"
+        )
+        return figures
+
+    # ------------------------------------------------------------------
+    # (d) order confirmation, and the queue it fills
+    # ------------------------------------------------------------------
 
     def pick_quotations(self, count):
         """Generated quotations of ``count`` distinct active customers, in a
@@ -901,7 +1265,8 @@ class Benchmark:
 
     def _restore(self, env):
         """Put the snapshot rows back, remove the chatter the confirmations
-        added, drop the snapshot."""
+        added, queue their customers to be classified again, drop the
+        snapshot."""
         cr = env.cr
         for table, copy in RESTORE_TABLES.items():
             cr.execute(
@@ -935,6 +1300,13 @@ class Benchmark:
                AND f.res_id = ANY(s.ids)
             """
         )
+        cr.execute(
+            f"""INSERT INTO customer_segmentation_queue (partner_id, company_id)
+                SELECT DISTINCT p.commercial_partner_id, r.company_id
+                  FROM {RESTORE_TABLES["sale_order"]} r
+                  JOIN res_partner p ON p.id = r.partner_id
+                ON CONFLICT DO NOTHING"""
+        )
         for copy in RESTORE_TABLES.values():
             cr.execute(f"DROP TABLE {copy}")
         env.invalidate_all()
@@ -943,10 +1315,12 @@ class Benchmark:
         """Confirm quotations with the module's hook and (baseline) others with
         the hook switched off: the difference is what the module adds. Single
         confirmations alternate between the two, after one rolled-back warm-up
-        confirmation each, so that both see the same conditions."""
+        confirmation each, so that both see the same conditions. Then the
+        queue's cron classifies what the confirmations queued."""
         modes = (True,) if self.args.no_baseline else (True, False)
         wanted = len(modes) * (1 + self.args.quotations + self.args.bulk_quotations)
         order_ids = self.pick_quotations(wanted)
+        self.drain_queue()  # whatever an earlier step left, not timed
         with environment(self.registry) as env:
             self._snapshot(env, order_ids)
         size = len(order_ids) // len(modes)
@@ -969,6 +1343,7 @@ class Benchmark:
                 "rss_growth_mib": self.memory.rss_mib() - rss_before,
                 "peak_rss_mib": self.memory.peak_mib(),
             }
+            figures["drain_single"] = self.drain_queue(groups[True][1 : 1 + single])
             for hook in modes:
                 series = {}
                 if singles[hook]:
@@ -980,24 +1355,67 @@ class Benchmark:
                     figures.update(series)
                 else:
                     figures["baseline"] = series
+            figures["drain_bulk"] = self.drain_queue(groups[True][1 + single :])
         finally:
             with Stopwatch() as watch, environment(self.registry) as env:
                 self._restore(env)
             figures["restore_s"] = watch.seconds
+            self.drain_queue()  # the customers as before, not timed
+        return figures
+
+    def drain_queue(self, order_ids=None):
+        """Run the queue's cron (what ``ir.cron`` runs when woken) until the
+        queue is empty: its time, and how many of the customers of
+        ``order_ids`` then have today as their last purchase."""
+        undo = self.instrument()
+        try:
+            with environment(self.registry) as env:
+                env.cr.execute("SELECT count(*) FROM customer_segmentation_queue")
+                queued = env.cr.fetchone()[0]
+            processed, figures = self.measure(
+                lambda env: env["customer.segmentation.queue"]._cron_process()
+            )
+        finally:
+            self.uninstrument(undo)
+        parts, counts = self.take_timings()
+        figures.update(
+            queued=queued,
+            batches=counts.get("customer.segmentation.queue._process_batch", 0),
+            ms_per_customer=1000 * figures["seconds"] / max(queued, 1),
+            parts=parts,
+        )
+        if order_ids:
+            with environment(self.registry) as env:
+                env.cr.execute(
+                    """SELECT count(DISTINCT f.partner_id)
+                         FROM sale_order so
+                         JOIN res_partner p ON p.id = so.partner_id
+                         JOIN customer_segmentation_figure f
+                           ON f.partner_id = p.commercial_partner_id
+                          AND f.company_id = so.company_id
+                        WHERE so.id = ANY(%s) AND f.last_order_date = %s""",
+                    [list(order_ids), self.today()],
+                )
+                figures["fresh_customers"] = env.cr.fetchone()[0]
+                figures["customers"] = len(order_ids)
         return figures
 
     def _disable_hook(self):
-        cls = self.registry["res.partner"]
-        if not hasattr(cls, "_segmentation_refresh"):
-            return []
-        own = cls.__dict__.get("_segmentation_refresh")
-        cls._segmentation_refresh = lambda records, *args, **kwargs: None
-        return [(cls, "_segmentation_refresh", own)]
+        """Switch the module's order hook off: what Odoo costs without it."""
+        cls = self.registry["sale.order"]
+        undo = []
+        replacements = {
+            "_segmentation_pairs": lambda records, *args, **kwargs: set(),
+            "_segmentation_enqueue": lambda records, *args, **kwargs: None,
+        }
+        for method, replacement in replacements.items():
+            if hasattr(cls, method):
+                undo.append((cls, method, cls.__dict__.get(method)))
+                setattr(cls, method, replacement)
+        return undo
 
     def _confirm_one(self, order_id, hook, commit=True):
         """Confirm one quotation in its own transaction, as one click."""
-        from odoo import fields
-
         undo = self.instrument() if hook else self._disable_hook()
         try:
             with environment(self.registry) as env:
@@ -1016,16 +1434,17 @@ class Benchmark:
                 queries = env.cr.sql_log_count - queries_before
                 parts, _counts = self.take_timings()
                 env.cr.execute(
-                    "SELECT last_order_date FROM res_partner WHERE id = %s",
+                    "SELECT count(*) FROM customer_segmentation_queue "
+                    "WHERE partner_id = %s",
                     [customer_id],
                 )
-                fresh = env.cr.fetchone()[0] == fields.Date.context_today(order)
+                queued = bool(env.cr.fetchone()[0])
                 return {
                     "seconds": end - start,
                     "before_commit": flushed - start,
-                    "hook": parts.get("_segmentation_refresh", 0.0),
+                    "hook": sum(parts.get(name, 0.0) for name in HOOK_PARTS),
                     "queries": queries,
-                    "fresh": fresh,
+                    "queued": queued,
                 }
         finally:
             self.uninstrument(undo)
@@ -1033,7 +1452,6 @@ class Benchmark:
 
     def _confirm_bulk(self, order_ids, hook):
         """Confirm quotations in one ``action_confirm()`` call."""
-        from odoo import fields
 
         def confirm_all(env):
             orders = env["sale.order"].browse(order_ids)
@@ -1049,83 +1467,290 @@ class Benchmark:
             self.uninstrument(undo)
         with environment(self.registry) as env:
             env.cr.execute(
-                """SELECT count(*) FROM res_partner
-                    WHERE id = ANY(%s) AND last_order_date = %s""",
-                [customer_ids, fields.Date.context_today(env.user)],
+                """SELECT count(*) FROM customer_segmentation_queue
+                    WHERE partner_id = ANY(%s)""",
+                [customer_ids],
             )
-            fresh = env.cr.fetchone()[0]
+            queued = env.cr.fetchone()[0]
         figures.update(
             orders=len(order_ids),
             ms_per_order=1000 * figures["seconds"] / len(order_ids),
-            ms_module_hook_total=1000 * parts.get("_segmentation_refresh", 0.0),
-            module_hook_calls=counts.get("_segmentation_refresh", 0),
-            fresh_customers=fresh,
+            ms_module_hook_total=1000 * sum(parts.get(n, 0.0) for n in HOOK_PARTS),
+            module_hook_calls=counts.get("customer.segmentation.queue._enqueue", 0),
+            queued_customers=queued,
         )
         return figures
 
-    def step_cron(self):
-        # imported late: the registry must be loaded first
-        from odoo.addons.customer_segmentation.models import res_partner
+    # ------------------------------------------------------------------
+    # (s) against Setu "RFM Analysis", on a copy of the database
+    # ------------------------------------------------------------------
 
-        Run = "customer.segmentation.run"
-        batch_size = self.args.batch_size or getattr(
-            res_partner, "RECOMPUTE_BATCH_SIZE", 20000
-        )
-        with environment(self.registry) as env:
-            env[Run].search([("state", "=", "running")]).write({"state": "abandoned"})
-        undo = self.instrument()
-        calls = 0
-        self.memory.reset_peak()
-        rss_before = self.memory.rss_mib()
+    def step_companies(self):
+        """(m): a second company's full recompute, counting the rows of
+        ``sale_order`` it reads; rolled back."""
+        import threading
+
+        import odoo
+
+        thread = threading.current_thread()
+        testing = getattr(thread, "testing", False)
+        # the run's batches become savepoints of this one transaction
+        thread.testing = True
         try:
-            start = time.perf_counter()
-            while True:
-                with environment(self.registry) as env:
-                    env["res.partner"]._cron_recompute_segments(
-                        batch_size=batch_size,
-                        time_budget=self.args.time_budget,
+            with self.registry.cursor() as cr:
+                env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+                company_b = env["res.company"].create(
+                    {
+                        "name": "Benchmark Company B",
+                        "currency_id": env.ref("base.EUR").id,
+                    }
+                )
+                cr.execute(
+                    "UPDATE sale_order SET company_id = %s WHERE id %% 10 = 0",
+                    [company_b.id],
+                )
+                cr.execute(
+                    """SELECT count(*) FILTER (WHERE company_id = %s),
+                              count(*) FILTER (WHERE company_id <> %s),
+                              count(DISTINCT partner_id) FILTER (WHERE company_id = %s)
+                         FROM sale_order""",
+                    [company_b.id] * 3,
+                )
+                orders_b, orders_a, partners_b = cr.fetchone()
+                cr.execute("ANALYZE sale_order")
+
+                def counters():
+                    cr.execute(
+                        """SELECT seq_scan, seq_tup_read, idx_scan, idx_tup_fetch
+                             FROM pg_stat_xact_user_tables
+                            WHERE relname = 'sale_order'"""
                     )
-                    env.cr.commit()
-                    calls += 1
-                    run = env[Run].search([("trigger", "=", "cron")], limit=1)
-                    if run.state != "running" or calls >= 10000:
-                        summary = run._summary()
-                        state = run.state
-                        break
-            seconds = time.perf_counter() - start
+                    return cr.fetchone()
+
+                # the plan of every statement, with its row counts (no timing)
+                plans = PlanSink()
+                cr._cnx.notices = plans
+                cr.execute("LOAD 'auto_explain'")
+                for name, value in (
+                    ("auto_explain.log_min_duration", "0"),
+                    ("auto_explain.log_analyze", "on"),
+                    ("auto_explain.log_timing", "off"),
+                    ("auto_explain.log_nested_statements", "on"),
+                    ("auto_explain.log_level", "notice"),
+                    ("client_min_messages", "notice"),
+                ):
+                    cr.execute(f"SET {name} = '{value}'")
+                before = counters()
+                env_b = env(context={"allowed_company_ids": [company_b.id]})
+                start = time.perf_counter()
+                summary = env_b["res.partner"].recompute_all_segments()
+                seconds = time.perf_counter() - start
+                after = counters()
+                cr.rollback()
         finally:
-            self.uninstrument(undo)
-        core_times = list(self.timings.get("_segmentation_apply", []))
-        profile_times = list(self.timings.get("_segmentation_apply_profile", []))
-        if self.timings.get("_segmentation_apply_all"):
-            core_times = list(self.timings["_segmentation_apply_all"])
-            profile_times = []
-        batch_times = [
-            core + profile
-            for core, profile in zip(
-                core_times,
-                profile_times + [0.0] * (len(core_times) - len(profile_times)),
-                strict=True,
-            )
-        ]
-        self.take_timings()
-        return {
+            thread.testing = testing
+        delta = [b - a for a, b in zip(before, after, strict=True)]
+        scans = plans.sale_order_scans(company_b.id)
+        figures = {
+            "scans_by_index": scans,
+            "rows_read_without_company_condition": sum(
+                rows for (_index, by_company), rows in scans.items() if not by_company
+            ),
+            "orders_b": orders_b,
+            "orders_a": orders_a,
+            "order_partners_b": partners_b,
+            "customers_b": summary["customers"],
             "seconds": seconds,
-            "state": state,
-            "cron_calls": calls,
-            "batches": len(batch_times),
-            "batch_size": batch_size,
-            "time_budget": self.args.time_budget,
-            "max_batch_s": max(batch_times, default=0.0),
-            "mean_batch_s": statistics.mean(batch_times) if batch_times else 0.0,
-            "batches_core_s": sum(core_times),
-            "batches_profile_s": sum(profile_times),
-            "customers": summary.get("customers"),
-            "written": summary.get("written"),
-            "customers_per_s": (summary.get("customers") or 0) / seconds,
-            "rss_growth_mib": self.memory.rss_mib() - rss_before,
-            "peak_rss_mib": self.memory.peak_mib(),
+            "seq_scans": delta[0],
+            "seq_rows_read": delta[1],
+            "index_scans": delta[2],
+            "index_rows_fetched": delta[3],
         }
+        self.log(f"  (m) {figures}")
+        return figures
+
+    def setu_database(self):
+        """The copy of the database with Setu's addon installed: made
+        (``CREATE DATABASE ... TEMPLATE``) and installed when missing."""
+        import odoo
+
+        copy = f"{self.registry.db_name}_setu"
+        with environment(self.registry) as env:
+            env.cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [copy])
+            exists = bool(env.cr.fetchone())
+        if exists:
+            self.log(f"  (s) reusing {copy}")
+            return copy
+        # a template database may have no other connection: close ours
+        odoo.sql_db.close_db(self.registry.db_name)
+        with autocommit_cursor_to("postgres") as cr:
+            cr.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{self.registry.db_name}"')
+        self.log(f"  (s) installing setu_rfm_analysis into {copy}")
+        command = [
+            sys.executable,
+            "-m",
+            "odoo",
+            f"--addons-path={odoo.tools.config['addons_path']}",
+            "-d",
+            copy,
+            "-i",
+            "setu_rfm_analysis",
+            "--stop-after-init",
+            "--no-http",
+            "--without-demo=all",
+            "--log-level=warn",
+        ]
+        with Stopwatch() as watch:
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            sys.exit(f"installing setu_rfm_analysis failed:\n{done.stderr[-3000:]}")
+        self.log(f"  (s) installed in {watch.seconds:.0f} s")
+        return copy
+
+    def setu_deliveries(self, registry):
+        """Setu counts the delivered stock moves of confirmed orders, not the
+        orders: give every line of a confirmed order one delivered move (and
+        move line) from the main warehouse's stock to the customers, at the
+        order's date, once (the generated data has no deliveries)."""
+        with environment(registry) as env:
+            env.cr.execute("SELECT 1 FROM stock_move LIMIT 1")
+            if env.cr.fetchone():
+                return
+            stock = env["stock.warehouse"].search([], limit=1).lot_stock_id.id
+            customers = env.ref("stock.stock_location_customers").id
+            with Stopwatch() as watch:
+                env.cr.execute(SETU_MOVES, {"stock": stock, "customers": customers})
+                moves = env.cr.rowcount
+                env.cr.execute(SETU_MOVE_LINES)
+        with autocommit_cursor(registry) as cr:
+            cr.execute("VACUUM ANALYZE stock_move, stock_move_line")
+        self.log(f"  (s) {moves:,} delivered moves added in {watch.seconds:.0f} s")
+
+    @staticmethod
+    def reset_setu(registry):
+        """Forget Setu's results (partners' and orders' segments, history),
+        so that its next run is a first one (not timed)."""
+        with environment(registry) as env:
+            env.cr.execute(
+                "UPDATE sale_order SET rfm_segment_id = NULL "
+                "WHERE rfm_segment_id IS NOT NULL"
+            )
+            env.cr.execute(
+                "UPDATE res_partner SET rfm_segment_id = NULL "
+                "WHERE rfm_segment_id IS NOT NULL"
+            )
+            env.cr.execute("DELETE FROM rfm_partner_history")
+        with autocommit_cursor(registry) as cr:
+            cr.execute("VACUUM sale_order, res_partner, rfm_partner_history")
+
+    def step_setu(self):
+        """(s): on the copy, ours and Setu's first run, then ours and Setu's
+        no-change rerun, ``--setu-rounds`` times; medians and ratios."""
+        import odoo
+
+        copy = self.setu_database()
+        registry = odoo.modules.registry.Registry(copy)
+        self.setu_deliveries(registry)
+        ours = Benchmark(registry, self.args)
+        ours.repair()
+
+        def setu(env):
+            admin = env.ref("base.user_admin")
+            wizard = env(user=admin.id)["update.customer.segment"].create({})
+            wizard.update_customer_segment()
+
+        samples = {"a": [], "c": [], "setu_first": [], "setu_rerun": []}
+        for _round in range(self.args.setu_rounds):
+            ours.reset()
+            samples["a"].append(ours.step_full("s: ours, first run"))
+            self.reset_setu(registry)
+            _result, figures = ours.measure(setu)
+            samples["setu_first"].append(figures)
+            self.log(f"  (s) Setu first run {figures['seconds']:.2f} s")
+            samples["c"].append(ours.step_full("s: ours, rerun"))
+            _result, figures = ours.measure(setu)
+            samples["setu_rerun"].append(figures)
+            self.log(f"  (s) Setu rerun {figures['seconds']:.2f} s")
+        with environment(registry) as env:
+            env.cr.execute(
+                """SELECT count(*) FILTER (WHERE rfm_segment_id IS NOT NULL),
+                          count(DISTINCT rfm_segment_id)
+                     FROM res_partner"""
+            )
+            segmented, segments = env.cr.fetchone()
+        figures = {key: _median_figures(values) for key, values in samples.items()}
+        figures["db"] = copy
+        figures["setu_partners_segmented"] = segmented
+        figures["setu_distinct_segments"] = segments
+        figures["ratio_first"] = (
+            figures["a"]["seconds"] / figures["setu_first"]["seconds"]
+        )
+        figures["ratio_rerun"] = (
+            figures["c"]["seconds"] / figures["setu_rerun"]["seconds"]
+        )
+        odoo.sql_db.close_db(copy)
+        if not self.args.keep_setu_db:
+            with autocommit_cursor_to("postgres") as cr:
+                cr.execute(f'DROP DATABASE "{copy}"')
+        return figures
+
+
+class PlanSink:
+    """Collects the plans ``auto_explain`` sends as notices (psycopg2 keeps
+    only the last 50 in its default list)."""
+
+    SCAN = re.compile(
+        r"(Index Only Scan|Index Scan|Bitmap Heap Scan|Seq Scan)"
+        r"(?: Backward)?(?: using (\S+))? on sale_order \w+.*"
+        r"actual rows=(\d+) loops=(\d+)"
+    )
+
+    def __init__(self):
+        self.plans = []
+
+    def append(self, message):
+        self.plans.append(message)
+
+    def sale_order_scans(self, company_id):
+        """``{"index, company condition": rows}`` of every scan of
+        ``sale_order``: the index used (or the scan), whether the company
+        is in its index condition (or its recheck, for a bitmap scan), and
+        the rows it fetched from the table."""
+        scans = {}
+        company = f"company_id = {company_id})"
+        for plan in self.plans:
+            lines = plan.splitlines()
+            for number, line in enumerate(lines):
+                match = self.SCAN.search(line)
+                if not match:
+                    continue
+                details = []
+                for following in lines[number + 1 :]:
+                    if "->" in following:
+                        break
+                    details.append(following)
+                by_company = any(
+                    ("Index Cond" in d or "Recheck Cond" in d) and company in d
+                    for d in details
+                )
+                key = (match[2] or match[1], by_company)
+                rows = int(match[3]) * int(match[4])
+                scans[key] = scans.get(key, 0) + rows
+        return scans
+
+
+@contextlib.contextmanager
+def autocommit_cursor_to(dbname):
+    """A cursor on ``dbname`` outside any transaction (CREATE/DROP DATABASE)."""
+    import odoo
+
+    cr = odoo.sql_db.db_connect(dbname).cursor()
+    try:
+        cr._cnx.autocommit = True
+        yield cr
+    finally:
+        cr._cnx.autocommit = False
+        cr.close()
 
 
 def module_fingerprint():
@@ -1155,7 +1780,7 @@ def _summarize_singles(results):
         * statistics.mean(result["before_commit"] for result in results),
         "ms_module_hook": 1000 * statistics.mean(result["hook"] for result in results),
         "queries_per_order": statistics.mean(result["queries"] for result in results),
-        "fresh_customers": sum(result["fresh"] for result in results),
+        "queued_customers": sum(result["queued"] for result in results),
     }
 
 
@@ -1180,8 +1805,7 @@ def _median_figures(samples):
 def main():
     args = parse_args()
     steps = set(args.steps)
-    if "c" in steps and "a" not in steps:
-        sys.exit("step c measures the recompute right after a: add a")
+    check_steps(args, steps)
     registry = open_registry(args)
     bench = Benchmark(registry, args)
     bench.repair()
@@ -1193,10 +1817,56 @@ def main():
     )
     load_start = os.getloadavg()
     bench.warm_up()
-    results = {"info": info, "steps": {}}
-    samples = {"o": [], "a": [], "b": [], "c": [], "f": []}
+    medians, reset_s = run_rounds(bench, steps)
+    results = {"info": info, "steps": medians}
+    if reset_s is not None:
+        results["reset_s"] = reset_s
+    if steps & set("ob") and not steps & set("acnf"):
+        # (o), (b) and the resets leave the module's state empty
+        bench.log("recomputing every customer (not timed)")
+        with environment(registry) as env:
+            env["res.partner"].recompute_all_segments()
+    single_steps = {
+        "d": bench.step_incremental,
+        "e": bench.step_cron,
+        "m": bench.step_companies,
+        "s": bench.step_setu,
+    }
+    for key, step in single_steps.items():
+        if key in steps:
+            results["steps"][key] = step()
+    results["process_peak_rss_mib"] = Memory.process_peak_mib()
+    # other work on the machine skews every figure: keep a trace of it
+    results["load_average_start"] = load_start
+    results["load_average_end"] = os.getloadavg()
+    add_ratios(results)
+    if not args.json_only:
+        print_table(results)
+    print("BENCH_JSON " + json.dumps(results, default=str, sort_keys=True))
+
+
+def check_steps(args, steps):
+    """Refuse impossible step sets; add Setu's folder to the addons path."""
+    if "c" in steps and "a" not in steps:
+        sys.exit("step c measures the recompute right after a: add a")
+    if "s" in steps and not args.setu_addons_path:
+        sys.exit("step s needs --setu-addons-path")
+    if args.setu_addons_path:
+        from benchlib import default_addons_path
+
+        setu = os.path.abspath(args.setu_addons_path)
+        if not os.path.isfile(
+            os.path.join(setu, "setu_rfm_analysis", "__manifest__.py")
+        ):
+            sys.exit(f"no setu_rfm_analysis addon in {setu}")
+        args.addons_path = f"{args.addons_path or default_addons_path()},{setu}"
+
+
+def run_rounds(bench, steps):
+    """(o), (b), (a), (c), (n), (f), ``--repeat`` times: their medians."""
+    samples = {key: [] for key in "obacnf"}
     resets = []
-    for round_ in range(args.repeat):
+    for round_ in range(bench.args.repeat):
         if "o" in steps:
             resets.append(bench.reset())
             samples["o"].append(bench.step_old_reference())
@@ -1210,36 +1880,25 @@ def main():
             samples["a"].append(bench.step_full("a"))
         if "c" in steps:
             samples["c"].append(bench.step_full("c"))
+        if "n" in steps:
+            samples["n"].append(bench.step_night())
         if "f" in steps:
             bench.shift_lifecycle()
             samples["f"].append(bench.step_full("f"))
-        if args.repeat > 1:
-            bench.log(f"round {round_ + 1}/{args.repeat} done")
-    for key, values in samples.items():
-        if values:
-            results["steps"][key] = _median_figures(values)
-    if resets:
-        results["reset_s"] = statistics.median(resets)
-    if "d" in steps:
-        results["steps"]["d"] = bench.step_incremental()
-    if "e" in steps:
-        results["steps"]["e"] = bench.step_cron()
-    elif "d" in steps or (steps & set("ob") and not steps & set("af")):
-        # (b) and the resets leave the segments empty (unless a recompute ran
-        # after them in each round), (d) leaves the hook's refresh of orders
-        # since put back: recompute, so that the database is again as a
-        # nightly run leaves it
-        bench.log("recomputing every customer (not timed)")
-        with environment(registry) as env:
-            env["res.partner"].recompute_all_segments()
-    results["process_peak_rss_mib"] = Memory.process_peak_mib()
-    # other work on the machine skews every figure: keep a trace of it
-    results["load_average_start"] = load_start
-    results["load_average_end"] = os.getloadavg()
-    add_ratios(results)
-    if not args.json_only:
-        print_table(results)
-    print("BENCH_JSON " + json.dumps(results, default=str, sort_keys=True))
+        if bench.args.repeat > 1:
+            bench.log(f"round {round_ + 1}/{bench.args.repeat} done ({_load()})")
+    medians = {
+        key: _median_figures(values) for key, values in samples.items() if values
+    }
+    return medians, statistics.median(resets) if resets else None
+
+
+def _load():
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# The targets of issue 10, against (o), at 1M customers.
+TARGETS = {"a": 2.0, "n": 1.2, "c": 1.0}
 
 
 def add_ratios(results):
@@ -1247,11 +1906,21 @@ def add_ratios(results):
     for reference in ("b", "o"):
         seconds = steps.get(reference, {}).get("seconds")
         if seconds:
-            for key in ("a", "c", "f"):
+            for key in ("a", "c", "n", "f", "e"):
                 if key in steps:
                     results[f"ratio_{key}_{reference}"] = (
                         steps[key]["seconds"] / seconds
                     )
+    d = steps.get("d", {})
+    for series in ("single", "bulk"):
+        ours = d.get(series, {}).get("ms_per_order")
+        odoo_only = d.get("baseline", {}).get(series, {}).get("ms_per_order")
+        if ours and odoo_only:
+            results[f"ratio_confirm_{series}"] = ours / odoo_only
+        ours = d.get(series, {}).get("ms_median")
+        odoo_only = d.get("baseline", {}).get(series, {}).get("ms_median")
+        if ours and odoo_only:
+            results[f"ratio_confirm_{series}_median"] = ours / odoo_only
 
 
 def _text(value):
@@ -1275,51 +1944,101 @@ def print_incremental(d, suffix):
         s = d["single"]
         label = f"(d) confirm 1 by 1 ({s['orders']} orders{suffix})"
         print(
-            f"{label:<44}"
+            f"{label:<48}"
             f"{s['ms_per_order']:>7.1f} ms/order (median {s['ms_median']:.1f}, "
-            f"p95 {s['ms_p95']:.1f}; in module hook {s['ms_module_hook']:.1f}; "
-            f"{s['queries_per_order']:.0f} queries; fresh "
-            f"{s['fresh_customers']}/{s['orders']})"
+            f"p95 {s['ms_p95']:.1f}; in module hook {s['ms_module_hook']:.2f}; "
+            f"{s['queries_per_order']:.0f} queries; queued "
+            f"{s['queued_customers']}/{s['orders']})"
         )
     if "bulk" in d:
         s = d["bulk"]
         print(
-            f"{'(d) confirm ' + str(s['orders']) + ' in one call' + suffix:<44}"
+            f"{'(d) confirm ' + str(s['orders']) + ' in one call' + suffix:<48}"
             f"{s['ms_per_order']:>7.2f} ms/order ({s['seconds']:.2f} s; module "
-            f"hook {s['ms_module_hook_total'] / 1000:.2f} s in "
-            f"{s['module_hook_calls']} call(s); {s['queries']:.0f} queries; fresh "
-            f"{s['fresh_customers']}/{s['orders']})"
+            f"hook {s['ms_module_hook_total'] / 1000:.3f} s in "
+            f"{s['module_hook_calls']} call(s); {s['queries']:.0f} queries; queued "
+            f"{s['queued_customers']}/{s['orders']})"
         )
 
 
+# Where a recompute spends its time: (label, instrumented keys summed).
+PARTS = (
+    ("figures", ("customer.segmentation.pipeline._refresh",)),
+    ("thresholds", ("customer.segmentation.figure._population_stats",)),
+    ("classify", ("customer.segmentation.pipeline._classify",)),
+    ("  facts+rules", ("customer.segmentation.pipeline._collect",)),
+    ("  scores", ("customer.segmentation.change._store_scores",)),
+    ("  changes", ("customer.segmentation.change._collect",)),
+    (
+        "  SQL writes",
+        (
+            "customer.segmentation.change._write_copies",
+            "customer.segmentation.change._write_own_silently",
+        ),
+    ),
+    ("  ORM writes", ("customer.segmentation.change._write_own",)),
+    ("  history", ("customer.segmentation.change._log",)),
+    ("  needs", ("customer.segmentation.change._apply_needs",)),
+    (
+        "bookkeeping",
+        (
+            "customer.segmentation.run._next_scope",
+            "customer.segmentation.run._count_customers",
+            "customer_segmentation_run.lock_customers",
+        ),
+    ),
+)
+
+
+def describe_parts(figures):
+    parts = figures.get("parts") or {}
+    shown = []
+    for label, keys in PARTS:
+        seconds = sum(parts.get(key, 0.0) for key in keys)
+        if seconds:
+            shown.append(f"{label.strip()} {seconds:.2f}")
+    return ", ".join(shown)
+
+
 def print_parts(steps):
-    """Where (b), (a), (c) and (f) spent their time, and the checks."""
+    """Where (b), (a), (c), (n), (f), (e) spent their time, and the checks."""
     if "b" in steps:
         b = steps["b"]
         print(
             f"(b) aggregate {b['aggregate_s']:.2f} s, thresholds "
-            f"{b['stats_s']:.2f} s, UPDATE {b['update_s']:.2f} s"
+            f"{b['stats_s']:.2f} s, figures {b['figures_s']:.2f} s, UPDATE "
+            f"{b['update_s']:.2f} s"
         )
-    for key in ("a", "c", "f"):
-        if key in steps:
-            s = steps[key]
-            stats, apply = s["population_stats_s"] or 0, s["apply_s"] or 0
-            profile = s.get("profile_s") or 0
+    for key in ("a", "c", "n", "f", "e"):
+        if key not in steps:
+            continue
+        s = steps[key]
+        print(
+            f"({key}) seconds: {describe_parts(s)}; written: history "
+            f"{s['rows_customer_segment_history']:,.0f}, messages "
+            f"{s['rows_mail_message']:,.0f}, tracking values "
+            f"{s['rows_mail_tracking_value']:,.0f}"
+            + (
+                f"; Python allocations peak {s['traced_peak_mib']:.1f} MiB"
+                if "traced_peak_mib" in s
+                else ""
+            )
+        )
+        if "customers_changed" in s:
             print(
-                f"({key}) population stats {stats:.2f} s, core classify+write "
-                f"{apply:.2f} s, profile {profile:.2f} s, rest "
-                f"{s['seconds'] - stats - apply - profile:.2f} s; "
-                f"written: history {s['rows_customer_segment_history']:,.0f}, "
-                f"messages {s['rows_mail_message']:,.0f}, tracking values "
-                f"{s['rows_mail_tracking_value']:,.0f}"
+                f"({key}) customers changing segment: {s['customers_changed']:,.0f}"
+                f" ({s['changes']})"
                 + (
-                    f"; Python allocations peak {s['traced_peak_mib']:.1f} MiB"
-                    if "traced_peak_mib" in s
+                    f"; {s['redated_customers']:,.0f} re-dated; back: "
+                    f"{s['back']['seconds']:.2f} s, "
+                    f"{s['back']['customers_changed']:,} changed"
+                    if "back" in s
                     else ""
                 )
             )
+        if "mismatches_vs_reference" in s:
             print(
-                f"({key}) figures differing from the old reference's definition: "
+                f"({key}) figures differing from (o)'s definition: "
                 f"{s['mismatches_vs_reference']:.0f}"
                 + (
                     f"; partners differing from (b): {s['differing_from_b']:.0f}"
@@ -1328,6 +2047,22 @@ def print_parts(steps):
                     else ""
                 )
             )
+
+
+def row(label, figures, seconds=None):
+    """One line of the table."""
+    seconds = figures.get("seconds") if seconds is None else seconds
+    written = figures.get("written")
+    rate = figures.get("customers_per_s")
+    queries = figures.get("queries")
+    print(
+        f"{label:<48}{seconds:>9.2f}"
+        f"{'' if written is None else f'{written:,.0f}':>11}"
+        f"{'' if not rate else f'{rate:,.0f}':>10}"
+        f"{'' if queries is None else f'{queries:.0f}':>9}"
+        f"{figures.get('peak_rss_mib', 0):>7.0f} MiB"
+        f"{figures.get('rss_growth_mib', 0):>+5.0f} MiB"
+    )
 
 
 def print_table(results):
@@ -1345,62 +2080,111 @@ def print_table(results):
         f"work_mem {pg['work_mem']}, jit {pg['jit']}"
     )
     header = (
-        f"{'step':<44}{'seconds':>9}{'written':>11}{'cust/s':>10}"
+        f"{'step':<48}{'seconds':>9}{'written':>11}{'cust/s':>10}"
         f"{'queries':>9}{'peak RSS':>10}{'RSS +':>8}"
     )
     print(header)
     print("-" * len(header))
 
-    def row(label, figures, seconds=None):
-        seconds = figures.get("seconds") if seconds is None else seconds
-        written = figures.get("written")
-        rate = figures.get("customers_per_s")
-        queries = figures.get("queries")
-        print(
-            f"{label:<44}{seconds:>9.2f}"
-            f"{'' if written is None else f'{written:,.0f}':>11}"
-            f"{'' if not rate else f'{rate:,.0f}':>10}"
-            f"{'' if queries is None else f'{queries:.0f}':>9}"
-            f"{figures.get('peak_rss_mib', 0):>7.0f} MiB"
-            f"{figures.get('rss_growth_mib', 0):>+5.0f} MiB"
-        )
-
     if "o" in steps:
         row("(o) old reference: 3 figures", steps["o"])
     if "b" in steps:
-        row("(b) bare SQL: aggregate, stats, 1 UPDATE", steps["b"])
+        row("(b) bare SQL: aggregate, stats, figures, UPDATE", steps["b"])
     if "a" in steps:
-        row("(a) recompute_all_segments()", steps["a"])
+        row("(a) recompute_all_segments(), first (baseline)", steps["a"])
     if "c" in steps:
-        row("(c) recompute_all_segments() again", steps["c"])
+        row("(c) recompute_all_segments() again, no change", steps["c"])
+    if "n" in steps:
+        n = steps["n"]
+        row(f"(n) nightly cron, {n['customers_changed']:,.0f} customers change", n)
     if "f" in steps:
         row("(f) recompute, every customer changed", steps["f"])
+    print_single_steps(steps)
+    print()
+    print_parts(steps)
+    print_verdicts(results, steps)
+
+
+def print_single_steps(steps):
+    """(d), (e), (m), (s): rows and notes."""
     if "d" in steps:
-        print_incremental(steps["d"], "")
-        if "baseline" in steps["d"]:
-            print_incremental(steps["d"]["baseline"], ", no module hook")
+        d = steps["d"]
+        print_incremental(d, "")
+        if "baseline" in d:
+            print_incremental(d["baseline"], ", no module hook")
+        for key, label in (("drain_single", "singles"), ("drain_bulk", "bulk")):
+            if key in d:
+                q = d[key]
+                row(
+                    f"(d) queue cron after the {label}: {q['queued']:,} customers",
+                    q,
+                )
+                print(
+                    f"{'':<4}{q['ms_per_customer']:.1f} ms a customer, "
+                    f"{q['batches']} batch(es); fresh afterwards "
+                    f"{q.get('fresh_customers', '-')}/{q.get('customers', '-')}"
+                )
     if "e" in steps:
         e = steps["e"]
         row(
-            f"(e) cron: {e['batches']} batches of {e['batch_size']:,}, "
+            f"(e) quiet night: {e['batches']} batches of {e['batch_size']:,}, "
             f"{e['cron_calls']} call(s)",
             e,
         )
+    if "m" in steps:
+        m = steps["m"]
         print(
-            f"{'':<4}batch (core + profile): mean {e['mean_batch_s']:.2f} s, max "
-            f"{e['max_batch_s']:.2f} s; core {e['batches_core_s']:.1f} s, profile "
-            f"{e['batches_profile_s']:.1f} s in all"
+            f"(m) company B (every tenth order, {m['orders_b']:,} orders of "
+            f"{m['order_partners_b']:,} partners; company A keeps "
+            f"{m['orders_a']:,}): B's full recompute of {m['customers_b']:,} "
+            f"customers in {m['seconds']:.2f} s read {m['index_rows_fetched']:,} "
+            f"sale_order rows through indexes and {m['seq_rows_read']:,} by "
+            f"sequential scans ({m['seq_scans']} scans)"
         )
-    print()
-    print_parts(steps)
-    for key, target in (("a", 2.0), ("c", 1.2)):
-        ratio = results.get(f"ratio_{key}_b")
-        if ratio is not None:
-            verdict = "met" if ratio <= target else "NOT met"
-            print(f"({key})/(b) = {ratio:.2f}  (target <= {target}: {verdict})")
+        for (index, by_company), rows in sorted(m["scans_by_index"].items()):
+            condition = (
+                "company B in the index condition"
+                if by_company
+                else "NO company condition"
+            )
+            print(f"    {rows:>12,} rows by {index} ({condition})")
+        print(
+            f"    rows read by scans without company B in their condition: "
+            f"{m['rows_read_without_company_condition']:,}"
+        )
+    if "s" in steps:
+        s = steps["s"]
+        row("(s) ours, first run (on the copy)", s["a"])
+        row("(s) Setu update_customer_segment(), first", s["setu_first"])
+        row("(s) ours, no-change rerun", s["c"])
+        row("(s) Setu update_customer_segment(), rerun", s["setu_rerun"])
+        print(
+            f"(s) ours / Setu: first run {s['ratio_first']:.3f}, rerun "
+            f"{s['ratio_rerun']:.3f}; Setu segmented "
+            f"{s['setu_partners_segmented']:,} partners"
+        )
+
+
+def print_verdicts(results, steps):
+    """The ratios against their targets; memory and load."""
+    for key, target in TARGETS.items():
         ratio = results.get(f"ratio_{key}_o")
         if ratio is not None:
-            print(f"({key})/(o) = {ratio:.2f}  (against the old reference)")
+            verdict = "met" if ratio <= target else "NOT met"
+            print(f"({key})/(o) = {ratio:.2f}  (target at 1M <= {target}: {verdict})")
+    for key in ("a", "c", "n"):
+        ratio = results.get(f"ratio_{key}_b")
+        if ratio is not None:
+            print(f"({key})/(b) = {ratio:.2f}")
+    for series in ("single", "bulk"):
+        ratio = results.get(f"ratio_confirm_{series}")
+        if ratio is not None:
+            median = results.get(f"ratio_confirm_{series}_median")
+            print(
+                f"confirmation {series}: {ratio:.3f} x without the hook (mean)"
+                + (f", {median:.3f} (median)" if median else "")
+                + ("  (target <= 1.10)" if series == "single" else "")
+            )
     if "c" in steps and steps["c"].get("written"):
         print(f"warning: (c) wrote {steps['c']['written']} customers, expected 0")
     print(f"peak RSS of this process: {results['process_peak_rss_mib']:.0f} MiB")

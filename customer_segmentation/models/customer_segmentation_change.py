@@ -35,7 +35,7 @@ class CustomerSegmentationChange(models.AbstractModel):
         """
         company = scope.company
         codes = list(rules)
-        self._store_scores()
+        self._store_scores(scope)
         self._collect(company, codes, cause, ended)
         self._update_pins(company, codes)
         baseline = not self.env["customer.segmentation.run"]._has_baseline(company)
@@ -62,8 +62,9 @@ class CustomerSegmentationChange(models.AbstractModel):
     # ------------------------------------------------------------------
 
     @api.model
-    def _store_scores(self):
-        """The R, F and M scores of the customers, in their figures."""
+    def _store_scores(self, scope):
+        """The R, F and M scores of the scope's customers, in their
+        figures."""
         self.env.execute_query(
             SQL(
                 """
@@ -73,9 +74,12 @@ class CustomerSegmentationChange(models.AbstractModel):
                    rfm_monetary_score = c.m_score
               FROM cs_classified c
              WHERE c.is_entity AND f.id = c.figure_id
+               AND f.company_id = %s AND %s
                AND (f.rfm_recency_score, f.rfm_frequency_score, f.rfm_monetary_score)
                    IS DISTINCT FROM (c.r_score, c.f_score, c.m_score)
-                """
+                """,
+                scope.company.id,
+                scope.bounds_sql(SQL("f.partner_id")),
             )
         )
         self.env["customer.segmentation.figure"].invalidate_model()
@@ -146,6 +150,7 @@ class CustomerSegmentationChange(models.AbstractModel):
                 changes=changes,
             )
         )
+        cr.execute(SQL("ANALYZE cs_change"))
         self._describe_ended(ended)
 
     @api.model
@@ -407,8 +412,7 @@ class CustomerSegmentationChange(models.AbstractModel):
             SQL(
                 """
             WITH scope AS (
-                SELECT id FROM res_partner
-                 WHERE commercial_partner_id IN (%(customers)s)
+                SELECT id FROM res_partner p WHERE %(partners)s
             ),
             wanted AS (
                 SELECT w.partner_id, w.segment_id FROM (%(wanted)s) w
@@ -428,7 +432,7 @@ class CustomerSegmentationChange(models.AbstractModel):
               FROM (SELECT * FROM held EXCEPT SELECT * FROM wanted) r
           GROUP BY segment_id
                 """,
-                customers=scope.customers_sql(),
+                partners=scope.partners_sql("p"),
                 wanted=wanted,
                 need_ids=[need_id for need_id, _q in rules],
             )

@@ -178,7 +178,7 @@ class CustomerSegmentationFigure(models.Model):
                        write_uid = %(uid)s, write_date = %(now)s
                   FROM wanted w
                  WHERE NOT w.present AND f.partner_id = w.partner_id
-                   AND f.company_id = %(company)s
+                   AND f.company_id = %(company)s AND %(bounds)s
                    AND (f.last_order_date IS NOT NULL OR f.pending
                         OR f.rfm_monetary <> 0)
              RETURNING f.id
@@ -199,6 +199,7 @@ class CustomerSegmentationFigure(models.Model):
                     company, day, customers=scope.customer_ids_sql()
                 ),
                 customers=scope.customers_sql(),
+                bounds=scope.bounds_sql(SQL("f.partner_id")),
                 figures=figures,
                 company=company.id,
                 company_key=str(company.id),

@@ -8,6 +8,9 @@ LOGGED_GROUPS = 50
 # Confirmed orders whose own currency_rate converts nothing (imports, broken
 # integrations): few, so indexed apart to be read without a scan.
 UNUSABLE_RATE_INDEX = "sale_order_segmentation_unusable_rate_index"
+# A company's batch reads its customers' orders by partner: with the company
+# in the index, the orders of a partner in other companies are never read.
+PARTNER_COMPANY_INDEX = "sale_order_segmentation_partner_company_index"
 
 
 class CustomerSegmentationPurchase(models.AbstractModel):
@@ -46,6 +49,12 @@ class CustomerSegmentationPurchase(models.AbstractModel):
                     WHERE state = 'sale' AND %s""",
                 SQL.identifier(UNUSABLE_RATE_INDEX),
                 unusable_rate(SQL.identifier("currency_rate")),
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS %s ON sale_order (partner_id, company_id)",
+                SQL.identifier(PARTNER_COMPANY_INDEX),
             )
         )
 
