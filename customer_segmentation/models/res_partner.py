@@ -133,9 +133,28 @@ def _company_segment(dimension, string, **attrs):
         group_expand=f"_read_group_segment_{dimension}_id",
         tracking=True,
         groups=SEGMENTATION_GROUP,
+        # see COMPANY_DEPENDENT_INDEXES
+        index=False,
         **attrs,
     )
 
+
+# Odoo gives a company-dependent column an index on "column IS NOT NULL",
+# which no search of the module uses; on the segment columns and the figures
+# pointer it made every classification write a non-HOT update of the wide
+# contact row, with an entry in each of its indexes (benchmarks/README.md).
+# Databases created before 18.0.3.0.0 was released may still have them.
+COMPANY_DEPENDENT_INDEXES = tuple(
+    f"res_partner__{name}_index"
+    for name in (
+        "segmentation_figure_id",
+        "segment_value_id",
+        "segment_lifecycle_id",
+        "segment_rfm_id",
+        "segment_geo_id",
+        "segment_scale_id",
+    )
+)
 
 # Customers per batch (one transaction each) of the full recompute, manual
 # or nightly: see benchmarks/README.md for how it was chosen.
@@ -151,6 +170,7 @@ class ResPartner(models.Model):
         "customer.segmentation.figure",
         string="Figures",
         company_dependent=True,
+        index=False,  # see COMPANY_DEPENDENT_INDEXES
         readonly=True,
         copy=False,
         groups=SEGMENTATION_GROUP,
@@ -647,6 +667,11 @@ class ResPartner(models.Model):
     # ------------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------------
+
+    def init(self):
+        super().init()
+        for name in COMPANY_DEPENDENT_INDEXES:
+            self.env.cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(name)))
 
     @api.constrains(*PARTNER_LIMITS)
     def _check_segmentation_bounds(self):
