@@ -19,3 +19,4 @@ from . import test_assignment
 from . import test_followup
 from . import test_churn
 from . import test_pool
+from . import test_purchase_model
