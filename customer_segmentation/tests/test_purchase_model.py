@@ -134,18 +134,20 @@ def paper_probability_alive(r, alpha, a, b, x, t_x, T):
 
 def paper_log_likelihood(r, alpha, a, b, x, t_x, T):
     """One customer's log-likelihood, written out from Fader, Hardie & Lee
-    (2005), eq. (6): the log of the sum of its two terms."""
+    (2005), eq. (6): the log of the sum of its two terms, each taken as a log
+    and summed shifted by the larger one, so that neither over- nor underflows."""
 
     def log_beta(p, q):
         return math.lgamma(p) + math.lgamma(q) - math.lgamma(p + q)
 
     head = math.lgamma(r + x) - math.lgamma(r) + r * math.log(alpha) - log_beta(a, b)
-    value = math.exp(head + log_beta(a, b + x) - (r + x) * math.log(alpha + T))
+    terms = [head + log_beta(a, b + x) - (r + x) * math.log(alpha + T)]
     if x > 0:
-        value += math.exp(
+        terms.append(
             head + log_beta(a + 1, b + x - 1) - (r + x) * math.log(alpha + t_x)
         )
-    return math.log(value)
+    largest = max(terms)
+    return largest + math.log(sum(math.exp(term - largest) for term in terms))
 
 
 def softplus(value):
@@ -368,6 +370,18 @@ class TestBgNbd(BaseCase):
             )
         self.assertEqual(weighted.customers, self.fit.customers)
 
+    def test_log_likelihood_of_extreme_customers(self):
+        """A heavy buyer silent for ages, a customer of one day: no overflow."""
+        fit = pm.BgNbdFit(
+            0.25, 30.0, 0.8, 2.5, log_likelihood=0.0, customers=0, repeat_buyers=0
+        )
+        customers = [(5000, 10, 10**6), (0, 0, 10**6), (1, 10**6 - 1, 10**6), (3, 0, 0)]
+        for customer in customers:
+            with self.subTest(customer=customer):
+                expected = paper_log_likelihood(0.25, 30.0, 0.8, 2.5, *customer)
+                actual = pm.bgnbd_log_likelihood(fit, *([value] for value in customer))
+                self.assertAlmostEqual(actual / expected, 1, places=12)
+
     def test_gradient(self):
         data = pm._summaries(self.x, self.t_x, self.T, np.ones(len(self.x)), 300.0)
         for point in (
@@ -414,6 +428,8 @@ class TestBgNbd(BaseCase):
             ((2.0, 5.0, 0.3, 0.5), 365, [(0, 0, 30), (1, 10, 30)]),
             ((1.0, 20.0, 50.0, 200.0), 365, [(0, 0, 0), (10, 300, 400)]),
             ((1.5, 2.0, 0.8, 2.5), 90, [(2000, 2990, 3000), (5000, 2900, 3000)]),
+            # The direct 2F1 overflows: NaN.
+            ((1.5, 2.0, 0.8, 2.5), 3650, [(2000, 1990, 2000), (1000, 999, 1000)]),
             ((0.25, 1.0, 0.8, 2.5), 3000, [(0, 0, 0), (3, 2, 5)]),
         ]
         for params, t, customers in cases:
@@ -519,10 +535,14 @@ class TestGammaGamma(BaseCase):
         p, q, gamma = self.fit.p, self.fit.q, self.fit.gamma
         x, m = 3.0, 12.5
         expected = (
-            math.lgamma(p * x + q) - math.lgamma(p * x) - math.lgamma(q)
-            + q * math.log(gamma) + (p * x - 1) * math.log(m) + p * x * math.log(x)
+            math.lgamma(p * x + q)
+            - math.lgamma(p * x)
+            - math.lgamma(q)
+            + q * math.log(gamma)
+            + (p * x - 1) * math.log(m)
+            + p * x * math.log(x)
             - (p * x + q) * math.log(gamma + m * x)
-        )  # fmt: skip
+        )
         data = pm._spends(np.array([x]), np.array([m]), np.ones(1))
         self.assertAlmostEqual(
             pm._gamma_gamma_log_likelihood(p, q, gamma, data), expected, places=10
