@@ -385,7 +385,7 @@ def fit_bgnbd(x, t_x, T, weights=None, min_repeat_buyers=20):
     starts = [(1.0, alpha_start, 1.0, 1.0), (0.5, alpha_start / 2, 0.5, 3.0)]
     r, alpha, a, b = np.exp(_maximise(_bgnbd_objective, starts, (data,), "purchase"))
     alpha *= scale
-    data = _summaries(x, t_x, T, weights)
+    data = dataclasses.replace(data, t_x=data.t_x * scale, T=data.T * scale)
     return BgNbdFit(
         r=float(r),
         alpha=float(alpha),
