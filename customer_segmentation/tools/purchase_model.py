@@ -379,6 +379,7 @@ def fit_bgnbd(x, t_x, T, weights=None, min_repeat_buyers=20):
     if scale <= 0:
         raise PurchaseModelError("T must be > 0 for some customers")
     data = _summaries(x, t_x, T, weights, scale)
+    # Start where r / alpha, the mean purchase rate, is the pooled repeat rate.
     alpha_start = _weighted_sum(data.counts, data.T) / _weighted_sum(
         data.counts, data.x
     )
