@@ -34,3 +34,4 @@ from . import test_automation
 from . import test_concurrency
 from . import test_reasons_language
 from . import test_invoice_source
+from . import test_purchase_model
