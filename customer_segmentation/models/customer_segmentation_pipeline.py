@@ -102,14 +102,16 @@ class CustomerSegmentationPipeline(models.AbstractModel):
 
     @api.model
     def _classify(self, scope, day, params, stats, run=None, cause="rule", ended=()):
-        """Stages 2 to 4 for ``scope``, whose figures are up to date: scores,
-        segments and reasons by rule, pins, then the changes written.
+        """Stages 2 to 4 for ``scope``, whose figures are up to date: the
+        purchase model's scores, the RFM scores, segments and reasons by
+        rule, pins, then the changes written.
 
         :param stats: the company's population thresholds
         :param cause: history cause of the rules' changes
         :param ended: ``{(partner_id, dimension)}`` whose pin just ended
         :return: ``{dimension code: customers changed}``
         """
+        self.env["customer.segmentation.purchase.model"]._score(scope, day, stats)
         rules = self.env["customer.segmentation.rule"]._rules(
             scope.company, params, stats
         )
@@ -216,6 +218,8 @@ class CustomerSegmentationPipeline(models.AbstractModel):
                    COALESCE(f.rfm_frequency, 0) AS frequency,
                    COALESCE(f.rfm_monetary, 0) AS monetary,
                    COALESCE(f.pending, false) AS pending,
+                   f.model_alive_probability AS alive,
+                   f.model_expected_value AS expected_value,
                    %(day)s::date - f.first_order_date AS age_days,
                    %(day)s::date - f.last_order_date AS recency_days,
                    pc.code AS country_code, ps.code AS state_code,
