@@ -102,7 +102,7 @@ class CustomerSegmentationRule(models.AbstractModel):
                 segments["value"], params, self._value_cutoffs(params, stats)
             )
         if params["rfm_preset"] == "rfm8":
-            rfm = self._rule_rfm8(segments["rfm8"], params, stats["averages"])
+            rfm = self._rule_rfm8(segments["rfm8"], params, stats.get("averages", {}))
         else:
             rfm = self._rule_rfm(segments["rfm"], params)
         rules = {
