@@ -101,7 +101,7 @@ class CustomerSegmentationRun(models.Model):
     model_q = fields.Float(string="q", readonly=True)
     model_gamma = fields.Float(string="gamma", readonly=True)
     holdout_days = fields.Integer(string="Holdout (days)", readonly=True)
-    holdout_customers = fields.Integer(string="Holdout Customers", readonly=True)
+    holdout_customers = fields.Integer(readonly=True)
     holdout_predicted = fields.Float(string="Predicted Repeat Purchases", readonly=True)
     holdout_actual = fields.Float(string="Actual Repeat Purchases", readonly=True)
     holdout_error = fields.Float(

@@ -111,6 +111,23 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
             steady.model_explanation,
         )
         self.assertIn(steady.model_explanation, steady.segmentation_explanation)
+        # in the reader's language
+        self.env["res.lang"]._activate_lang("zh_CN")
+        self.env["ir.module.module"]._load_module_terms(
+            ["customer_segmentation"], ["zh_CN"], overwrite=True
+        )
+        self.assertIn(
+            f"大约每 30 天下单一次，已 10 天未购买："
+            f"{round(100 * steady.model_alive_probability)}% 可能仍活跃",
+            steady.with_context(lang="zh_CN").model_explanation,
+        )
+        self.assertEqual(
+            self.env["customer.segment"]
+            .with_context(lang="zh_CN")
+            .search([("code", "=", "important_value")])
+            .name,
+            "重要价值客户",
+        )
         # stored per company, searchable and groupable in bands
         Partner = self.env["res.partner"].with_user(self.salesman)
         lows = Partner.search([("model_alive_band", "=", "low")])
