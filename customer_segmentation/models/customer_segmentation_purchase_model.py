@@ -29,6 +29,15 @@ ALIVE_BAND_LIMITS = ((0.7, "high"), (0.3, "medium"), (0.0, "low"))
 PURCHASES_BAND_LIMITS = ((2.0, "many"), (0.5, "some"), (0.0, "none"))
 # Columns of a customer's summary, read for the fit.
 SUMMARY_COLUMNS = 8
+# The model's figures of a customer, in the order _write_scores writes them.
+SCORE_COLUMNS = (
+    "alive",
+    "purchases",
+    "value",
+    "alive_band",
+    "purchases_band",
+    "value_band",
+)
 
 
 class CustomerSegmentationPurchaseModel(models.AbstractModel):
@@ -88,8 +97,9 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         """One row per customer of ``company`` with a purchase: x, t_x, T,
         repeat spend, then the same up to the holdout period (x, t_x, T; x is
         -1 for a customer whose first purchase is in it) and its purchase
-        days in the holdout period. Read as one text, for a million
-        customers take megabytes, not Python objects."""
+        days in the holdout period. Read as one text: a million customers
+        take megabytes, not Python objects. Every value is a number
+        (``concat_ws`` would skip a NULL and shift the columns)."""
         calibration_end = day - datetime.timedelta(days=params["model_holdout_days"])
         pipeline = self.env["customer.segmentation.pipeline"]
         self.env["customer.segmentation.figure"].flush_model()
@@ -101,11 +111,11 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                        f.last_order_date - f.first_order_date,
                        %(day)s::date - f.first_order_date,
                        COALESCE(f.repeat_spend, 0),
-                       f.holdout_calibration_days - 1,
+                       COALESCE(f.holdout_calibration_days, 0) - 1,
                        COALESCE(f.holdout_calibration_last_date
                                 - f.first_order_date, 0),
                        GREATEST(%(calibration_end)s::date - f.first_order_date, 0),
-                       f.holdout_purchase_days), ',')
+                       COALESCE(f.holdout_purchase_days, 0)), ',')
               FROM customer_segmentation_figure f
              WHERE f.company_id = %(company)s AND f.purchase_days > 0
                AND f.partner_id IN (%(customers)s)
@@ -208,73 +218,52 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
     def _score(self, scope, day, stats):
         """Write the model's figures of the customers of ``scope`` as of
         ``day`` with the parameters of ``stats`` (the company's latest run);
-        without parameters, or without a purchase, they are emptied.
+        without parameters, or without a purchase, they are emptied. One read
+        and one write per call; rows whose rounded figures did not change
+        are not written (most of a night's rows: see ``scores``).
 
         :return: rows written
         """
         parameters = stats.get("model")
-        company = scope.company
         self.env["customer.segmentation.figure"].flush_model()
-        written = self._clear_scores(scope, parameters is not None)
-        if parameters is None:
-            return written
         rows = self.env.execute_query(
             SQL(
                 """
-            SELECT f.id, f.purchase_days - 1, f.last_order_date - f.first_order_date,
-                   %(day)s::date - f.first_order_date, COALESCE(f.repeat_spend, 0)
+            SELECT f.id, %(fitted)s AND COALESCE(f.purchase_days, 0) > 0,
+                   GREATEST(f.purchase_days - 1, 0),
+                   COALESCE(f.last_order_date - f.first_order_date, 0),
+                   COALESCE(%(day)s::date - f.first_order_date, 0),
+                   COALESCE(f.repeat_spend, 0)
               FROM customer_segmentation_figure f
-             WHERE f.company_id = %(company)s AND f.purchase_days > 0
-               AND f.partner_id IN (%(customers)s)
+             WHERE f.company_id = %(company)s AND f.partner_id IN (%(customers)s)
+               AND (f.model_alive_band IS NOT NULL
+                    OR %(fitted)s AND f.purchase_days > 0)
                 """,
+                fitted=parameters is not None,
                 day=day,
-                company=company.id,
+                company=scope.company.id,
                 customers=scope.customers_sql(),
             )
         )
         if not rows:
-            return written
+            return 0
         data = np.array(rows, dtype=float)
-        result = scores(parameters, *data[:, 1:].T)
-        high, medium = parameters["value_cutoffs"]
-        result["value_band"] = np.where(
-            result["value"] >= (high if high is not None else np.inf),
-            "high",
-            np.where(
-                result["value"] >= (medium if medium is not None else np.inf),
-                "medium",
-                "low",
-            ),
-        )
-        return written + self._write_scores(data[:, 0].astype(int).tolist(), result)
-
-    @api.model
-    def _clear_scores(self, scope, fitted):
-        """Empty the model's figures of the scope's customers without a
-        purchase (all of them when the company has no model)."""
-        condition = SQL("f.purchase_days = 0") if fitted else SQL("true")
-        return len(
-            self.env.execute_query(
-                SQL(
-                    """
-            UPDATE customer_segmentation_figure f
-               SET model_alive_probability = NULL, model_expected_purchases = NULL,
-                   model_expected_value = NULL, model_alive_band = NULL,
-                   model_purchases_band = NULL, model_value_band = NULL
-             WHERE f.company_id = %(company)s AND f.partner_id IN (%(customers)s)
-               AND (%(condition)s OR f.purchase_days IS NULL)
-               AND f.model_alive_band IS NOT NULL
-         RETURNING f.id
-                    """,
-                    company=scope.company.id,
-                    customers=scope.customers_sql(),
-                    condition=condition,
-                )
+        scored = data[:, 1] > 0
+        columns = {name: [None] * len(rows) for name in SCORE_COLUMNS}
+        if scored.any():
+            result = scores(parameters, *data[scored, 2:].T)
+            result["value_band"] = _value_bands(
+                result["value"], parameters["value_cutoffs"]
             )
-        )
+            for name, values in result.items():
+                for index, value in zip(np.flatnonzero(scored), values, strict=True):
+                    columns[name][index] = value.item()
+        return self._write_scores(data[:, 0].astype(int).tolist(), columns)
 
     @api.model
-    def _write_scores(self, ids, result):
+    def _write_scores(self, ids, columns):
+        """Write ``{SCORE_COLUMNS name: [value per id]}`` on the figure rows
+        ``ids``, where they differ."""
         rows = self.env.execute_query(
             SQL(
                 """
@@ -299,12 +288,7 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
          RETURNING f.id
                 """,
                 ids,
-                result["alive"].tolist(),
-                result["purchases"].tolist(),
-                [str(value) for value in result["value"].tolist()],
-                result["alive_band"].tolist(),
-                result["purchases_band"].tolist(),
-                result["value_band"].tolist(),
+                *(columns[name] for name in SCORE_COLUMNS),
             )
         )
         self.env["customer.segmentation.figure"].invalidate_model()
@@ -315,8 +299,11 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
 def scores(parameters, x, t_x, T, spend):
     """The model's figures of customers (arrays of their summaries, time in
     days) under ``parameters`` (see ``_fit``): ``{'alive', 'purchases',
-    'value', 'alive_band', 'purchases_band'}``, the value rounded to cents so
-    that it reads back from the database as computed."""
+    'value', 'alive_band', 'purchases_band'}``. Rounded (probability to
+    0.1 %, purchases to 0.01, value to whole units of the currency) as they
+    are shown: a night then rewrites the customers whose shown figures
+    changed (about a third), not every customer, and the stored values read
+    back exactly as compared with the cut-offs."""
     bgnbd = pm.BgNbdFit(
         r=parameters["r"],
         alpha=parameters["alpha"],
@@ -344,13 +331,21 @@ def scores(parameters, x, t_x, T, spend):
     value = (
         pm.expected_purchases(bgnbd, VALUE_HORIZON_DAYS, x, t_x, T) * spend_per_purchase
     )
+    alive, purchases = np.round(alive, 3), np.round(purchases, 2)
     return {
         "alive": alive,
         "purchases": purchases,
-        "value": np.round(value, 2),
+        "value": np.round(value),
         "alive_band": _bands(alive, ALIVE_BAND_LIMITS),
         "purchases_band": _bands(purchases, PURCHASES_BAND_LIMITS),
     }
+
+
+def _value_bands(values, cutoffs):
+    """``high``, ``medium`` or ``low`` against the ``[high, medium]``
+    cut-offs of expected value (None: nobody reaches it)."""
+    high, medium = (np.inf if cutoff is None else cutoff for cutoff in cutoffs)
+    return np.where(values >= high, "high", np.where(values >= medium, "medium", "low"))
 
 
 def _bands(values, limits):
