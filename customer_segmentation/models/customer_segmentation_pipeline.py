@@ -45,6 +45,23 @@ class Scope(NamedTuple):
             "SELECT c.id FROM res_partner c WHERE %s", SQL(" AND ").join(conditions)
         )
 
+    def narrowing_sql(self, column):
+        """SQL condition keeping the values of ``column`` (partner ids) of
+        the scope's ids or id range, TRUE for the whole scope: with it, an
+        index narrows a large table to a batch before ``customers_sql``
+        filters it (else PostgreSQL scans the whole table for each batch)."""
+        if self.customer_ids is not None:
+            return SQL("%s = ANY(%s)", column, list(self.customer_ids))
+        if self.id_range is not None:
+            return SQL(
+                "%s > %s AND %s <= %s",
+                column,
+                self.id_range[0],
+                column,
+                self.id_range[1],
+            )
+        return SQL("TRUE")
+
     def customer_ids_sql(self):
         """``customers_sql``, or None when the scope is every customer (a
         source then reads all the company's documents)."""

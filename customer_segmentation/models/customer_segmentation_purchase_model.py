@@ -235,10 +235,12 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                    COALESCE(%(day)s::date - f.first_order_date, 0),
                    COALESCE(f.repeat_spend, 0)
               FROM customer_segmentation_figure f
-             WHERE f.company_id = %(company)s AND f.partner_id IN (%(customers)s)
+             WHERE f.company_id = %(company)s AND %(narrowing)s
+               AND f.partner_id IN (%(customers)s)
                AND (f.model_alive_band IS NOT NULL
                     OR %(fitted)s AND f.purchase_days > 0)
                 """,
+                narrowing=scope.narrowing_sql(SQL("f.partner_id")),
                 fitted=parameters is not None,
                 day=day,
                 company=scope.company.id,
@@ -255,15 +257,17 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
             result["value_band"] = _value_bands(
                 result["value"], parameters["value_cutoffs"]
             )
+            positions = np.flatnonzero(scored).tolist()
             for name, values in result.items():
-                for index, value in zip(np.flatnonzero(scored), values, strict=True):
-                    columns[name][index] = value.item()
-        return self._write_scores(data[:, 0].astype(int).tolist(), columns)
+                column = columns[name]
+                for index, value in zip(positions, values.tolist(), strict=True):
+                    column[index] = value
+        return self._write_scores(scope, data[:, 0].astype(int).tolist(), columns)
 
     @api.model
-    def _write_scores(self, ids, columns):
+    def _write_scores(self, scope, ids, columns):
         """Write ``{SCORE_COLUMNS name: [value per id]}`` on the figure rows
-        ``ids``, where they differ."""
+        ``ids`` of ``scope``, where they differ."""
         rows = self.env.execute_query(
             SQL(
                 """
@@ -278,7 +282,7 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                           %s::varchar[], %s::varchar[], %s::varchar[])
                    AS s(id, alive, purchases, value, alive_band, purchases_band,
                         value_band)
-             WHERE f.id = s.id
+             WHERE f.id = s.id AND f.company_id = %s AND %s
                AND (f.model_alive_probability, f.model_expected_purchases,
                     f.model_expected_value, f.model_alive_band,
                     f.model_purchases_band, f.model_value_band)
@@ -289,6 +293,8 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                 """,
                 ids,
                 *(columns[name] for name in SCORE_COLUMNS),
+                scope.company.id,
+                scope.narrowing_sql(SQL("f.partner_id")),
             )
         )
         self.env["customer.segmentation.figure"].invalidate_model()
@@ -299,11 +305,11 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
 def scores(parameters, x, t_x, T, spend):
     """The model's figures of customers (arrays of their summaries, time in
     days) under ``parameters`` (see ``_fit``): ``{'alive', 'purchases',
-    'value', 'alive_band', 'purchases_band'}``. Rounded (probability to
-    0.1 %, purchases to 0.01, value to whole units of the currency) as they
-    are shown: a night then rewrites the customers whose shown figures
-    changed (about a third), not every customer, and the stored values read
-    back exactly as compared with the cut-offs."""
+    'value', 'alive_band', 'purchases_band'}``. Rounded as they are shown
+    (probability to 1 %, purchases to 0.1, value to whole units of the
+    currency): a night then rewrites the customers whose shown figures
+    changed (about one in seven), not every customer, and the stored values
+    read back exactly as they were compared with the cut-offs."""
     bgnbd = pm.BgNbdFit(
         r=parameters["r"],
         alpha=parameters["alpha"],
@@ -331,7 +337,7 @@ def scores(parameters, x, t_x, T, spend):
     value = (
         pm.expected_purchases(bgnbd, VALUE_HORIZON_DAYS, x, t_x, T) * spend_per_purchase
     )
-    alive, purchases = np.round(alive, 3), np.round(purchases, 2)
+    alive, purchases = np.round(alive, 2), np.round(purchases, 1)
     return {
         "alive": alive,
         "purchases": purchases,
