@@ -26,8 +26,14 @@ import datetime
 import json
 
 import numpy as np
-from benchlib import Memory, Stopwatch, add_common_arguments, environment, parser
-from benchlib import open_registry
+from benchlib import (
+    Memory,
+    Stopwatch,
+    add_common_arguments,
+    environment,
+    open_registry,
+    parser,
+)
 from purchase_model import load_purchase_model
 
 
@@ -86,7 +92,9 @@ def fill(registry, customers, seed, today):
     customer, day, amount = draw(customers, seed, today)
     with environment(registry) as env:
         template = env["res.partner"].create({"name": "Model Bench Template"})
-        product = env["product.product"].create({"name": "Model Bench", "type": "service"})
+        product = env["product.product"].create(
+            {"name": "Model Bench", "type": "service"}
+        )
         order = env["sale.order"].create(
             {
                 "partner_id": template.id,
@@ -186,7 +194,9 @@ def main():
     today = datetime.date.today()
     with Stopwatch() as watch:
         orders = fill(registry, args.customers, args.seed, today)
-    print(f"{args.customers} customers, {orders} orders written in {watch.seconds:.1f} s")
+    print(
+        f"{args.customers} customers, {orders} orders written in {watch.seconds:.1f} s"
+    )
     days = [today + datetime.timedelta(days=n) for n in range(3)]
     results = {"customers": args.customers, "orders": orders}
     for label, day, model in (
