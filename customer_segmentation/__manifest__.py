@@ -8,6 +8,7 @@
     "author": "customer_segmentation developers",
     "license": "LGPL-3",
     "depends": ["sale", "contacts", "board"],
+    "external_dependencies": {"python": ["numpy", "scipy"]},
     "data": [
         "security/customer_segmentation_groups.xml",
         "security/ir.model.access.csv",

@@ -8,6 +8,7 @@ from . import customer_segment_history
 from . import res_partner
 from . import customer_segmentation_purchase
 from . import customer_segmentation_figure
+from . import customer_segmentation_purchase_model
 from . import customer_segmentation_rule
 from . import customer_segmentation_pipeline
 from . import customer_segmentation_change

@@ -43,6 +43,7 @@ SEGMENT_LIMITS = {
     "followup_days": Bound(0, MAX_DAYS),
     "followup_summary": Text(MAX_SUMMARY_TEMPLATE),
     "dimension": TYPED,
+    "rfm_preset": TYPED,
     "is_churn": TYPED,
     "active": TYPED,
     "service_level": TYPED,
@@ -125,6 +126,13 @@ class CustomerSegment(models.Model):
         help="How to manage the customers of this segment.",
     )
     active = fields.Boolean(default=True)
+    rfm_preset = fields.Selection(
+        [("rf", "Recency x frequency scores"), ("rfm8", "R x F x M classes")],
+        string="RFM Preset",
+        help="RFM segments: of the ten recency x frequency segments (their "
+        "score ranges below), or one of the eight R x F x M classes, chosen by "
+        "its code, when the company's settings use those.",
+    )
     rfm_recency_min = fields.Integer(string="Recency Score From", default=1)
     rfm_recency_max = fields.Integer(string="Recency Score To", default=5)
     rfm_frequency_min = fields.Integer(string="Frequency Score From", default=1)

@@ -10,8 +10,130 @@ PURCHASE_FIGURES = (
     "rfm_frequency",
     "rfm_monetary",
     "pending",
+    "purchase_days",
+    "repeat_spend",
+    "holdout_calibration_days",
+    "holdout_calibration_last_date",
+    "holdout_purchase_days",
 )
+# Figures of a customer without purchases (the row is kept, emptied).
+EMPTY_FIGURES = {
+    "first_order_date": SQL("NULL"),
+    "last_order_date": SQL("NULL"),
+    "rfm_frequency": SQL("0"),
+    "rfm_monetary": SQL("0"),
+    "pending": SQL("false"),
+    "purchase_days": SQL("0"),
+    "repeat_spend": SQL("NULL"),
+    "holdout_calibration_days": SQL("0"),
+    "holdout_calibration_last_date": SQL("NULL"),
+    "holdout_purchase_days": SQL("0"),
+}
 SCORES = ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
+# Days of the average last purchase are counted from this day (the R x F x M
+# classes compare a customer's last purchase with the average).
+RFM_EPOCH = "2000-01-01"
+# Bands of the purchase model's figures, for grouping and searching.
+ALIVE_BANDS = [
+    ("low", "Below 30%"),
+    ("medium", "30% to 70%"),
+    ("high", "70% and more"),
+]
+PURCHASES_BANDS = [
+    ("none", "Under 0.5"),
+    ("some", "0.5 to 2"),
+    ("many", "2 and more"),
+]
+VALUE_BANDS = [
+    ("low", "Low"),
+    ("medium", "Medium"),
+    ("high", "High"),
+]
+
+
+# The figures of a batch of customers in one statement: their purchases
+# aggregated per day (the purchase model counts days), then per customer; new
+# and changed rows upserted, rows whose purchases are gone emptied, and the
+# contact pointed at its new row (see CustomerSegmentationFigure._refresh).
+REFRESH_SQL = """
+WITH day_agg AS (
+    -- one row per customer and day: the purchase model counts days
+    SELECT customer_id, date, bool_or(purchase) AS purchase,
+           count(*) FILTER (WHERE purchase) AS purchases,
+           sum(amount) FILTER (WHERE purchase) AS spend,
+           sum(amount) AS amount, bool_or(pending) AS pending
+      FROM (%(orders)s) o
+  GROUP BY customer_id, date
+),
+agg AS (
+    SELECT customer_id,
+           min(date) FILTER (WHERE purchase) AS first_order_date,
+           max(date) FILTER (WHERE purchase) AS last_order_date,
+           COALESCE(sum(purchases) FILTER (WHERE date >= %(window)s), 0)
+               AS rfm_frequency,
+           COALESCE(sum(amount) FILTER (WHERE date >= %(window)s), 0)
+               AS rfm_monetary,
+           bool_or(pending) AS pending,
+           count(*) FILTER (WHERE purchase) AS purchase_days,
+           (sum(spend) FILTER (WHERE purchase)
+            - (array_agg(spend ORDER BY date)
+                   FILTER (WHERE purchase))[1])
+           / NULLIF(count(*) FILTER (WHERE purchase) - 1, 0)
+               AS repeat_spend,
+           count(*) FILTER (WHERE purchase AND date <= %(calibration_end)s)
+               AS holdout_calibration_days,
+           max(date) FILTER (WHERE purchase AND date <= %(calibration_end)s)
+               AS holdout_calibration_last_date,
+           count(*) FILTER (WHERE purchase AND date > %(calibration_end)s)
+               AS holdout_purchase_days
+      FROM day_agg
+  GROUP BY customer_id
+),
+customer AS (%(customers)s),
+wanted AS (
+    SELECT c.id AS partner_id, %(agg_names)s
+      FROM customer c
+      JOIN agg a ON a.customer_id = c.id
+),
+upserted AS (
+    INSERT INTO customer_segmentation_figure AS f (
+           partner_id, company_id, %(names)s,
+           create_uid, create_date, write_uid, write_date)
+    SELECT w.partner_id, %(company)s, %(wanted_names)s,
+           %(uid)s, %(now)s, %(uid)s, %(now)s
+      FROM wanted w
+    ON CONFLICT (partner_id, company_id) DO UPDATE
+       SET %(updates)s,
+           write_uid = EXCLUDED.write_uid,
+           write_date = EXCLUDED.write_date
+     WHERE (%(figure_names)s) IS DISTINCT FROM (%(excluded_names)s)
+ RETURNING f.id, f.partner_id, f.xmax = 0 AS inserted
+),
+emptied AS (
+    UPDATE customer_segmentation_figure f
+       SET %(empty)s,
+           rfm_recency_score = NULL, rfm_frequency_score = NULL,
+           rfm_monetary_score = NULL,
+           write_uid = %(uid)s, write_date = %(now)s
+      FROM customer c
+     WHERE f.partner_id = c.id AND f.company_id = %(company)s
+       AND %(bounds)s
+       AND NOT EXISTS (SELECT 1 FROM agg a WHERE a.customer_id = c.id)
+       AND (f.last_order_date IS NOT NULL OR f.pending
+            OR f.rfm_monetary <> 0)
+ RETURNING f.id
+),
+pointed AS (
+    -- the contact shows its new row in this company
+    UPDATE res_partner p
+       SET segmentation_figure_id =
+           COALESCE(p.segmentation_figure_id, '{}'::jsonb)
+           || jsonb_build_object(%(company_key)s, u.id)
+      FROM upserted u
+     WHERE u.inserted AND p.id = u.partner_id
+)
+SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM emptied)
+"""
 
 
 class CustomerSegmentationFigure(models.Model):
@@ -58,6 +180,44 @@ class CustomerSegmentationFigure(models.Model):
         help="Something not bought yet that makes a prospect: an open "
         "quotation, an open opportunity (with CRM), an order not invoiced yet "
         "when invoices are the purchases, or a purchase dated later.",
+    )
+    # The purchase model's summary of the customer (see
+    # customer.segmentation.purchase.model): purchase days, not orders.
+    purchase_days = fields.Integer(
+        readonly=True, help="Distinct days with a purchase, whole history."
+    )
+    repeat_spend = fields.Monetary(
+        string="Spend per Repeat Purchase Day",
+        currency_field="currency_id",
+        readonly=True,
+        help="Mean amount of the purchase days after the first one.",
+    )
+    holdout_calibration_days = fields.Integer(
+        readonly=True, help="Purchase days up to the start of the holdout period."
+    )
+    holdout_calibration_last_date = fields.Date(
+        readonly=True, help="Last purchase up to the start of the holdout period."
+    )
+    holdout_purchase_days = fields.Integer(
+        readonly=True, help="Purchase days within the holdout period."
+    )
+    model_alive_probability = fields.Float(
+        string="Probability Active", readonly=True, aggregator="avg"
+    )
+    model_expected_purchases = fields.Float(
+        string="Expected Purchases (90 days)", readonly=True
+    )
+    model_expected_value = fields.Monetary(
+        string="Expected Value (12 months)", currency_field="currency_id", readonly=True
+    )
+    model_alive_band = fields.Selection(
+        ALIVE_BANDS, string="Probability Active Band", readonly=True
+    )
+    model_purchases_band = fields.Selection(
+        PURCHASES_BANDS, string="Expected Purchases Band", readonly=True
+    )
+    model_value_band = fields.Selection(
+        VALUE_BANDS, string="Expected Value Band", readonly=True
     )
     segmentation_last_interaction = fields.Date(
         string="Last Interaction", readonly=True
@@ -106,110 +266,62 @@ class CustomerSegmentationFigure(models.Model):
     def _refresh(self, company, day, params, scope):
         """Write the purchase figures of the customers of ``scope`` in
         ``company`` as of ``day``: dates of the first and last purchase,
-        purchases and amount in the look-back window, and whether something
-        is pending (a prospect signal). A customer gets its row when it first
-        has something; a row whose purchases are gone is emptied, not
-        deleted (it keeps the company's churn and pool state). Rows whose
-        figures did not change are not written.
+        purchases and amount in the look-back window, whether something is
+        pending (a prospect signal), and the purchase model's summary
+        (purchase days, spend per repeat day, holdout figures). A customer
+        gets its row when it first has something; a row whose purchases are
+        gone is emptied, not deleted (it keeps the company's churn and pool
+        state). Rows whose figures did not change are not written.
 
         :param scope: a ``Scope`` of the pipeline
         :return: number of rows written
         """
-        Purchase = self.env["customer.segmentation.purchase"]
-        window_start = day - datetime.timedelta(days=params["lookback_days"])
         self.env.flush_all()
-        figures = SQL(", ").join(SQL.identifier(name) for name in PURCHASE_FIGURES)
-        rows = self.env.execute_query(
-            SQL(
-                """
-            WITH agg AS (
-                SELECT customer_id,
-                       min(date) FILTER (WHERE purchase) AS first_order_date,
-                       max(date) FILTER (WHERE purchase) AS last_order_date,
-                       count(*) FILTER (WHERE purchase AND date >= %(window)s)
-                           AS rfm_frequency,
-                       COALESCE(sum(amount) FILTER (WHERE date >= %(window)s), 0)
-                           AS rfm_monetary,
-                       bool_or(pending) AS pending
-                  FROM (%(orders)s) o
-              GROUP BY customer_id
-            ),
-            customer AS (%(customers)s),
-            wanted AS (
-                SELECT c.id AS partner_id, a.customer_id IS NOT NULL AS present,
-                       a.first_order_date, a.last_order_date,
-                       COALESCE(a.rfm_frequency, 0) AS rfm_frequency,
-                       COALESCE(a.rfm_monetary, 0) AS rfm_monetary,
-                       COALESCE(a.pending, false) AS pending
-                  FROM customer c
-                  LEFT JOIN agg a ON a.customer_id = c.id
-            ),
-            upserted AS (
-                INSERT INTO customer_segmentation_figure AS f (
-                       partner_id, company_id, %(figures)s,
-                       create_uid, create_date, write_uid, write_date)
-                SELECT w.partner_id, %(company)s, w.first_order_date,
-                       w.last_order_date, w.rfm_frequency, w.rfm_monetary,
-                       w.pending, %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM wanted w
-                 WHERE w.present
-                ON CONFLICT (partner_id, company_id) DO UPDATE
-                   SET first_order_date = EXCLUDED.first_order_date,
-                       last_order_date = EXCLUDED.last_order_date,
-                       rfm_frequency = EXCLUDED.rfm_frequency,
-                       rfm_monetary = EXCLUDED.rfm_monetary,
-                       pending = EXCLUDED.pending,
-                       write_uid = EXCLUDED.write_uid,
-                       write_date = EXCLUDED.write_date
-                 WHERE (f.first_order_date, f.last_order_date, f.rfm_frequency,
-                        f.rfm_monetary, f.pending)
-                       IS DISTINCT FROM
-                       (EXCLUDED.first_order_date, EXCLUDED.last_order_date,
-                        EXCLUDED.rfm_frequency, EXCLUDED.rfm_monetary,
-                        EXCLUDED.pending)
-             RETURNING f.id, f.partner_id, f.xmax = 0 AS inserted
-            ),
-            emptied AS (
-                UPDATE customer_segmentation_figure f
-                   SET first_order_date = NULL, last_order_date = NULL,
-                       rfm_frequency = 0, rfm_monetary = 0, pending = false,
-                       rfm_recency_score = NULL, rfm_frequency_score = NULL,
-                       rfm_monetary_score = NULL,
-                       write_uid = %(uid)s, write_date = %(now)s
-                  FROM wanted w
-                 WHERE NOT w.present AND f.partner_id = w.partner_id
-                   AND f.company_id = %(company)s AND %(bounds)s
-                   AND (f.last_order_date IS NOT NULL OR f.pending
-                        OR f.rfm_monetary <> 0)
-             RETURNING f.id
-            ),
-            pointed AS (
-                -- the contact shows its new row in this company
-                UPDATE res_partner p
-                   SET segmentation_figure_id =
-                       COALESCE(p.segmentation_figure_id, '{}'::jsonb)
-                       || jsonb_build_object(%(company_key)s, u.id)
-                  FROM upserted u
-                 WHERE u.inserted AND p.id = u.partner_id
-            )
-            SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM emptied)
-                """,
-                window=window_start,
-                orders=Purchase._query_orders(
-                    company, day, customers=scope.customer_ids_sql()
-                ),
-                customers=scope.customers_sql(),
-                bounds=scope.bounds_sql(SQL("f.partner_id")),
-                figures=figures,
-                company=company.id,
-                company_key=str(company.id),
-                uid=self.env.uid,
-                now=SQL("(now() AT TIME ZONE 'UTC')"),
-            )
-        )
+        rows = self.env.execute_query(self._refresh_query(company, day, params, scope))
         self.invalidate_model()
         self.env["res.partner"].invalidate_model()
         return rows[0][0]
+
+    @api.model
+    def _refresh_query(self, company, day, params, scope):
+        """The statement of ``_refresh`` (``REFRESH_SQL``) with its values."""
+        window_start = day - datetime.timedelta(days=params["lookback_days"])
+        # the holdout period is the last N days: after day - N, up to day
+        calibration_end = day - datetime.timedelta(days=params["model_holdout_days"])
+
+        def names(prefix=""):
+            return SQL(", ").join(
+                SQL("%s%s", SQL(prefix), SQL.identifier(name))
+                for name in PURCHASE_FIGURES
+            )
+
+        return SQL(
+            REFRESH_SQL,
+            window=window_start,
+            calibration_end=calibration_end,
+            orders=self.env["customer.segmentation.purchase"]._query_orders(
+                company, day, customers=scope.customer_ids_sql()
+            ),
+            customers=scope.customers_sql(),
+            bounds=scope.bounds_sql(SQL("f.partner_id")),
+            agg_names=names("a."),
+            names=names(),
+            wanted_names=names("w."),
+            figure_names=names("f."),
+            excluded_names=names("EXCLUDED."),
+            updates=SQL(", ").join(
+                SQL("%s = EXCLUDED.%s", SQL.identifier(n), SQL.identifier(n))
+                for n in PURCHASE_FIGURES
+            ),
+            empty=SQL(", ").join(
+                SQL("%s = %s", SQL.identifier(n), value)
+                for n, value in EMPTY_FIGURES.items()
+            ),
+            company=company.id,
+            company_key=str(company.id),
+            uid=self.env.uid,
+            now=SQL("(now() AT TIME ZONE 'UTC')"),
+        )
 
     @api.model
     def _ensure(self, company, partner_ids):
@@ -258,6 +370,25 @@ class CustomerSegmentationFigure(models.Model):
         self.env["res.partner"].invalidate_model()
         return dict(rows)
 
+    @api.model
+    def _churn_warning_domain(self, params):
+        """Rows whose customer gets the churn warning with the company's
+        settings ``params``: where the purchase model scored it, a
+        probability of being still active below the threshold, else a churn
+        risk from the usual gap reaching its threshold; unless dismissed.
+        The one definition, for the contact's flag, its search and the
+        early-warning activities."""
+        return [
+            ("churn_dismissed", "!=", True),
+            "|",
+            "&",
+            ("model_alive_band", "!=", False),
+            ("model_alive_probability", "<", params["churn_alive_threshold"]),
+            "&",
+            ("model_alive_band", "=", False),
+            ("churn_risk_score", ">=", params["churn_risk_threshold"]),
+        ]
+
     # ------------------------------------------------------------------
     # Scores: the company's population thresholds
     # ------------------------------------------------------------------
@@ -272,7 +403,9 @@ class CustomerSegmentationFigure(models.Model):
         breakpoint is the largest value that gets it, so the score of ``x`` is
         the smallest score whose breakpoint is at least ``x``. The quantile
         cut-offs are the amounts at the last high and medium ranks: ties with
-        them share the better tier.
+        them share the better tier. ``averages`` holds the mean last purchase
+        day (days since ``RFM_EPOCH``), frequency and monetary value, for the
+        R x F x M classes.
 
         :return: JSON-serialisable dict of thresholds (values as text)
         """
@@ -312,8 +445,18 @@ class CustomerSegmentationFigure(models.Model):
             SELECT 'medium', 0, max(monetary)::text FROM ranked
              WHERE m_rank = ceil(round(%(medium_share)s::numeric * total, 9))
             UNION ALL
+            SELECT 'average_' || kind, 0, value FROM (
+                SELECT avg(last_date - %(epoch)s::date)::text AS last_day,
+                       avg(frequency)::text AS frequency,
+                       avg(monetary)::text AS monetary
+                  FROM purchase
+            ) a CROSS JOIN LATERAL (VALUES ('last_day', a.last_day),
+                                           ('frequency', a.frequency),
+                                           ('monetary', a.monetary)) v(kind, value)
+            UNION ALL
             SELECT 'total', count(*), NULL FROM purchase
                 """,
+                epoch=RFM_EPOCH,
                 company=company.id,
                 high_share=str(params["value_high_share"]),
                 medium_share=str(
@@ -328,10 +471,13 @@ class CustomerSegmentationFigure(models.Model):
             "monetary_breaks": [],
             "high_cutoff": None,
             "medium_cutoff": None,
+            "averages": {},
         }
         for kind, score, value in rows:
             if kind == "total":
                 stats["total"] = score
+            elif kind.startswith("average_"):
+                stats["averages"][kind[len("average_") :]] = value
             elif kind in ("high", "medium"):
                 stats[f"{kind}_cutoff"] = value
             else:

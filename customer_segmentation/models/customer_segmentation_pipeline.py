@@ -45,6 +45,23 @@ class Scope(NamedTuple):
             "SELECT c.id FROM res_partner c WHERE %s", SQL(" AND ").join(conditions)
         )
 
+    def narrowing_sql(self, column):
+        """SQL condition keeping the values of ``column`` (partner ids) of
+        the scope's ids or id range, TRUE for the whole scope: with it, an
+        index narrows a large table to a batch before ``customers_sql``
+        filters it (else PostgreSQL scans the whole table for each batch)."""
+        if self.customer_ids is not None:
+            return SQL("%s = ANY(%s)", column, list(self.customer_ids))
+        if self.id_range is not None:
+            return SQL(
+                "%s > %s AND %s <= %s",
+                column,
+                self.id_range[0],
+                column,
+                self.id_range[1],
+            )
+        return SQL("TRUE")
+
     def customer_ids_sql(self):
         """``customers_sql``, or None when the scope is every customer (a
         source then reads all the company's documents)."""
@@ -130,14 +147,16 @@ class CustomerSegmentationPipeline(models.AbstractModel):
 
     @api.model
     def _classify(self, scope, day, params, stats, run=None, cause="rule", ended=()):
-        """Stages 2 to 4 for ``scope``, whose figures are up to date: scores,
-        segments and reasons by rule, pins, then the changes written.
+        """Stages 2 to 4 for ``scope``, whose figures are up to date: the
+        purchase model's scores, the RFM scores, segments and reasons by
+        rule, pins, then the changes written.
 
         :param stats: the company's population thresholds
         :param cause: history cause of the rules' changes
         :param ended: ``{(partner_id, dimension)}`` whose pin just ended
         :return: ``{dimension code: customers changed}``
         """
+        self.env["customer.segmentation.purchase.model"]._score(scope, day, stats)
         rules = self.env["customer.segmentation.rule"]._rules(
             scope.company, params, stats
         )
@@ -249,6 +268,8 @@ class CustomerSegmentationPipeline(models.AbstractModel):
                    COALESCE(f.rfm_frequency, 0) AS frequency,
                    COALESCE(f.rfm_monetary, 0) AS monetary,
                    COALESCE(f.pending, false) AS pending,
+                   f.model_alive_probability AS alive,
+                   f.model_expected_value AS expected_value,
                    %(day)s::date - f.first_order_date AS age_days,
                    %(day)s::date - f.last_order_date AS recency_days,
                    pc.code AS country_code, ps.code AS state_code,

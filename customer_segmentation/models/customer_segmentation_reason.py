@@ -30,6 +30,13 @@ REASONS = {
         ),
         ("amount", "high", "medium"),
     ),
+    "value_expected": Reason(
+        _lt(
+            "expected value over the next 12 months %(amount)s; high value from "
+            "%(high)s, medium from %(medium)s"
+        ),
+        ("amount", "high", "medium"),
+    ),
     # lifecycle stage
     "lifecycle_none": Reason(_lt("no purchase, open quotation or opportunity")),
     "lifecycle_prospect": Reason(
@@ -60,6 +67,32 @@ REASONS = {
             "recency score %(r)s (last purchase %(recency)s days ago), frequency "
             "score %(f)s (%(purchases)s purchases), monetary score %(m)s"
         )
+    ),
+    "rfm_classes": Reason(
+        _lt(
+            "last purchase %(recency)s days ago (average %(average_recency)s), "
+            "%(purchases)s purchases (average %(average_purchases)s), "
+            "%(amount)s bought (average %(average_amount)s)"
+        ),
+        ("amount", "average_amount"),
+    ),
+    # purchase model (customer.segmentation.purchase.model)
+    "model_repeat": Reason(
+        _lt(
+            "orders about every %(gap)s days, silent for %(silent)s days: "
+            "%(alive)s%% likely still active; %(purchases)s purchases expected "
+            "in the next 90 days, expected value next year %(value)s"
+        ),
+        ("value",),
+    ),
+    "model_single": Reason(
+        _lt(
+            "one purchase day, %(silent)s days ago: the model judges whether a "
+            "customer is lost only after a second purchase day; %(purchases)s "
+            "purchases expected in the next 90 days, expected value next year "
+            "%(value)s"
+        ),
+        ("value",),
     ),
     # geography, business scale, job level, custom dimensions, needs
     "geo_no_country": Reason(_lt("no country in the address")),

@@ -14,12 +14,25 @@ from odoo import api, models
 from odoo.tools import SQL
 
 from .customer_segment_dimension import SHIPPED_FIELDS
+from .customer_segmentation_figure import RFM_EPOCH
 
 # The dimensions each company classifies on its own (company-dependent
 # partner fields); the others are the same in every company.
 COMPANY_DIMENSIONS = ("value", "lifecycle", "rfm", "geo", "scale")
 # Classified on the commercial entity, which its contacts follow (copies).
 ENTITY_DIMENSIONS = ("value", "lifecycle", "rfm", "scale")
+# The eight R x F x M classes by (recency, frequency, monetary above the
+# average), in the order of their index r * 4 + f * 2 + m.
+RFM8_CODES = (
+    "general_winback",
+    "important_winback",
+    "general_retention",
+    "important_retention",
+    "general_development",
+    "important_development",
+    "general_value",
+    "important_value",
+)
 
 
 class Rule(NamedTuple):
@@ -80,11 +93,22 @@ class CustomerSegmentationRule(models.AbstractModel):
         """``{dimension code: Rule}`` of every dimension classified by rules,
         for ``company`` with its settings and thresholds."""
         segments = self._segment_ids()
-        value_cutoffs = self._value_cutoffs(params, stats)
+        if params["value_basis"] == "expected" and stats.get("model"):
+            value = self._rule_expected_value(
+                segments["value"], stats["model"]["value_cutoffs"]
+            )
+        else:
+            value = self._rule_value(
+                segments["value"], params, self._value_cutoffs(params, stats)
+            )
+        if params["rfm_preset"] == "rfm8":
+            rfm = self._rule_rfm8(segments["rfm8"], params, stats.get("averages", {}))
+        else:
+            rfm = self._rule_rfm(segments["rfm"], params)
         rules = {
-            "value": self._rule_value(segments["value"], params, value_cutoffs),
+            "value": value,
             "lifecycle": self._rule_lifecycle(segments["lifecycle"], params),
-            "rfm": self._rule_rfm(segments["rfm"], params),
+            "rfm": rfm,
             "geo": self._rule_geo(segments["geo"]),
             "scale": self._rule_scale(segments["scale"], params),
             "job_level": self._rule_job_level(segments["job_level"]),
@@ -159,6 +183,32 @@ class CustomerSegmentationRule(models.AbstractModel):
         )
 
     @api.model
+    def _rule_expected_value(self, segments, cutoffs):
+        """The purchase model's expected value over the next 12 months
+        against the company's cut-offs of expected value (the value tier
+        basis ``expected``, where the company has a fitted model)."""
+        high, medium = (_numeric(cutoff) for cutoff in cutoffs)
+        expected = _json(amount=SQL("x.expected_value"), high=high, medium=medium)
+        return _rule(
+            [
+                Case(SQL("x.last_date IS NULL"), None, "value_no_purchase", _json()),
+                Case(
+                    SQL("x.expected_value >= %s", high),
+                    segments.get("high"),
+                    "value_expected",
+                    expected,
+                ),
+                Case(
+                    SQL("x.expected_value >= %s", medium),
+                    segments.get("medium"),
+                    "value_expected",
+                    expected,
+                ),
+                Case(None, segments.get("low"), "value_expected", expected),
+            ]
+        )
+
+    @api.model
     def _rule_lifecycle(self, segments, params):
         """New, active, at risk or churned from the dates of the first and
         last purchase; a prospect has none but something pending."""
@@ -224,6 +274,54 @@ class CustomerSegmentationRule(models.AbstractModel):
                         f=SQL("x.f_score"),
                         purchases=SQL("x.frequency"),
                         m=SQL("x.m_score"),
+                    ),
+                ),
+            ]
+        )
+
+    @api.model
+    def _rule_rfm8(self, classes, params, averages):
+        """The R x F x M class: each of the last purchase, the purchases and
+        the amount in the window above or below the average of the company's
+        customers buying in the window."""
+        if not averages.get("last_day"):
+            return self._rule_rfm([None] * 25, params)
+        epoch = SQL("%s::date", RFM_EPOCH)
+        last_day = _numeric(averages["last_day"])
+        frequency = _numeric(averages["frequency"])
+        monetary = _numeric(averages["monetary"])
+        index = SQL(
+            """(CASE WHEN x.last_date - %s > %s THEN 4 ELSE 0 END
+              + CASE WHEN x.frequency > %s THEN 2 ELSE 0 END
+              + CASE WHEN x.monetary > %s THEN 1 ELSE 0 END + 1)""",
+            epoch,
+            last_day,
+            frequency,
+            monetary,
+        )
+        return _rule(
+            [
+                Case(
+                    SQL("x.r_score IS NULL"),
+                    None,
+                    "rfm_no_window",
+                    _json(window=params["lookback_days"]),
+                ),
+                Case(
+                    None,
+                    SQL("(%s::int[])[%s]", classes, index),
+                    "rfm_classes",
+                    _json(
+                        recency=SQL("x.recency_days"),
+                        average_recency=SQL(
+                            "round(x.recency_days + (x.last_date - %s) - %s)",
+                            epoch,
+                            last_day,
+                        ),
+                        purchases=SQL("x.frequency"),
+                        average_purchases=SQL("round(%s, 1)", frequency),
+                        amount=SQL("x.monetary"),
+                        average_amount=SQL("round(%s, 2)", monetary),
                     ),
                 ),
             ]
@@ -370,8 +468,9 @@ class CustomerSegmentationRule(models.AbstractModel):
     def _segment_ids(self):
         """Active segment ids: ``{code: id}`` for value, lifecycle, geo and
         scale, the RFM map as 25 cells (R-major, the first segment by
-        sequence winning a cell), and the job levels' keyword patterns in
-        priority order."""
+        sequence winning a cell), the eight R x F x M classes in the order of
+        ``RFM8_CODES``, and the job levels' keyword patterns in priority
+        order."""
         Segment = self.env["customer.segment"].sudo()
         segments = Segment.search(
             [
@@ -385,10 +484,15 @@ class CustomerSegmentationRule(models.AbstractModel):
         )
         result = {code: {} for code in ("value", "lifecycle", "geo", "scale")} | {
             "rfm": [None] * 25,
+            "rfm8": [None] * len(RFM8_CODES),
             "job_level": [],
         }
         for segment in segments:
-            if segment.dimension == "rfm":
+            if segment.dimension == "rfm" and segment.rfm_preset == "rfm8":
+                if segment.code in RFM8_CODES:
+                    index = RFM8_CODES.index(segment.code)
+                    result["rfm8"][index] = result["rfm8"][index] or segment.id
+            elif segment.dimension == "rfm":
                 _fill_cells(result["rfm"], segment)
             elif segment.dimension == "job_level":
                 pattern = _job_title_patterns(segment.job_title_keywords)

@@ -83,6 +83,31 @@ class CustomerSegmentationRun(models.Model):
         "level, needs set by rule and custom dimensions.",
     )
     details = fields.Text(string="Settings and Thresholds", compute="_compute_details")
+    # The purchase model fitted after the figures (time in days)
+    model_state = fields.Selection(
+        [("fitted", "Fitted"), ("none", "Not fitted")],
+        string="Purchase Model",
+        readonly=True,
+    )
+    model_message = fields.Text(string="Why No Model", readonly=True)
+    model_customers = fields.Integer(string="Customers Fitted", readonly=True)
+    model_repeat_buyers = fields.Integer(string="Repeat Buyers", readonly=True)
+    model_r = fields.Float(string="r", readonly=True)
+    model_alpha = fields.Float(string="alpha (days)", readonly=True)
+    model_a = fields.Float(string="a", readonly=True)
+    model_b = fields.Float(string="b", readonly=True)
+    model_log_likelihood = fields.Float(string="Log-likelihood", readonly=True)
+    model_p = fields.Float(string="p", readonly=True)
+    model_q = fields.Float(string="q", readonly=True)
+    model_gamma = fields.Float(string="gamma", readonly=True)
+    holdout_days = fields.Integer(string="Holdout (days)", readonly=True)
+    holdout_customers = fields.Integer(readonly=True)
+    holdout_predicted = fields.Float(string="Predicted Repeat Purchases", readonly=True)
+    holdout_actual = fields.Float(string="Actual Repeat Purchases", readonly=True)
+    holdout_error = fields.Float(
+        string="Mean Absolute Error per Customer", readonly=True
+    )
+    holdout_message = fields.Text(string="Holdout Check", readonly=True)
     log = fields.Text(
         readonly=True,
         help="What the run left out: confirmed orders skipped for want of an "
@@ -267,7 +292,18 @@ class CustomerSegmentationRun(models.Model):
             stats = self.env["customer.segmentation.figure"]._population_stats(
                 self.company_id, params
             )
-            self.write({"phase": "classify", "stats": stats, "last_customer_id": 0})
+            fitted = self.env["customer.segmentation.purchase.model"]._fit(
+                self.company_id, self.date, params
+            )
+            stats["model"] = fitted["parameters"]
+            self.write(
+                {
+                    "phase": "classify",
+                    "stats": stats,
+                    "last_customer_id": 0,
+                    **self._model_values(fitted),
+                }
+            )
             return
         Purchase = self.env["customer.segmentation.purchase"]
         # the overview's figures of the day, in the run's last transaction
@@ -281,6 +317,30 @@ class CustomerSegmentationRun(models.Model):
                 "log": Purchase._skipped_log(self.company_id, self.date),
             }
         )
+
+    @api.model
+    def _model_values(self, fitted):
+        """The run's fields of the purchase model ``fitted`` (see
+        ``customer.segmentation.purchase.model._fit``)."""
+        parameters = fitted["parameters"] or {}
+        holdout = fitted["holdout"] or {}
+        return {
+            "model_state": "fitted" if parameters else "none",
+            "model_message": fitted["message"],
+            "model_customers": fitted["customers"],
+            "model_repeat_buyers": fitted["repeat_buyers"],
+            **{
+                f"model_{name}": parameters.get(name, 0.0)
+                for name in ("r", "alpha", "a", "b", "log_likelihood")
+                + ("p", "q", "gamma")
+            },
+            "holdout_days": holdout.get("days", 0),
+            "holdout_customers": holdout.get("customers", 0),
+            "holdout_predicted": holdout.get("predicted", 0.0),
+            "holdout_actual": holdout.get("actual", 0.0),
+            "holdout_error": holdout.get("error", 0.0),
+            "holdout_message": holdout.get("message", False),
+        }
 
     def _add_counts(self, counts, upper, done):
         other = sum(
@@ -307,7 +367,14 @@ class CustomerSegmentationRun(models.Model):
 
     def _summary(self):
         self.ensure_one()
+        fitted = self.model_state == "fitted"
         return {
+            # the purchase model's parameters, time in days; False (XML-RPC
+            # has no None) when the company has no fitted model
+            **{
+                name: self[f"model_{name}"] if fitted else False
+                for name in ("r", "alpha", "a", "b")
+            },
             "run_id": self.id,
             "company_id": self.company_id.id,
             "customers": self.customers_done,

@@ -116,6 +116,43 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         help="Customers reaching this churn risk (1 to 100) get an early-warning "
         "activity for their account manager.",
     )
+    segmentation_churn_alive_threshold = fields.Float(
+        string="Churn Warning below P(alive)",
+        default=PARAMS["churn_alive_threshold"].default,
+        help="Where the company has a fitted purchase model, customers whose "
+        "probability of being still active is below this (0.3 = 30%) get the "
+        "churn warning; without a model, the churn risk threshold decides.",
+    )
+    segmentation_value_basis = fields.Selection(
+        [
+            ("spend", "Past spend"),
+            ("expected", "Expected value over the next 12 months"),
+        ],
+        string="Value Tier Basis",
+        default=PARAMS["value_basis"].default,
+        help="Rank value tiers by the amount bought in the look-back window, or "
+        "by the purchase model's expected value over the next 12 months (past "
+        "spend where the company has no fitted model).",
+    )
+    segmentation_rfm_preset = fields.Selection(
+        [
+            ("rf", "Ten recency x frequency segments"),
+            ("rfm8", "Eight R x F x M classes (above or below average)"),
+        ],
+        string="RFM Segments",
+        default=PARAMS["rfm_preset"].default,
+        help="The ten segments of the recency and frequency scores, or the "
+        "eight classes (重要价值客户 ... 一般挽留客户) of recency, frequency and "
+        "monetary value each above or below the average of the company's "
+        "customers buying in the look-back window.",
+    )
+    segmentation_model_holdout_days = fields.Integer(
+        string="Purchase Model Holdout (days)",
+        default=PARAMS["model_holdout_days"].default,
+        help="Each full recompute also fits the purchase model on the history "
+        "up to this many days ago and compares its prediction with the "
+        "purchases since, shown on the run.",
+    )
     segmentation_pool_enabled = fields.Boolean(
         string="Shared Customer Pool",
         default=PARAMS["pool_enabled"][1],

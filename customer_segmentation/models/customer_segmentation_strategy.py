@@ -784,9 +784,13 @@ class CustomerSegmentationStrategy(models.AbstractModel):
 
     def _schedule_churn_warnings(self, company, params, today, scope):
         """An early-warning activity for the account manager of each
-        customer whose churn risk reaches the threshold, unless dismissed or
-        one is open already; in the manager's language."""
+        customer with the churn warning (see ``_churn_warning_domain``),
+        unless one is open already; in the manager's language."""
         churn_type = self.env.ref(CHURN_TYPE)
+        Figure = self.env["customer.segmentation.figure"].sudo()
+        warned = Figure._search(
+            [("company_id", "=", company.id), *Figure._churn_warning_domain(params)]
+        ).subselect()
         rows = self.env.execute_query(
             SQL(
                 """
@@ -796,8 +800,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 ON f.partner_id = c.id AND f.company_id = %(company)s
               JOIN res_users u ON u.id = c.user_id AND u.active
              WHERE c.id IN (%(scope)s)
-               AND f.churn_risk_score >= %(threshold)s
-               AND NOT COALESCE(f.churn_dismissed, false)
+               AND f.id IN %(warned)s
                -- one warning per lapse: none again before a new purchase
                AND f.churn_warned_order_date IS DISTINCT FROM f.last_order_date
                AND NOT EXISTS (
@@ -808,7 +811,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 """,
                 company=company.id,
                 scope=scope,
-                threshold=params["churn_risk_threshold"],
+                warned=warned,
                 type=churn_type.id,
             )
         )
@@ -828,9 +831,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                     "user_id": user_id,
                     "activity_type_id": churn_type.id,
                     "date_deadline": today,
-                    "summary": partner.env._(
-                        "Churn risk %(risk)s/100", risk=partner.churn_risk_score
-                    ),
+                    "summary": partner.churn_signal,
                     "note": partner.churn_risk_explanation,
                 }
             )

@@ -12,6 +12,14 @@ SELECTIONS = {
         ("quantile", "Share of customers (quantile)"),
         ("fixed", "Fixed amounts"),
     ],
+    "value_basis": [
+        ("spend", "Past spend"),
+        ("expected", "Expected value over the next 12 months"),
+    ],
+    "rfm_preset": [
+        ("rf", "Ten recency x frequency segments"),
+        ("rfm8", "Eight R x F x M classes (above or below average)"),
+    ],
 }
 
 
@@ -51,6 +59,10 @@ class ResCompany(models.Model):
     segmentation_scale_medium_revenue = _setting("scale_medium_revenue")
     segmentation_churn_full_risk_ratio = _setting("churn_full_risk_ratio")
     segmentation_churn_risk_threshold = _setting("churn_risk_threshold")
+    segmentation_churn_alive_threshold = _setting("churn_alive_threshold")
+    segmentation_value_basis = _setting("value_basis")
+    segmentation_rfm_preset = _setting("rfm_preset")
+    segmentation_model_holdout_days = _setting("model_holdout_days")
     segmentation_pool_enabled = _setting("pool_enabled")
     segmentation_pool_grace_days = _setting("pool_grace_days")
     segmentation_pool_daily_claim_limit = _setting("pool_daily_claim_limit")

@@ -57,6 +57,14 @@ FIGURE_FIELDS = frozenset(
         "segmentation_pool_date",
         "segmentation_pricelist_id",
         "segmentation_previous_pricelist_id",
+        "purchase_days",
+        "repeat_spend",
+        "model_alive_probability",
+        "model_expected_purchases",
+        "model_expected_value",
+        "model_alive_band",
+        "model_purchases_band",
+        "model_value_band",
     )
 )
 FIGURE_PATH = "commercial_partner_id.segmentation_figure_id."
@@ -329,6 +337,70 @@ class ResPartner(models.Model):
         help="0 while the customer buys within its usual gap, rising to 100 when "
         "its last purchase is as old as the set number of usual gaps.",
     )
+    purchase_days = _figure(
+        fields.Integer,
+        "purchase_days",
+        string="Purchase Days",
+        help="Distinct days the customer bought on, whole history: the purchase "
+        "model counts purchase days, not orders.",
+    )
+    repeat_spend = _figure(
+        fields.Monetary,
+        "repeat_spend",
+        string="Spend per Repeat Purchase Day",
+        currency_field="segmentation_currency_id",
+    )
+    model_alive_probability = _figure(
+        fields.Float,
+        "model_alive_probability",
+        string="Probability Active",
+        aggregator="avg",
+        help="The purchase model's probability that the customer still buys "
+        "(0 to 1), from its purchase days and the company's fitted model; empty "
+        "where the company has no model.",
+    )
+    model_expected_purchases = _figure(
+        fields.Float,
+        "model_expected_purchases",
+        string="Expected Purchases (90 days)",
+        aggregator="sum",
+        help="Purchase days the model expects in the next 90 days.",
+    )
+    model_expected_value = _figure(
+        fields.Monetary,
+        "model_expected_value",
+        string="Expected Value (12 months)",
+        currency_field="segmentation_currency_id",
+        aggregator="sum",
+        help="Expected purchases in the next 12 months times the expected spend "
+        "per purchase day, in the company currency.",
+    )
+    model_alive_band = _figure(
+        fields.Selection, "model_alive_band", string="Probability Active Band"
+    )
+    model_purchases_band = _figure(
+        fields.Selection, "model_purchases_band", string="Expected Purchases Band"
+    )
+    model_value_band = _figure(
+        fields.Selection,
+        "model_value_band",
+        string="Expected Value Band",
+        help="The expected value against the company's value tier cut-offs of "
+        "expected value.",
+    )
+    model_explanation = fields.Char(
+        string="Purchase Model",
+        compute="_compute_model_explanation",
+        groups=SEGMENTATION_GROUP,
+        help="The purchase model's figures of the customer, in one sentence.",
+    )
+    churn_signal = fields.Char(
+        compute="_compute_churn_risk_explanation",
+        groups=SEGMENTATION_GROUP,
+        help="The one churn signal of the customer: its probability of being "
+        "still active where the company has a purchase model, else its churn "
+        "risk from the usual gap between orders.",
+    )
     churn_risk_explanation = fields.Char(
         string="Churn Risk Reason",
         compute="_compute_churn_risk_explanation",
@@ -339,8 +411,9 @@ class ResPartner(models.Model):
         compute="_compute_churn_alert",
         search="_search_churn_alert",
         groups=SEGMENTATION_GROUP,
-        help="The churn risk reaches the warning threshold of the settings and "
-        "nobody dismissed it.",
+        help="Where the company has a purchase model, the probability of being "
+        "still active is below the setting's threshold; otherwise the churn "
+        "risk reaches its threshold. Unless somebody dismissed it.",
     )
     churn_dismissed = _figure(
         fields.Boolean,
@@ -420,55 +493,80 @@ class ResPartner(models.Model):
         help="The figures and settings behind each segment of the customer.",
     )
 
-    @api.depends("churn_risk_score", "churn_dismissed")
+    @api.depends(
+        "churn_risk_score",
+        "churn_dismissed",
+        "model_alive_probability",
+        "model_alive_band",
+    )
     @api.depends_context("company")
     def _compute_churn_alert(self):
-        threshold = self._segmentation_churn_threshold()
+        domain = self.env["customer.segmentation.figure"]._churn_warning_domain(
+            self._segmentation_churn_params()
+        )
+        figures = self.sudo().commercial_partner_id.segmentation_figure_id
+        warned = figures.filtered_domain(domain)
         for partner in self:
-            partner.churn_alert = (
-                partner.churn_risk_score >= threshold and not partner.churn_dismissed
-            )
+            figure = partner.sudo().commercial_partner_id.segmentation_figure_id
+            partner.churn_alert = bool(figure) and figure in warned
 
     def _search_churn_alert(self, operator, value):
         """Partners whose customer has a warning in the current company; a
         customer without figures there has none."""
         if operator not in ("=", "!=") or not isinstance(value, bool):
             return NotImplemented
-        warned = (
-            self.env["customer.segmentation.figure"]
-            .sudo()
-            ._search(
-                [
-                    ("company_id", "=", self.env.company.id),
-                    ("churn_risk_score", ">=", self._segmentation_churn_threshold()),
-                    ("churn_dismissed", "!=", True),
-                ]
-            )
-            .subselect("partner_id")
-        )
+        Figure = self.env["customer.segmentation.figure"].sudo()
+        warned = Figure._search(
+            [
+                ("company_id", "=", self.env.company.id),
+                *Figure._churn_warning_domain(self._segmentation_churn_params()),
+            ]
+        ).subselect("partner_id")
         operator = "in" if (operator == "=") == value else "not in"
         return [("commercial_partner_id", operator, warned)]
 
     @api.model
-    def _segmentation_churn_threshold(self):
+    def _segmentation_churn_params(self):
         try:
-            return self._segmentation_params()["churn_risk_threshold"]
+            return self._segmentation_params()
         except UserError:
-            return PARAMS["churn_risk_threshold"].default
+            return {key: param.default for key, param in PARAMS.items()}
 
-    @api.depends("churn_risk_score", "churn_typical_gap_days", "last_order_date")
+    @api.depends(
+        "churn_risk_score",
+        "churn_typical_gap_days",
+        "last_order_date",
+        "model_alive_probability",
+    )
     @api.depends_context("lang", "company")
     def _compute_churn_risk_explanation(self):
+        """The one churn signal and why: the purchase model's probability of
+        being still active where the company has one, else the churn risk
+        from the usual gap."""
+        _ = self.env._
         today = _segmentation_today()
+        threshold = self._segmentation_churn_params()["churn_alive_threshold"]
         for partner in self:
+            if partner.model_alive_band:
+                alive = round(100 * partner.model_alive_probability)
+                partner.churn_signal = _("%(alive)s%% likely still active", alive=alive)
+                partner.churn_risk_explanation = _(
+                    "%(model)s. Churn warning below %(threshold)s%%.",
+                    model=partner.model_explanation,
+                    threshold=round(100 * threshold),
+                )
+                continue
+            partner.churn_signal = _(
+                "Churn risk %(risk)s/100", risk=partner.churn_risk_score
+            )
             gap = partner.churn_typical_gap_days
             if not gap or not partner.last_order_date:
-                partner.churn_risk_explanation = self.env._(
+                partner.churn_risk_explanation = _(
                     "Fewer than two purchase days: no usual gap to compare with."
                 )
                 continue
             recency = (today - partner.last_order_date).days
-            partner.churn_risk_explanation = self.env._(
+            partner.churn_risk_explanation = _(
                 "Usually buys every %(gap)s days; last purchase %(recency)s days "
                 "ago, %(ratio)s times the usual gap: risk %(risk)s/100.",
                 gap=gap,
@@ -476,6 +574,37 @@ class ResPartner(models.Model):
                 ratio=round(recency / gap, 1),
                 risk=partner.churn_risk_score,
             )
+
+    @api.depends(
+        "model_alive_probability",
+        "model_expected_purchases",
+        "model_expected_value",
+        "purchase_days",
+        "first_order_date",
+        "last_order_date",
+    )
+    @api.depends_context("lang", "company")
+    def _compute_model_explanation(self):
+        today = _segmentation_today()
+        currency = self.env.company.currency_id
+        for partner in self:
+            if not partner.model_alive_band or not partner.last_order_date:
+                partner.model_explanation = False
+                continue
+            repeat_days = partner.purchase_days - 1
+            span = (partner.last_order_date - partner.first_order_date).days
+            values = {
+                "silent": (today - partner.last_order_date).days,
+                "alive": round(100 * partner.model_alive_probability),
+                "purchases": round(partner.model_expected_purchases, 1),
+                "value": partner.model_expected_value,
+            }
+            if repeat_days > 0:
+                code = "model_repeat"
+                values["gap"] = round(span / repeat_days)
+            else:
+                code = "model_single"
+            partner.model_explanation = render_reason(self.env, code, values, currency)
 
     @api.depends_context("company")
     def _compute_segmentation_currency_id(self):
@@ -543,7 +672,41 @@ class ResPartner(models.Model):
             )
         if not lines:
             lines.append(_("No purchase and nothing pending: not classified."))
-        return lines
+        if self.model_explanation:
+            lines.append(
+                _("Purchase model: %(reason)s.", reason=self.model_explanation)
+            )
+        return lines + self._segmentation_explain_churn()
+
+    def _segmentation_explain_churn(self):
+        """A sentence saying why the churn warning and the lifecycle stage or
+        RFM segment seem to disagree, when they do."""
+        _ = self.env._
+        stage = self.segment_lifecycle_id
+        recent = stage.code in ("new", "active") or self.rfm_recency_score >= 4
+        if self.churn_alert and recent:
+            return [
+                _(
+                    "Churn warning although %(stage)s / %(rfm)s: the lifecycle "
+                    "stage and the RFM segment compare the last purchase with "
+                    "fixed periods and with the other customers, the warning "
+                    "compares the silence with this customer's own rhythm.",
+                    stage=stage.name or "-",
+                    rfm=self.segment_rfm_id.name or "-",
+                )
+            ]
+        if not self.churn_alert and stage.code in ("at_risk", "churned"):
+            return [
+                _(
+                    "No churn warning although %(stage)s: the lifecycle stage "
+                    "compares the last purchase with fixed periods, the warning "
+                    "compares the silence with this customer's own rhythm "
+                    "(%(signal)s).",
+                    stage=stage.name,
+                    signal=self.churn_signal,
+                )
+            ]
+        return []
 
     def _segmentation_explain_pins(self):
         """Sentences telling which segments are pinned, by whom and why."""
@@ -593,7 +756,15 @@ class ResPartner(models.Model):
         return self._segmentation_group_expand(segments, "lifecycle")
 
     def _read_group_segment_rfm_id(self, segments, domain):
-        return self._segmentation_group_expand(segments, "rfm")
+        # the columns of the company's RFM preset only
+        try:
+            preset = self._segmentation_params()["rfm_preset"]
+        except UserError:
+            preset = PARAMS["rfm_preset"].default
+        operator = "=" if preset == "rfm8" else "!="
+        return self._segmentation_group_expand(
+            segments, "rfm", [("rfm_preset", operator, "rfm8")]
+        )
 
     def _read_group_segment_geo_id(self, segments, domain):
         return self._segmentation_group_expand(segments, "geo")
@@ -615,11 +786,15 @@ class ResPartner(models.Model):
             order=segments._order,
         )
 
-    def _segmentation_group_expand(self, segments, dimension):
+    def _segmentation_group_expand(self, segments, dimension, domain=()):
         # Every segment of the dimension is a column, in segment order, even
         # when empty, so a kanban shows the whole ladder.
         return segments.search(
-            ["|", ("id", "in", segments.ids), ("dimension", "=", dimension)],
+            [
+                "|",
+                ("id", "in", segments.ids),
+                *expression.AND([[("dimension", "=", dimension)], list(domain)]),
+            ],
             order=segments._order,
         )
 

@@ -87,6 +87,22 @@ PARAMS = {
     "churn_risk_threshold": Param(
         "int", 50, _lt("Churn Warning Threshold"), Bound(1, 100)
     ),
+    # Where the company has a fitted purchase model, a customer less likely
+    # than this to be still active gets the churn warning instead.
+    "churn_alive_threshold": Param(
+        "float",
+        0.3,
+        _lt("Churn Warning below P(alive)"),
+        Bound(0, 1, low_open=True, high_open=True),
+    ),
+    "value_basis": Param(
+        "choice", "spend", _lt("Value Tier Basis"), choices=("spend", "expected")
+    ),
+    "rfm_preset": Param("choice", "rf", _lt("RFM Segments"), choices=("rf", "rfm8")),
+    # The purchase model's accuracy is checked on this many last days.
+    "model_holdout_days": Param(
+        "int", 180, _lt("Purchase Model Holdout (days)"), Bound(1, MAX_DAYS)
+    ),
     "pool_enabled": Param("bool", False, _lt("Shared Customer Pool")),
     "pool_grace_days": Param(
         "int", 15, _lt("Pool Grace Period (days)"), Bound(0, MAX_DAYS)

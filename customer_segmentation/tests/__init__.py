@@ -35,3 +35,6 @@ from . import test_concurrency
 from . import test_reasons_language
 from . import test_invoice_source
 from . import test_overview
+from . import test_purchase_model
+from . import test_model_cdnow
+from . import test_model_engine

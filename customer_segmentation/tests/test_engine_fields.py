@@ -31,6 +31,14 @@ ENGINE_VALUES = {
     "segmentation_tag_ids": [Command.clear()],
     "segmentation_pricelist_id": False,
     "segmentation_previous_pricelist_id": False,
+    "purchase_days": 5,
+    "repeat_spend": 10.0,
+    "model_alive_probability": 0.5,
+    "model_expected_purchases": 1.0,
+    "model_expected_value": 100.0,
+    "model_alive_band": "high",
+    "model_purchases_band": "some",
+    "model_value_band": "high",
 }
 SEGMENT_OF = {
     "segment_value_id": ("value", "high"),

@@ -4,6 +4,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged, users
 from odoo.tools import mute_logger
 
+from ..models.customer_segmentation_rule import RFM8_CODES
 from .common import SegmentationCase, days_ago
 
 # The RFM map of the specification: code -> (R from, R to, F from, F to).
@@ -22,7 +23,8 @@ RFM_MAP = {
 SEGMENT_CODES = {
     "value": ("high", "medium", "low"),
     "lifecycle": ("prospect", "new", "active", "at_risk", "churned"),
-    "rfm": tuple(RFM_MAP),
+    # the ten R x F segments and the eight R x F x M classes
+    "rfm": (*RFM_MAP, *RFM8_CODES),
 }
 
 

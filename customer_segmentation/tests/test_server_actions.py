@@ -103,7 +103,9 @@ class TestRecomputeMethods(SegmentationCase):
         self.customer.write({"segment_value_id": False, "segment_lifecycle_id": False})
         summary = self._recompute_all()
         self.assertEqual(
-            set(summary), {"run_id", "company_id", "customers", "written", "changes"}
+            set(summary),
+            {"run_id", "company_id", "customers", "written", "changes"}
+            | {"r", "alpha", "a", "b"},
         )
         self.assertEqual(
             self.env["customer.segmentation.run"].browse(summary["run_id"]).state,

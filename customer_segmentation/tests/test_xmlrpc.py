@@ -153,8 +153,12 @@ class TestXmlRpc(SegmentationMixin, HttpCase):
         self.new_customer.write({"segment_value_id": False})
         summary = execute_kw("res.partner", "recompute_all_segments", [])
         self.assertEqual(
-            set(summary), {"run_id", "company_id", "customers", "written", "changes"}
+            set(summary),
+            {"run_id", "company_id", "customers", "written", "changes"}
+            | {"r", "alpha", "a", "b"},
         )
+        # two customers: too few repeat buyers for a purchase model
+        self.assertEqual([summary[k] for k in ("r", "alpha", "a", "b")], [False] * 4)
         run = self.env["customer.segmentation.run"].browse(summary["run_id"])
         self.assertRecordValues(run, [{"trigger": "manual", "state": "done"}])
         self.assertEqual(summary["customers"], self._commercial_partner_count())

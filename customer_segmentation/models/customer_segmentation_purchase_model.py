@@ -1,0 +1,364 @@
+"""The purchase model of each company: figures -> model -> scores.
+
+Between the figures and the segments, a full recompute fits two published
+models to the company's own customers (``tools/purchase_model.py``): BG/NBD
+for the purchases (one per distinct purchase day, time in days) and
+Gamma-Gamma for the spend per repeat purchase day. The fitted parameters are
+kept on the run (``customer.segmentation.run``), with a holdout check; every
+classification then scores its customers with the latest ones: probability
+of being still active, expected purchases in the next 90 days, expected value
+over the next 12 months.
+"""
+
+import datetime
+import math
+
+import numpy as np
+
+from odoo import api, models
+from odoo.tools import SQL
+
+from ..tools import purchase_model as pm
+
+# Fewer customers with a repeat purchase day than this: no model.
+MIN_REPEAT_BUYERS = 20
+PURCHASES_HORIZON_DAYS = 90
+VALUE_HORIZON_DAYS = 365
+# Lower bounds of the bands (customer.segmentation.figure's selections).
+ALIVE_BAND_LIMITS = ((0.7, "high"), (0.3, "medium"), (0.0, "low"))
+PURCHASES_BAND_LIMITS = ((2.0, "many"), (0.5, "some"), (0.0, "none"))
+# Columns of a customer's summary, read for the fit.
+SUMMARY_COLUMNS = 8
+# The model's figures of a customer, in the order _write_scores writes them.
+SCORE_COLUMNS = (
+    "alive",
+    "purchases",
+    "value",
+    "alive_band",
+    "purchases_band",
+    "value_band",
+)
+
+
+class CustomerSegmentationPurchaseModel(models.AbstractModel):
+    _name = "customer.segmentation.purchase.model"
+    _description = "Customer Segmentation Purchase Model"
+
+    # ------------------------------------------------------------------
+    # Fit: once per full recompute, after the figures
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _fit(self, company, day, params):
+        """Fit the models on the figures of ``company``'s customers as of
+        ``day``, and check them on the holdout period.
+
+        :return: ``{'customers', 'repeat_buyers', 'message', 'parameters',
+            'holdout'}``: ``parameters`` is None (and ``message`` says why)
+            when the company has too few repeat buyers or the data do not
+            identify the model, else ``{'r', 'alpha', 'a', 'b', 'p', 'q',
+            'gamma', 'log_likelihood', 'spend_log_likelihood',
+            'value_cutoffs'}`` (alpha in days); ``holdout`` is a dict of
+            figures or a message
+        """
+        data = self._read_summaries(company, day, params)
+        x, t_x, T, spend = data[:, 0], data[:, 1], data[:, 2], data[:, 3]
+        result = {
+            "customers": len(x),
+            "repeat_buyers": int((x > 0).sum()),
+            "message": False,
+            "parameters": None,
+            "holdout": None,
+        }
+        try:
+            bgnbd, spend_fit = self._fit_models(x, t_x, T, spend)
+        except pm.PurchaseModelError as error:
+            result["message"] = self._no_model_message(result, error)
+            return result
+        parameters = {
+            "r": bgnbd.r,
+            "alpha": bgnbd.alpha,
+            "a": bgnbd.a,
+            "b": bgnbd.b,
+            "log_likelihood": bgnbd.log_likelihood,
+            "p": spend_fit.p,
+            "q": spend_fit.q,
+            "gamma": spend_fit.gamma,
+            "spend_log_likelihood": spend_fit.log_likelihood,
+        }
+        values = scores(parameters, x, t_x, T, spend)["value"]
+        parameters["value_cutoffs"] = self._value_cutoffs(values, params)
+        result["parameters"] = parameters
+        result["holdout"] = self._holdout(data, params["model_holdout_days"])
+        return result
+
+    @api.model
+    def _read_summaries(self, company, day, params):
+        """One row per customer of ``company`` with a purchase: x, t_x, T,
+        repeat spend, then the same up to the holdout period (x, t_x, T; x is
+        -1 for a customer whose first purchase is in it) and its purchase
+        days in the holdout period. Read as one text: a million customers
+        take megabytes, not Python objects. Every value is a number
+        (``concat_ws`` would skip a NULL and shift the columns)."""
+        calibration_end = day - datetime.timedelta(days=params["model_holdout_days"])
+        pipeline = self.env["customer.segmentation.pipeline"]
+        self.env["customer.segmentation.figure"].flush_model()
+        text = self.env.execute_query(
+            SQL(
+                """
+            SELECT string_agg(concat_ws(',',
+                       f.purchase_days - 1,
+                       f.last_order_date - f.first_order_date,
+                       %(day)s::date - f.first_order_date,
+                       COALESCE(f.repeat_spend, 0),
+                       COALESCE(f.holdout_calibration_days, 0) - 1,
+                       COALESCE(f.holdout_calibration_last_date
+                                - f.first_order_date, 0),
+                       GREATEST(%(calibration_end)s::date - f.first_order_date, 0),
+                       COALESCE(f.holdout_purchase_days, 0)), ',')
+              FROM customer_segmentation_figure f
+             WHERE f.company_id = %(company)s AND f.purchase_days > 0
+               AND f.partner_id IN (%(customers)s)
+                """,
+                day=day,
+                calibration_end=calibration_end,
+                company=company.id,
+                customers=pipeline._scope(company).customers_sql(),
+            )
+        )[0][0]
+        if not text:
+            return np.zeros((0, SUMMARY_COLUMNS))
+        return np.fromstring(text, sep=",").reshape(-1, SUMMARY_COLUMNS)
+
+    @api.model
+    def _fit_models(self, x, t_x, T, spend):
+        """``(BgNbdFit, GammaGammaFit)``; the spend model on the repeat
+        buyers whose repeat purchase days have a positive amount."""
+        bgnbd = pm.fit_bgnbd(x, t_x, T, min_repeat_buyers=MIN_REPEAT_BUYERS)
+        spending = (x > 0) & (spend > 0)
+        spend_fit = pm.fit_gamma_gamma(
+            x[spending], spend[spending], min_repeat_buyers=MIN_REPEAT_BUYERS
+        )
+        return bgnbd, spend_fit
+
+    @api.model
+    def _no_model_message(self, result, error):
+        if result["repeat_buyers"] < MIN_REPEAT_BUYERS:
+            return self.env._(
+                "No purchase model: %(count)s of %(customers)s customers bought "
+                "on more than one day, at least %(needed)s are needed to fit it. "
+                "Churn warnings use the usual gap between orders, value tiers "
+                "past spend.",
+                count=result["repeat_buyers"],
+                customers=result["customers"],
+                needed=MIN_REPEAT_BUYERS,
+            )
+        return self.env._(
+            "No purchase model: %(reason)s. Churn warnings use the usual gap "
+            "between orders, value tiers past spend.",
+            reason=str(error),
+        )
+
+    @api.model
+    def _value_cutoffs(self, values, params):
+        """``[high, medium]`` expected values of the value tiers, by the
+        company's method: the fixed amounts, or the expected value of the
+        customer at the high and medium shares' ranks, best first (ties
+        share the better tier), as ``_population_stats`` does for spend."""
+        if params["value_method"] == "fixed":
+            return [params["value_high_amount"], params["value_medium_amount"]]
+        ranked = np.sort(values)[::-1]
+
+        def at_share(share):
+            if not len(ranked):
+                return None
+            rank = math.ceil(round(share * len(ranked), 9))
+            return float(ranked[min(max(rank, 1), len(ranked)) - 1])
+
+        high = params["value_high_share"]
+        return [at_share(high), at_share(high + params["value_medium_share"])]
+
+    @api.model
+    def _holdout(self, data, days):
+        """Fit on the history before the last ``days`` days, predict the
+        repeat purchase days since, and compare with the actual ones.
+
+        :return: ``{'days', 'customers', 'predicted', 'actual', 'error'}``
+            (totals, and the mean absolute error per customer), or
+            ``{'days', 'message'}``
+        """
+        cohort = data[:, 4] >= 0
+        x, t_x, T = data[cohort, 4], data[cohort, 5], data[cohort, 6]
+        try:
+            fit = pm.fit_bgnbd(x, t_x, T, min_repeat_buyers=MIN_REPEAT_BUYERS)
+            check = pm.holdout_check(fit, x, t_x, T, days, data[cohort, 7])
+        except pm.PurchaseModelError as error:
+            return {
+                "days": days,
+                "message": self.env._(
+                    "No holdout check: the history before the last %(days)s "
+                    "days does not fit the model (%(reason)s).",
+                    days=days,
+                    reason=str(error),
+                ),
+            }
+        return {
+            "days": days,
+            "customers": check.customers,
+            "predicted": check.predicted_total,
+            "actual": check.actual_total,
+            "error": check.mean_absolute_error,
+        }
+
+    # ------------------------------------------------------------------
+    # Scores: every classification, on the figure rows
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _score(self, scope, day, stats):
+        """Write the model's figures of the customers of ``scope`` as of
+        ``day`` with the parameters of ``stats`` (the company's latest run);
+        without parameters, or without a purchase, they are emptied. One read
+        and one write per call; rows whose rounded figures did not change
+        are not written (most of a night's rows: see ``scores``).
+
+        :return: rows written
+        """
+        parameters = stats.get("model")
+        self.env["customer.segmentation.figure"].flush_model()
+        rows = self.env.execute_query(
+            SQL(
+                """
+            SELECT f.id, %(fitted)s AND COALESCE(f.purchase_days, 0) > 0,
+                   GREATEST(f.purchase_days - 1, 0),
+                   COALESCE(f.last_order_date - f.first_order_date, 0),
+                   COALESCE(%(day)s::date - f.first_order_date, 0),
+                   COALESCE(f.repeat_spend, 0)
+              FROM customer_segmentation_figure f
+             WHERE f.company_id = %(company)s AND %(narrowing)s
+               AND f.partner_id IN (%(customers)s)
+               AND (f.model_alive_band IS NOT NULL
+                    OR %(fitted)s AND f.purchase_days > 0)
+                """,
+                narrowing=scope.narrowing_sql(SQL("f.partner_id")),
+                fitted=parameters is not None,
+                day=day,
+                company=scope.company.id,
+                customers=scope.customers_sql(),
+            )
+        )
+        if not rows:
+            return 0
+        data = np.array(rows, dtype=float)
+        scored = data[:, 1] > 0
+        columns = {name: [None] * len(rows) for name in SCORE_COLUMNS}
+        if scored.any():
+            result = scores(parameters, *data[scored, 2:].T)
+            result["value_band"] = _value_bands(
+                result["value"], parameters["value_cutoffs"]
+            )
+            positions = np.flatnonzero(scored).tolist()
+            for name, values in result.items():
+                column = columns[name]
+                for index, value in zip(positions, values.tolist(), strict=True):
+                    column[index] = value
+        return self._write_scores(scope, data[:, 0].astype(int).tolist(), columns)
+
+    @api.model
+    def _write_scores(self, scope, ids, columns):
+        """Write ``{SCORE_COLUMNS name: [value per id]}`` on the figure rows
+        ``ids`` of ``scope``, where they differ."""
+        rows = self.env.execute_query(
+            SQL(
+                """
+            UPDATE customer_segmentation_figure f
+               SET model_alive_probability = s.alive,
+                   model_expected_purchases = s.purchases,
+                   model_expected_value = s.value,
+                   model_alive_band = s.alive_band,
+                   model_purchases_band = s.purchases_band,
+                   model_value_band = s.value_band
+              FROM unnest(%s::int[], %s::float8[], %s::float8[], %s::numeric[],
+                          %s::varchar[], %s::varchar[], %s::varchar[])
+                   AS s(id, alive, purchases, value, alive_band, purchases_band,
+                        value_band)
+             WHERE f.id = s.id AND f.company_id = %s AND %s
+               AND (f.model_alive_probability, f.model_expected_purchases,
+                    f.model_expected_value, f.model_alive_band,
+                    f.model_purchases_band, f.model_value_band)
+                   IS DISTINCT FROM
+                   (s.alive, s.purchases, s.value, s.alive_band,
+                    s.purchases_band, s.value_band)
+         RETURNING f.id
+                """,
+                ids,
+                *(columns[name] for name in SCORE_COLUMNS),
+                scope.company.id,
+                scope.narrowing_sql(SQL("f.partner_id")),
+            )
+        )
+        self.env["customer.segmentation.figure"].invalidate_model()
+        self.env["res.partner"].invalidate_model()
+        return len(rows)
+
+
+def scores(parameters, x, t_x, T, spend):
+    """The model's figures of customers (arrays of their summaries, time in
+    days) under ``parameters`` (see ``_fit``): ``{'alive', 'purchases',
+    'value', 'alive_band', 'purchases_band'}``. Rounded as they are shown
+    (probability to 1 %, purchases to 0.1, value to whole units of the
+    currency): a night then rewrites the customers whose shown figures
+    changed (about one in seven), not every customer, and the stored values
+    read back exactly as they were compared with the cut-offs."""
+    bgnbd = pm.BgNbdFit(
+        r=parameters["r"],
+        alpha=parameters["alpha"],
+        a=parameters["a"],
+        b=parameters["b"],
+        log_likelihood=parameters["log_likelihood"],
+        customers=0,
+        repeat_buyers=0,
+    )
+    spend_fit = pm.GammaGammaFit(
+        p=parameters["p"],
+        q=parameters["q"],
+        gamma=parameters["gamma"],
+        log_likelihood=parameters["spend_log_likelihood"],
+        customers=0,
+    )
+    alive = pm.probability_alive(bgnbd, x, t_x, T)
+    purchases = pm.expected_purchases(bgnbd, PURCHASES_HORIZON_DAYS, x, t_x, T)
+    # The expected value without discount (pm.expected_value); a repeat
+    # buyer whose repeat days cost nothing gets the population's spend.
+    spending = spend > 0
+    spend_per_purchase = pm.expected_spend(
+        spend_fit, np.where(spending, x, 0.0), np.where(spending, spend, 0.0)
+    )
+    value = (
+        pm.expected_purchases(bgnbd, VALUE_HORIZON_DAYS, x, t_x, T) * spend_per_purchase
+    )
+    alive, purchases = np.round(alive, 2), np.round(purchases, 1)
+    return {
+        "alive": alive,
+        "purchases": purchases,
+        "value": np.round(value),
+        "alive_band": _bands(alive, ALIVE_BAND_LIMITS),
+        "purchases_band": _bands(purchases, PURCHASES_BAND_LIMITS),
+    }
+
+
+def _value_bands(values, cutoffs):
+    """``high``, ``medium`` or ``low`` against the ``[high, medium]``
+    cut-offs of expected value (None: nobody reaches it)."""
+    high, medium = (np.inf if cutoff is None else cutoff for cutoff in cutoffs)
+    return np.where(values >= high, "high", np.where(values >= medium, "medium", "low"))
+
+
+def _bands(values, limits):
+    """The band of each value: the first of ``limits`` (lower bound, band),
+    highest first, that it reaches."""
+    return np.select(
+        [values >= low for low, _band in limits],
+        [band for _low, band in limits],
+        limits[-1][1],
+    )
