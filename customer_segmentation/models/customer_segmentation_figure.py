@@ -136,6 +136,55 @@ SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM emptied)
 """
 
 
+# The company's population thresholds in one statement: RFM score
+# breakpoints, the value tiers' quantile cut-offs and the averages of the
+# R x F x M classes (see CustomerSegmentationFigure._population_stats).
+POPULATION_SQL = """
+WITH purchase AS MATERIALIZED (
+    SELECT last_order_date AS last_date, rfm_frequency AS frequency,
+           rfm_monetary AS monetary
+      FROM customer_segmentation_figure
+     WHERE company_id = %(company)s AND rfm_frequency > 0
+),
+ranked AS (
+    SELECT last_date, frequency, monetary, total,
+           (5 * count(*) OVER (ORDER BY last_date) + total - 1)
+               / total AS r_score,
+           (5 * count(*) OVER (ORDER BY frequency) + total - 1)
+               / total AS f_score,
+           (5 * count(*) OVER (ORDER BY monetary) + total - 1)
+               / total AS m_score,
+           row_number() OVER (ORDER BY monetary DESC) AS m_rank
+      FROM (SELECT *, count(*) OVER () AS total FROM purchase) t
+)
+SELECT 'recency', r_score, max(last_date)::text
+  FROM ranked GROUP BY r_score
+UNION ALL
+SELECT 'frequency', f_score, max(frequency)::text
+  FROM ranked GROUP BY f_score
+UNION ALL
+SELECT 'monetary', m_score, max(monetary)::text
+  FROM ranked GROUP BY m_score
+UNION ALL
+SELECT 'high', 0, max(monetary)::text FROM ranked
+ WHERE m_rank = ceil(round(%(high_share)s::numeric * total, 9))
+UNION ALL
+SELECT 'medium', 0, max(monetary)::text FROM ranked
+ WHERE m_rank = ceil(round(%(medium_share)s::numeric * total, 9))
+UNION ALL
+SELECT 'average_' || kind, 0, value FROM (
+    SELECT avg(last_date - %(epoch)s::date)::text AS last_day,
+           avg(frequency)::text AS frequency,
+           avg(monetary)::text AS monetary
+      FROM purchase
+) a CROSS JOIN LATERAL (VALUES ('last_day', a.last_day),
+                               ('frequency', a.frequency),
+                               ('monetary', a.monetary)) v(kind, value)
+UNION ALL
+SELECT 'total', count(*), NULL FROM purchase
+"""
+
+
 class CustomerSegmentationFigure(models.Model):
     """What one company knows of one customer: its purchase figures and RFM
     scores, churn risk and warning, last interaction, and its place in the
@@ -412,50 +461,7 @@ class CustomerSegmentationFigure(models.Model):
         self.flush_model()
         rows = self.env.execute_query(
             SQL(
-                """
-            WITH purchase AS MATERIALIZED (
-                SELECT last_order_date AS last_date, rfm_frequency AS frequency,
-                       rfm_monetary AS monetary
-                  FROM customer_segmentation_figure
-                 WHERE company_id = %(company)s AND rfm_frequency > 0
-            ),
-            ranked AS (
-                SELECT last_date, frequency, monetary, total,
-                       (5 * count(*) OVER (ORDER BY last_date) + total - 1)
-                           / total AS r_score,
-                       (5 * count(*) OVER (ORDER BY frequency) + total - 1)
-                           / total AS f_score,
-                       (5 * count(*) OVER (ORDER BY monetary) + total - 1)
-                           / total AS m_score,
-                       row_number() OVER (ORDER BY monetary DESC) AS m_rank
-                  FROM (SELECT *, count(*) OVER () AS total FROM purchase) t
-            )
-            SELECT 'recency', r_score, max(last_date)::text
-              FROM ranked GROUP BY r_score
-            UNION ALL
-            SELECT 'frequency', f_score, max(frequency)::text
-              FROM ranked GROUP BY f_score
-            UNION ALL
-            SELECT 'monetary', m_score, max(monetary)::text
-              FROM ranked GROUP BY m_score
-            UNION ALL
-            SELECT 'high', 0, max(monetary)::text FROM ranked
-             WHERE m_rank = ceil(round(%(high_share)s::numeric * total, 9))
-            UNION ALL
-            SELECT 'medium', 0, max(monetary)::text FROM ranked
-             WHERE m_rank = ceil(round(%(medium_share)s::numeric * total, 9))
-            UNION ALL
-            SELECT 'average_' || kind, 0, value FROM (
-                SELECT avg(last_date - %(epoch)s::date)::text AS last_day,
-                       avg(frequency)::text AS frequency,
-                       avg(monetary)::text AS monetary
-                  FROM purchase
-            ) a CROSS JOIN LATERAL (VALUES ('last_day', a.last_day),
-                                           ('frequency', a.frequency),
-                                           ('monetary', a.monetary)) v(kind, value)
-            UNION ALL
-            SELECT 'total', count(*), NULL FROM purchase
-                """,
+                POPULATION_SQL,
                 epoch=RFM_EPOCH,
                 company=company.id,
                 high_share=str(params["value_high_share"]),
