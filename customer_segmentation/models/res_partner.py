@@ -844,9 +844,10 @@ class ResPartner(models.Model):
     # ------------------------------------------------------------------
 
     def init(self):
-        super().init()
+        res = super().init()
         for name in COMPANY_DEPENDENT_INDEXES:
             self.env.cr.execute(SQL("DROP INDEX IF EXISTS %s", SQL.identifier(name)))
+        return res
 
     @api.constrains(*PARTNER_LIMITS)
     def _check_segmentation_bounds(self):
