@@ -269,6 +269,9 @@ class CustomerSegmentationRun(models.Model):
             )
             self.write({"phase": "classify", "stats": stats, "last_customer_id": 0})
             return
+        # the staff performance figures are aggregated from the day's
+        # segments, in the run's last transaction
+        self.env["customer.segmentation.performance.report"]._refresh(self.company_id)
         Purchase = self.env["customer.segmentation.purchase"]
         self.write(
             {
