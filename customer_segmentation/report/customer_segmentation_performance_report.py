@@ -32,6 +32,10 @@ MEASURES = {
     "revenue": "COALESCE(sum(f.revenue), 0)",
 }
 
+# Measures of a state rather than events: they hold on the day of the last
+# refresh only, so that a period counts each customer or activity once.
+STATE_MEASURES = ("customer_count", "high_value_count", "followup_overdue_count")
+
 
 class CustomerSegmentationPerformanceReport(models.Model):
     """Staff performance (绩效考核): one row per day, salesperson, company and
@@ -39,12 +43,14 @@ class CustomerSegmentationPerformanceReport(models.Model):
 
     The rows are stored, not a view: the facts behind them (every customer,
     follow-up, segment change, pool claim and purchase) run into millions at
-    scale, so they are aggregated once per company by ``_refresh`` at the end
-    of each full recompute (the nightly job, or a manager's "recompute all"),
-    and a pivot reads a few thousand rows.
+    scale, so they are aggregated per company by ``_refresh`` at the end of
+    each full recompute (the nightly job, or a manager's "recompute all"), and
+    today's rows again every hour (``_cron_refresh_today``); a pivot reads a
+    few thousand rows.
 
-    Customers held and high-value customers held are those of the day of the
-    refresh, each customer once; the other figures are dated by their event.
+    Customers held, high-value customers held and follow-ups overdue are a
+    state, dated the day of the refresh, each customer or activity once; the
+    other figures are dated by their event.
     """
 
     _name = "customer.segmentation.performance.report"
@@ -56,8 +62,8 @@ class CustomerSegmentationPerformanceReport(models.Model):
     date = fields.Date(
         readonly=True,
         index=True,
-        help="Customers held: the day the figures were refreshed. Follow-ups: "
-        "done date, or deadline if still open. Movements: date of the change. "
+        help="Customers held and follow-ups overdue: the day the figures were "
+        "refreshed. Follow-ups done: done date. Movements: date of the change. "
         "Pool claims: date of the claim. Revenue: purchase date.",
     )
     user_id = fields.Many2one(
@@ -97,7 +103,8 @@ class CustomerSegmentationPerformanceReport(models.Model):
     followup_overdue_count = fields.Integer(
         string="Follow-ups Overdue",
         readonly=True,
-        help="Follow-ups still open past their deadline, dated by the deadline.",
+        help="Follow-ups still open past their deadline on the day the figures "
+        "were refreshed.",
     )
     upgrade_count = fields.Integer(
         string="Upgrades",
@@ -165,11 +172,20 @@ class CustomerSegmentationPerformanceReport(models.Model):
         return True
 
     @api.model
-    def _refresh(self, companies):
+    def _cron_refresh_today(self):
+        """Scheduled action: every company's rows of today, so that the
+        follow-ups, movements, claims and purchases of the day show within
+        the hour; earlier days are rebuilt by the next full recompute."""
+        self._refresh(self.env["res.company"].search([]), today_only=True)
+
+    @api.model
+    def _refresh(self, companies, today_only=False):
         """Replace the rows of ``companies`` by the aggregate of their facts
-        as of today: one DELETE and one INSERT per company."""
+        as of today, or only the rows dated today if ``today_only``: one
+        DELETE and one INSERT per company."""
         self.env.flush_all()
         today = _segmentation_today()
+        since = today if today_only else None
         columns = SQL(", ").join(SQL.identifier(name) for name in MEASURES)
         aggregates = SQL(", ").join(SQL(expression) for expression in MEASURES.values())
         for company in companies:
@@ -183,11 +199,14 @@ class CustomerSegmentationPerformanceReport(models.Model):
                     company.id,
                 )
             )
+            if since:
+                self._forget_states(company, since)
             self.env.execute_query(
                 SQL(
-                    "DELETE FROM %s WHERE company_id = %s",
+                    "DELETE FROM %s WHERE company_id = %s AND %s",
                     SQL.identifier(self._table),
                     company.id,
+                    SQL("date >= %s", since) if since else SQL("TRUE"),
                 )
             )
             self.env.execute_query(
@@ -206,27 +225,59 @@ class CustomerSegmentationPerformanceReport(models.Model):
                     company=company.id,
                     currency=company.currency_id.id,
                     aggregates=aggregates,
-                    facts=self._query_facts(company, today),
+                    facts=self._query_facts(company, today, since),
                 )
             )
         self.invalidate_model()
+
+    @api.model
+    def _forget_states(self, company, before):
+        """Zero the state measures of ``company``'s rows dated before
+        ``before`` (they were the state of an earlier refresh), and drop the
+        rows left without any figure."""
+        table = SQL.identifier(self._table)
+        self.env.execute_query(
+            SQL(
+                "UPDATE %s SET %s WHERE company_id = %s AND date < %s AND (%s)",
+                table,
+                SQL(", ").join(
+                    SQL("%s = 0", SQL.identifier(name)) for name in STATE_MEASURES
+                ),
+                company.id,
+                before,
+                SQL(" OR ").join(
+                    SQL("%s <> 0", SQL.identifier(name)) for name in STATE_MEASURES
+                ),
+            )
+        )
+        self.env.execute_query(
+            SQL(
+                "DELETE FROM %s WHERE company_id = %s AND date < %s AND %s",
+                table,
+                company.id,
+                before,
+                SQL(" AND ").join(
+                    SQL("%s = 0", SQL.identifier(name)) for name in MEASURES
+                ),
+            )
+        )
 
     # ------------------------------------------------------------------
     # Facts
     # ------------------------------------------------------------------
 
     @api.model
-    def _query_facts(self, company, today):
-        """Every fact of ``company`` up to ``today``, with the customer's
-        value tier: columns date, kind, user_id, partner_id, value_segment_id,
-        high_value and revenue."""
+    def _query_facts(self, company, today, since=None):
+        """Every fact of ``company`` up to ``today`` (from ``since`` if set),
+        with the customer's value tier: columns date, kind, user_id,
+        partner_id, value_segment_id, high_value and revenue."""
         facts = SQL(" UNION ALL ").join(
             [
                 self._query_held(company, today),
                 self._query_followups(company, today),
                 self._query_movements(company),
                 self._query_pool_claims(company),
-                self._query_revenue(company, today),
+                self._query_revenue(company, today, since),
             ]
         )
         return SQL(
@@ -240,10 +291,11 @@ class CustomerSegmentationPerformanceReport(models.Model):
               -- the highest value tier
               CROSS JOIN (SELECT max(rank) AS rank FROM customer_segment
                            WHERE dimension = 'value' AND active) top
-             WHERE f.user_id IS NOT NULL
+             WHERE f.user_id IS NOT NULL AND %(since)s
             """,
             facts=facts,
             company=str(company.id),
+            since=SQL("f.date >= %s", since) if since else SQL("TRUE"),
         )
 
     @api.model
@@ -276,10 +328,10 @@ class CustomerSegmentationPerformanceReport(models.Model):
     @api.model
     def _query_followups(self, company, today):
         """Follow-up activities on customers: done ones dated by their done
-        date, open ones only once past their deadline (overdue)."""
+        date, open ones past their deadline (overdue) dated today."""
         return SQL(
             """
-            SELECT CASE WHEN a.active THEN a.date_deadline ELSE a.date_done END,
+            SELECT CASE WHEN a.active THEN %(today)s::date ELSE a.date_done END,
                    CASE WHEN a.active THEN 'followup_overdue'
                         WHEN a.date_done <= a.date_deadline
                             THEN 'followup_on_time'
@@ -340,11 +392,11 @@ class CustomerSegmentationPerformanceReport(models.Model):
         )
 
     @api.model
-    def _query_revenue(self, company, today):
-        """Purchases up to today in the company currency, by their
-        salesperson."""
+    def _query_revenue(self, company, today, since=None):
+        """Purchases up to today (from ``since`` if set) in the company
+        currency, by their salesperson."""
         return SQL(
             "SELECT pu.date, 'revenue', pu.user_id, pu.customer_id, pu.amount"
             " FROM (%s) pu",
-            self.env["customer.segmentation.purchase"]._query(company, today),
+            self.env["customer.segmentation.purchase"]._query(company, today, since),
         )

@@ -312,7 +312,7 @@ class TestPerformanceReport(SegmentationMixin, TransactionCase):
             self._figures([], ["user_id"], followups),
             {("cs_perf_alice",): (2, 2, 1), ("cs_perf_bob",): (1, 1, 1)},
         )
-        # done ones dated by their done date, open ones by their deadline;
+        # done ones dated by their done date, overdue ones today (a state);
         # a follow-up on a contact counts for its company
         self.assertEqual(
             self._figures(
@@ -325,7 +325,7 @@ class TestPerformanceReport(SegmentationMixin, TransactionCase):
                 (self._day(15), "low"): (0, 1, 0),
                 (self._day(12), "high"): (1, 0, 0),
                 (self._day(10), "high"): (1, 0, 0),
-                (self._day(3), "low"): (0, 0, 1),
+                (self.today, "low"): (0, 0, 1),
             },
         )
 
@@ -441,6 +441,65 @@ class TestPerformanceReport(SegmentationMixin, TransactionCase):
         self.env["res.partner"].with_user(self.sales_manager).recompute_all_segments()
         self.assertEqual(
             self._figures([("user_id", "=", self.alice.id)], [], held), {(): (3,)}
+        )
+
+    def test_hourly_refresh_brings_today_up_to_date(self):
+        self._make_order(self.alice_small, 50.0, self._noon(0)).user_id = self.alice
+        # a purchase dated earlier waits for the night's full refresh
+        self._make_order(self.alice_big, 70.0, self._noon(10)).user_id = self.alice
+        self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", self.alice_small.id),
+                ("activity_type_id", "=", self.env.ref(CHURN_WARNING).id),
+            ]
+        ).action_done()
+        self.env.ref(
+            "customer_segmentation.ir_cron_refresh_performance"
+        ).method_direct_trigger()
+        measures = [
+            "customer_count:sum",
+            "followup_late_count:sum",
+            "followup_overdue_count:sum",
+            "revenue:sum",
+        ]
+        self.assertEqual(
+            self._figures(
+                [("user_id", "=", self.alice.id), ("date", ">=", self._day(10))],
+                ["date:day"],
+                measures,
+            ),
+            {
+                (self._day(10),): (0, 0, 0, 1000.0),
+                (self._day(5),): (0, 0, 0, 300.0),
+                (self._day(3),): (0, 0, 0, 100.0),
+                (self.today,): (2, 1, 0, 50.0),
+            },
+        )
+
+    def test_states_count_once_whatever_the_period(self):
+        """Customers held and follow-ups overdue are the state of the last
+        refresh: refreshed the next day, they move to that day (where the
+        follow-up due today is overdue too)."""
+        tomorrow = self.today + datetime.timedelta(days=1)
+        with freezegun.freeze_time(self._noon(-1)):
+            self.Report._cron_refresh_today()
+        states = [
+            "customer_count:sum",
+            "high_value_count:sum",
+            "followup_overdue_count:sum",
+        ]
+        self.assertEqual(
+            self._figures([], ["user_id", "date:day"], states),
+            {
+                ("cs_perf_alice", tomorrow): (2, 1, 2),
+                ("cs_perf_bob", tomorrow): (2, 1, 1),
+            },
+        )
+        # yesterday's events stay
+        self.assertEqual(
+            self._figures([], ["user_id"], ["pool_claim_count:sum"]),
+            {("cs_perf_alice",): (1,), ("cs_perf_bob",): (1,)},
         )
 
     def test_refresh_figures_on_demand_by_a_sales_manager(self):
