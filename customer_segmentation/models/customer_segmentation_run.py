@@ -305,6 +305,9 @@ class CustomerSegmentationRun(models.Model):
                 }
             )
             return
+        # the staff performance figures are aggregated from the day's
+        # segments, in the run's last transaction
+        self.env["customer.segmentation.performance.report"]._refresh(self.company_id)
         Purchase = self.env["customer.segmentation.purchase"]
         # the overview's figures of the day, in the run's last transaction
         self.env["customer.segmentation.snapshot"]._store(

@@ -1,1 +1,0 @@
-from . import customer_segmentation_performance_report
