@@ -166,19 +166,9 @@ class CustomerSegmentationRule(models.AbstractModel):
                     "value_no_window",
                     _json(window=window),
                 ),
-                Case(
-                    SQL("x.monetary >= %s", high),
-                    segments.get("high"),
-                    "value_spent",
-                    spent,
+                *_tiers(
+                    segments, SQL("x.monetary"), high, medium, "value_spent", spent
                 ),
-                Case(
-                    SQL("x.monetary >= %s", medium),
-                    segments.get("medium"),
-                    "value_spent",
-                    spent,
-                ),
-                Case(None, segments.get("low"), "value_spent", spent),
             ]
         )
 
@@ -192,19 +182,14 @@ class CustomerSegmentationRule(models.AbstractModel):
         return _rule(
             [
                 Case(SQL("x.last_date IS NULL"), None, "value_no_purchase", _json()),
-                Case(
-                    SQL("x.expected_value >= %s", high),
-                    segments.get("high"),
+                *_tiers(
+                    segments,
+                    SQL("x.expected_value"),
+                    high,
+                    medium,
                     "value_expected",
                     expected,
                 ),
-                Case(
-                    SQL("x.expected_value >= %s", medium),
-                    segments.get("medium"),
-                    "value_expected",
-                    expected,
-                ),
-                Case(None, segments.get("low"), "value_expected", expected),
             ]
         )
 
@@ -603,6 +588,16 @@ def _numeric(value):
     if value is None:
         return SQL("NULL::numeric")
     return SQL("%s::numeric", str(value))
+
+
+def _tiers(segments, measure, high, medium, code, values):
+    """The value tier cases of a ``measure`` against the ``high`` and
+    ``medium`` cut-offs, each with reason ``code`` and its ``values``."""
+    return [
+        Case(SQL("%s >= %s", measure, high), segments.get("high"), code, values),
+        Case(SQL("%s >= %s", measure, medium), segments.get("medium"), code, values),
+        Case(None, segments.get("low"), code, values),
+    ]
 
 
 def _regex_escape(text):
