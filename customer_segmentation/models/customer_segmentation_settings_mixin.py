@@ -2,7 +2,13 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from .arguments import checked_records
-from .segmentation_params import FIELD_PREFIX, PARAMS, parse_params, setting_problem
+from .segmentation_params import (
+    FIELD_PREFIX,
+    PARAMS,
+    SELECTIONS,
+    parse_params,
+    setting_problem,
+)
 
 SETTING_FIELDS = {FIELD_PREFIX + key: key for key in PARAMS}
 
@@ -17,10 +23,7 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
     _description = "Customer Segmentation Settings Fields"
 
     segmentation_purchase_source = fields.Selection(
-        [
-            ("sale", "Confirmed sale orders"),
-            ("invoice", "Posted customer invoices"),
-        ],
+        SELECTIONS["purchase_source"],
         string="Purchases",
         default=PARAMS["purchase_source"].default,
         help="What counts as a purchase: confirmed sale orders (dated by their "
@@ -51,10 +54,7 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         "at risk up to this many days, churned after.",
     )
     segmentation_value_method = fields.Selection(
-        [
-            ("quantile", "Share of customers (quantile)"),
-            ("fixed", "Fixed amounts"),
-        ],
+        SELECTIONS["value_method"],
         string="Value Tier Method",
         default=PARAMS["value_method"][1],
     )
@@ -124,10 +124,7 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         "churn warning; without a model, the churn risk threshold decides.",
     )
     segmentation_value_basis = fields.Selection(
-        [
-            ("spend", "Past spend"),
-            ("expected", "Expected value over the next 12 months"),
-        ],
+        SELECTIONS["value_basis"],
         string="Value Tier Basis",
         default=PARAMS["value_basis"].default,
         help="Rank value tiers by the amount bought in the look-back window, or "
@@ -135,10 +132,7 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         "spend where the company has no fitted model).",
     )
     segmentation_rfm_preset = fields.Selection(
-        [
-            ("rf", "Ten recency x frequency segments"),
-            ("rfm8", "Eight R x F x M classes (above or below average)"),
-        ],
+        SELECTIONS["rfm_preset"],
         string="RFM Segments",
         default=PARAMS["rfm_preset"].default,
         help="The ten segments of the recency and frequency scores, or the "

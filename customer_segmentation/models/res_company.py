@@ -1,26 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .segmentation_params import FIELD_PREFIX, PARAMS, parse_params
-
-SELECTIONS = {
-    "purchase_source": [
-        ("sale", "Confirmed sale orders"),
-        ("invoice", "Posted customer invoices"),
-    ],
-    "value_method": [
-        ("quantile", "Share of customers (quantile)"),
-        ("fixed", "Fixed amounts"),
-    ],
-    "value_basis": [
-        ("spend", "Past spend"),
-        ("expected", "Expected value over the next 12 months"),
-    ],
-    "rfm_preset": [
-        ("rf", "Ten recency x frequency segments"),
-        ("rfm8", "Eight R x F x M classes (above or below average)"),
-    ],
-}
+from .segmentation_params import FIELD_PREFIX, PARAMS, SELECTIONS, parse_params
 
 
 def _setting(key):

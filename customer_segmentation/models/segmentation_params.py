@@ -113,6 +113,28 @@ PARAMS = {
 }
 
 
+# The choices of the selection settings, for the company fields and the
+# settings forms.
+SELECTIONS = {
+    "purchase_source": [
+        ("sale", "Confirmed sale orders"),
+        ("invoice", "Posted customer invoices"),
+    ],
+    "value_method": [
+        ("quantile", "Share of customers (quantile)"),
+        ("fixed", "Fixed amounts"),
+    ],
+    "value_basis": [
+        ("spend", "Past spend"),
+        ("expected", "Expected value over the next 12 months"),
+    ],
+    "rfm_preset": [
+        ("rf", "Ten recency x frequency segments"),
+        ("rfm8", "Eight R x F x M classes (above or below average)"),
+    ],
+}
+
+
 def parse_params(raw, env, typed=False):
     """Parse and check setting values.
 
