@@ -266,6 +266,45 @@ class TestHistory(SegmentationCase):
             ),
         )
 
+    def _tracked_write(self, count):
+        """``count`` contacts whose lifecycle stage is written in one write:
+        their chatter messages, and the queries of the commit's tracking."""
+        partners = self.env["res.partner"].create(
+            [{"name": f"Tracked {count}-{index}"} for index in range(count)]
+        )
+        # (Odoo does not track records created in the same transaction)
+        self.env.cr.precommit.run()
+        partners.write(
+            {"segment_lifecycle_id": self._segment("lifecycle", "active").id}
+        )
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        self.env.cr.precommit.run()
+        queries = self.env.cr.sql_log_count - before
+        messages = self.env["mail.message"].search(
+            [("model", "=", "res.partner"), ("res_id", "in", partners.ids)]
+        )
+        return partners, messages, queries
+
+    def test_chatter_of_many_changes_logged_together(self):
+        self.env = self.env(
+            context=dict(self.env.context, tracking_disable=False, mail_notrack=False)
+        )
+        few, few_messages, few_queries = self._tracked_write(3)
+        many, messages, many_queries = self._tracked_write(12)
+        # one message per contact, as Odoo logs it, with its tracking value
+        self.assertEqual(sorted(few_messages.mapped("res_id")), sorted(few.ids))
+        self.assertEqual(sorted(messages.mapped("res_id")), sorted(many.ids))
+        for message in messages:
+            self.assertEqual(message.author_id, self.env.user.partner_id)
+            self.assertEqual(message.subtype_id, self.env.ref("mail.mt_note"))
+            self.assertEqual(message.message_type, "notification")
+            [tracking] = message.tracking_value_ids
+            self.assertEqual(tracking.field_id.name, "segment_lifecycle_id")
+            self.assertEqual(tracking.new_value_char, "Active Customer")
+        # created together: four times the contacts, not more queries
+        self.assertLessEqual(many_queries, few_queries)
+
     def test_history_is_read_only(self):
         row = self._rows(self.buyer)[:1]
         self.assertTrue(row)
