@@ -108,6 +108,13 @@ class CustomerSegmentationRun(models.Model):
         string="Mean Absolute Error per Customer", readonly=True
     )
     holdout_message = fields.Text(string="Holdout Check", readonly=True)
+    reports_done = fields.Boolean(
+        string="Reports Updated",
+        readonly=True,
+        help="The overview's figures of the day and Staff Performance were "
+        "updated from this run's segments, by a scheduled action woken when "
+        "the run ended.",
+    )
     log = fields.Text(
         readonly=True,
         help="What the run left out: confirmed orders skipped for want of an "
@@ -305,14 +312,7 @@ class CustomerSegmentationRun(models.Model):
                 }
             )
             return
-        # the staff performance figures are aggregated from the day's
-        # segments, in the run's last transaction
-        self.env["customer.segmentation.performance.report"]._refresh(self.company_id)
         Purchase = self.env["customer.segmentation.purchase"]
-        # the overview's figures of the day, in the run's last transaction
-        self.env["customer.segmentation.snapshot"]._store(
-            self.company_id, self.date, params
-        )
         self.write(
             {
                 "state": "done",
@@ -320,6 +320,36 @@ class CustomerSegmentationRun(models.Model):
                 "log": Purchase._skipped_log(self.company_id, self.date),
             }
         )
+        # the overview's figures of the day and Staff Performance are
+        # aggregated from every customer's segments: a job of their own,
+        # woken as this transaction commits, so the run does not wait for them
+        self.env.ref("customer_segmentation.ir_cron_refresh_reports").sudo()._trigger()
+
+    @api.model
+    def _cron_refresh_reports(self):
+        """Scheduled action, woken by each run that ends: the overview's
+        figures of the day (``customer.segmentation.snapshot``) and Staff
+        Performance of the companies whose run is done and not reported yet,
+        from their latest run, each company in a transaction of its own."""
+        runs = self.search([("state", "=", "done"), ("reports_done", "=", False)])
+        latest = {}
+        for run in runs.sorted("id"):
+            latest[run.company_id] = run
+        for run in latest.values():
+            run_batch(self.env, run._refresh_reports, self._job_name())
+        # earlier runs of these companies are covered by their latest one
+        (runs - self.browse([run.id for run in latest.values()])).write(
+            {"reports_done": True}
+        )
+
+    def _refresh_reports(self):
+        self.ensure_one()
+        params = {**self.company_id._segmentation_params(), **(self.params or {})}
+        self.env["customer.segmentation.performance.report"]._refresh(self.company_id)
+        self.env["customer.segmentation.snapshot"]._store(
+            self.company_id, self.date, params
+        )
+        self.reports_done = True
 
     @api.model
     def _model_values(self, fitted):

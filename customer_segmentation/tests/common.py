@@ -285,6 +285,18 @@ class SegmentationMixin:
             .recompute_all_segments()
         )
 
+    def _run_reports_job(self):
+        """The job a full recompute wakes as it ends (the overview's figures
+        of the day, Staff Performance), run as the cron would, after checking
+        that it was woken."""
+        cron = self.env.ref("customer_segmentation.ir_cron_refresh_reports")
+        triggers = (
+            self.env["ir.cron.trigger"].sudo().search([("cron_id", "=", cron.id)])
+        )
+        self.assertTrue(triggers, "the ending run wakes the reports' job")
+        triggers.unlink()
+        self.env["customer.segmentation.run"]._cron_refresh_reports()
+
     # ------------------------------------------------------------------
     # Inspection
     # ------------------------------------------------------------------

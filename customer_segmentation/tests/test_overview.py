@@ -285,6 +285,7 @@ class TestSnapshotByRecompute(OverviewCase):
 
     def test_nightly_job_stores_the_day(self):
         self.env["res.partner"]._cron_recompute_segments(batch_size=2)
+        self._run_reports_job()
         self.assertEqual(self._rows()["high"][:2], (1, 1500.0))
         latest = self.env["customer.segmentation.snapshot"].search(
             [("company_id", "=", self.env.company.id), ("is_latest", "=", True)]
@@ -292,8 +293,18 @@ class TestSnapshotByRecompute(OverviewCase):
         self.assertEqual(set(latest.mapped("date")), {TODAY})
 
     def test_full_recompute_by_hand_stores_the_day(self):
-        self._recompute_all()
+        summary = self._recompute_all()
+        run = self.env["customer.segmentation.run"].browse(summary["run_id"])
+        self.assertFalse(run.reports_done)
+        self._run_reports_job()
+        self.assertTrue(run.reports_done)
         self.assertEqual(self._rows()["high"][:2], (1, 1500.0))
+        # done once: nothing left for the job's next wake-up
+        self.assertFalse(
+            self.env["customer.segmentation.run"].search(
+                [("state", "=", "done"), ("reports_done", "=", False)]
+            )
+        )
 
 
 class TestOverviewScreen(OverviewCase):

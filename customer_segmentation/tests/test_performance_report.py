@@ -439,6 +439,7 @@ class TestPerformanceReport(SegmentationMixin, TransactionCase):
             self._figures([("user_id", "=", self.alice.id)], [], held), {(): (2,)}
         )
         self.env["res.partner"].with_user(self.sales_manager).recompute_all_segments()
+        self._run_reports_job()
         self.assertEqual(
             self._figures([("user_id", "=", self.alice.id)], [], held), {(): (3,)}
         )
