@@ -49,17 +49,28 @@ class CustomerSegmentationQueue(models.Model):
         if not pairs or self.env.context.get("segmentation_skip_refresh"):
             return
         partner_ids, company_ids = zip(*sorted(pairs), strict=True)
-        self.env.execute_query(
+        cron = self.env.ref(QUEUE_CRON, raise_if_not_found=False)
+        [(awake,)] = self.env.execute_query(
             SQL(
-                """INSERT INTO customer_segmentation_queue (partner_id, company_id)
-                   SELECT * FROM unnest(%s::int[], %s::int[])
-                   ON CONFLICT DO NOTHING""",
-                list(partner_ids),
-                list(company_ids),
+                """WITH queued AS (
+                       INSERT INTO customer_segmentation_queue (partner_id, company_id)
+                       SELECT * FROM unnest(%(partners)s::int[], %(companies)s::int[])
+                       ON CONFLICT DO NOTHING
+                   )
+                   SELECT EXISTS (SELECT 1 FROM customer_segmentation_queue)
+                      AND EXISTS (SELECT 1 FROM ir_cron_trigger
+                                   WHERE cron_id = %(cron)s)""",
+                partners=list(partner_ids),
+                companies=list(company_ids),
+                cron=cron.id if cron else None,
             )
         )
-        cron = self.env.ref(QUEUE_CRON, raise_if_not_found=False)
-        if cron:
+        # Customers already waiting and a wake-up pending: the job, which
+        # takes batches until the queue is empty, gets these ones too; waking
+        # it again would cost each sale a trigger and a notification of the
+        # cron workers. (A job ending right between this check and the
+        # commit leaves them to its next scheduled call, minutes later.)
+        if cron and not awake:
             cron.sudo()._trigger()
 
     @api.model

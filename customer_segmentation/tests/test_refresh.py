@@ -42,6 +42,26 @@ class TestRefresh(SegmentationCase):
         self.assertSegments(customer, lifecycle=False, value=False, rfm=False)
         self.assertFalse(customer.last_order_date)
 
+    def test_confirmation_wakes_the_queue_unless_already_due(self):
+        cron = self.env.ref("customer_segmentation.ir_cron_process_queue")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        first, second, third = (
+            self._make_order(self._make_customer(name), 100.0, days_ago(0), "draft")
+            for name in ("First", "Second", "Third")
+        )
+        self._classify_queued()
+        Trigger.search([("cron_id", "=", cron.id)]).unlink()
+        first.action_confirm()
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), 1)
+        # the job is due on a waiting customer: it takes this one too
+        second.action_confirm()
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), 1)
+        # once the job took them, the next sale wakes it again (the pending
+        # wake-up may be of the run that took them)
+        self._classify_queued()
+        third.action_confirm()
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), 2)
+
     def test_new_order_reclassifies_only_its_customer(self):
         # ten customers spending 100..1000: the run puts the high cut-off at 900
         others = self.env["res.partner"]
