@@ -41,8 +41,9 @@ class CustomerSegmentationChange(models.AbstractModel):
         baseline = not self.env["customer.segmentation.run"]._has_baseline(company)
         self._write_copies(company)
         if baseline:
-            self._write_own_silently(company, codes)
+            self._write_own_silently(company)
         else:
+            self._point_figures(company)
             self._write_own(company)
         self._log(company, run, logged_rules=not baseline)
         counts = dict.fromkeys(codes, 0)
@@ -242,12 +243,38 @@ class CustomerSegmentationChange(models.AbstractModel):
         self._write_sql(company, SQL("NOT c.own"))
 
     @api.model
-    def _write_own_silently(self, company, codes):
-        """The baseline: every change in one statement, without tracking."""
-        self._write_sql(company, SQL("c.own"))
+    def _write_own_silently(self, company):
+        """The baseline: every change in one statement, without tracking,
+        with the customers' figures pointers (each contact row written
+        once)."""
+        self._write_sql(company, SQL("c.own"), pointers=True)
 
     @api.model
-    def _write_sql(self, company, condition):
+    def _point_figures(self, company):
+        """Each customer of ``cs_classified`` shows its figures row in the
+        company: the pointers of the customers that got a row (SQL, an
+        internal link the users do not edit)."""
+        self.env.execute_query(
+            SQL(
+                """
+            UPDATE res_partner p
+               SET segmentation_figure_id = %(pointer)s
+              FROM cs_classified k
+             WHERE p.id = k.partner_id AND %(pointing)s
+                """,
+                pointer=_company_value(
+                    "segmentation_figure_id", company, SQL("k.figure_id")
+                ),
+                pointing=POINTING,
+            )
+        )
+        self.env["res.partner"].invalidate_model(["segmentation_figure_id"])
+
+    @api.model
+    def _write_sql(self, company, condition, pointers=False):
+        """One UPDATE of the partners of the ``cs_change`` rows matching
+        ``condition``, and, with ``pointers``, of the customers whose figures
+        pointer is missing (``_point_figures`` in the same statement)."""
         columns = self._columns()
         assignments = SQL(", ").join(
             SQL(
@@ -271,22 +298,44 @@ class CustomerSegmentationChange(models.AbstractModel):
             )
             for code in columns
         )
+        changes = SQL(
+            """SELECT c.partner_id, c.dimension, c.new_id, NULL::int AS figure_id
+                 FROM cs_change c
+                WHERE %s AND c.dimension IN %s""",
+            condition,
+            tuple(columns),
+        )
+        written = list(columns.values())
+        if pointers:
+            assignments = SQL(
+                "%s, segmentation_figure_id = CASE WHEN x.figure_id IS NULL "
+                "THEN p.segmentation_figure_id ELSE %s END",
+                assignments,
+                _company_value("segmentation_figure_id", company, SQL("x.figure_id")),
+            )
+            changes = SQL(
+                """%s UNION ALL
+               SELECT k.partner_id, NULL, NULL, k.figure_id
+                 FROM cs_classified k WHERE %s""",
+                changes,
+                POINTING,
+            )
+            written.append("segmentation_figure_id")
         self.env.execute_query(
             SQL(
                 """
             UPDATE res_partner p SET %(assignments)s
-              FROM (SELECT c.partner_id, %(pivot)s FROM cs_change c
-                     WHERE %(condition)s AND c.dimension IN %(codes)s
+              FROM (SELECT c.partner_id, %(pivot)s, max(c.figure_id) AS figure_id
+                      FROM (%(changes)s) c
                   GROUP BY c.partner_id) x
              WHERE p.id = x.partner_id
                 """,
                 assignments=assignments,
                 pivot=pivot,
-                condition=condition,
-                codes=tuple(columns),
+                changes=changes,
             )
         )
-        self.env["res.partner"].invalidate_model(list(columns.values()))
+        self.env["res.partner"].invalidate_model(written)
 
     @api.model
     def _write_own(self, company):
@@ -464,6 +513,13 @@ class CustomerSegmentationChange(models.AbstractModel):
         return sum(len(partner_ids) for _n, _a, partner_ids in rows)
 
 
+# The customers of cs_classified (k) whose figures pointer in the company is
+# missing or stale.
+POINTING = SQL(
+    """k.is_entity AND k.figure_id IS NOT NULL
+       AND k.pointed_figure_id IS DISTINCT FROM k.figure_id"""
+)
+
 # How a change moves a customer, from the levels of its segments.
 MOVEMENT = SQL(
     """CASE WHEN c.new_id IS NULL THEN 'exit'
@@ -479,10 +535,16 @@ def _set_value(code, column, company, value):
     """SQL of the new content of ``column`` for ``value``: the company's key
     of a company-dependent column, else the value."""
     if code in COMPANY_DIMENSIONS:
-        return SQL(
-            "COALESCE(p.%s, '{}'::jsonb) || jsonb_build_object(%s, %s)",
-            SQL.identifier(column),
-            str(company.id),
-            value,
-        )
+        return _company_value(column, company, value)
     return value
+
+
+def _company_value(column, company, value):
+    """SQL of the company-dependent column ``column`` of partner ``p`` with
+    ``value`` as the company's."""
+    return SQL(
+        "COALESCE(p.%s, '{}'::jsonb) || jsonb_build_object(%s, %s)",
+        SQL.identifier(column),
+        str(company.id),
+        value,
+    )

@@ -53,8 +53,9 @@ VALUE_BANDS = [
 
 # The figures of a batch of customers in one statement: their purchases
 # aggregated per day (the purchase model counts days), then per customer; new
-# and changed rows upserted, rows whose purchases are gone emptied, and the
-# contact pointed at its new row (see CustomerSegmentationFigure._refresh).
+# and changed rows upserted, rows whose purchases are gone emptied (see
+# CustomerSegmentationFigure._refresh). The customer is pointed at a new row
+# when it is classified (customer.segmentation.change._point_figures).
 REFRESH_SQL = """
 WITH day_agg AS (
     -- one row per customer and day: the purchase model counts days
@@ -107,7 +108,7 @@ upserted AS (
            write_uid = EXCLUDED.write_uid,
            write_date = EXCLUDED.write_date
      WHERE (%(figure_names)s) IS DISTINCT FROM (%(excluded_names)s)
- RETURNING f.id, f.partner_id, f.xmax = 0 AS inserted
+ RETURNING f.id
 ),
 emptied AS (
     UPDATE customer_segmentation_figure f
@@ -122,15 +123,6 @@ emptied AS (
        AND (f.last_order_date IS NOT NULL OR f.pending
             OR f.rfm_monetary <> 0)
  RETURNING f.id
-),
-pointed AS (
-    -- the contact shows its new row in this company
-    UPDATE res_partner p
-       SET segmentation_figure_id =
-           COALESCE(p.segmentation_figure_id, '{}'::jsonb)
-           || jsonb_build_object(%(company_key)s, u.id)
-      FROM upserted u
-     WHERE u.inserted AND p.id = u.partner_id
 )
 SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM emptied)
 """
@@ -367,7 +359,6 @@ class CustomerSegmentationFigure(models.Model):
                 for n, value in EMPTY_FIGURES.items()
             ),
             company=company.id,
-            company_key=str(company.id),
             uid=self.env.uid,
             now=SQL("(now() AT TIME ZONE 'UTC')"),
         )

@@ -168,12 +168,19 @@ class CustomerSegmentationPipeline(models.AbstractModel):
     def _collect(self, scope, day, rules, stats):
         """Fill the temporary table ``cs_classified``: per partner of the
         scope's customers (the customers and their contacts), its scores, and
-        per dimension its current segment (``old_<code>``), the rule's
-        (``rule_<code>``) and the rule's reason (``code_<code>``,
-        ``values_<code>``)."""
+        the figures row it points at (``pointed_figure_id``), and per dimension
+        its current segment (``old_<code>``), the rule's (``rule_<code>``)
+        and the rule's reason (``code_<code>``, ``values_<code>``)."""
         self.env.flush_all()
         scores = self.env["customer.segmentation.rule"]._scores(stats)
         columns = [SQL("x.%s", SQL.identifier(name)) for name in FACT_COLUMNS]
+        # the figures row the partner points at in the company
+        columns.append(
+            SQL(
+                "%s AS pointed_figure_id",
+                company_segment_sql("p", "segmentation_figure_id", scope.company),
+            )
+        )
         for code, rule in rules.items():
             columns += [
                 SQL(
