@@ -247,7 +247,7 @@ class CustomerSegmentationRun(models.Model):
 
     def _process_batch(self, batch_size):
         """One batch of the current phase, or the step to the next phase."""
-        scope, upper = self._next_scope(batch_size)
+        scope, upper, count = self._next_scope(batch_size)
         pipeline = self.env["customer.segmentation.pipeline"]
         params = {**self.company_id._segmentation_params(), **self.params}
         if upper is None:
@@ -266,33 +266,34 @@ class CustomerSegmentationRun(models.Model):
             )
         else:
             counts = pipeline._classify(scope, self.date, params, self.stats, run=self)
-            self._add_counts(counts, upper, self._count_customers(scope))
+            self._add_counts(counts, upper, count)
 
     def _next_scope(self, batch_size):
-        """``(scope, highest id)`` of the next batch of the company's
-        customers after the resume point, or ``(None, None)`` when none is
-        left. A whole run (no batch size) needs no id filter."""
+        """``(scope, highest id, customers)`` of the next batch of the
+        company's customers after the resume point, or ``(None, None, 0)``
+        when none is left. A whole run (no batch size) needs no id filter."""
         pipeline = self.env["customer.segmentation.pipeline"]
         company_scope = pipeline._scope(self.company_id)
         limit = SQL("LIMIT %s", batch_size) if batch_size else SQL()
         self.env["res.partner"].flush_model(["is_company", "parent_id", "company_id"])
-        upper = self.env.execute_query(
+        [(upper, count)] = self.env.execute_query(
             SQL(
-                """SELECT max(id) FROM (
+                """SELECT max(id), count(*) FROM (
                        SELECT id FROM (%s) c WHERE id > %s ORDER BY id %s
                    ) batch""",
                 company_scope.customers_sql(),
                 self.last_customer_id,
                 limit,
             )
-        )[0][0]
+        )
         if upper is None:
-            return None, None
+            return None, None, 0
         if not batch_size:
-            return company_scope, upper
-        return pipeline._scope(
+            return company_scope, upper, count
+        scope = pipeline._scope(
             self.company_id, id_range=(self.last_customer_id, upper)
-        ), upper
+        )
+        return scope, upper, count
 
     def _end_phase(self, params):
         if self.phase == "figures":
@@ -392,11 +393,6 @@ class CustomerSegmentationRun(models.Model):
                 "changes_other": self.changes_other + other,
             }
         )
-
-    def _count_customers(self, scope):
-        return self.env.execute_query(
-            SQL("SELECT count(*) FROM (%s) c", scope.customers_sql())
-        )[0][0]
 
     def _summary(self):
         self.ensure_one()
