@@ -23,6 +23,9 @@ with socket.socket() as sock:
 " "$PORT" 2>/dev/null || cs_die "port $PORT is in use on 127.0.0.1: stop what uses it or set CS_DEMO_PORT"
 
 cs_drop_database "$DB"
+# With Email Marketing, so that its glue addon (auto_install) shows Send a
+# Mailing on segments; CS_EXTRA_MODULES= for the module alone.
+CS_EXTRA_MODULES=${CS_EXTRA_MODULES-mass_mailing}
 # Odoo 18 loads demo data unless --without-demo is given.
 cs_install_module "$DB"
 demo=$(psql -X -A -t -d "$DB" -c "SELECT demo FROM ir_module_module WHERE name = '$CS_MODULE'")

@@ -5,9 +5,9 @@
 #   scripts/test.sh customer_segmentation/tests/test_rfm.py
 #
 # Re-creates the database CS_TEST_DB (default customer_segmentation_test),
-# installs the module with CRM and the Point of Sale (and so, by auto_install, the
-# glue addons of both) without demo data, then runs pytest with pytest-odoo,
-# HttpCase tests included. Fails if any test fails, if no test ran, or if any
+# installs the module with CRM, the Point of Sale and Email Marketing (and so, by
+# auto_install, the glue addons of each) without demo data, then runs pytest
+# with pytest-odoo, HttpCase tests included. Fails if any test fails, if no test ran, or if any
 # test was skipped: a skipped Odoo test counts as a failure in this project.
 # The JUnit report is written to CS_JUNIT_XML (default junit.xml at the repo root).
 # The whole suite (no arguments, as CI runs it) then checks the upgrade from the
@@ -29,10 +29,11 @@ fi
 DB=${CS_TEST_DB:-customer_segmentation_test}
 JUNIT=${CS_JUNIT_XML:-$REPO/junit.xml}
 
-# CRM, the Point of Sale and Automation Rules too, so that the glue addons are
-# installed and tested (open opportunities make prospects, paid POS orders are
-# purchases) and so that rules firing on segment changes are tested.
-CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm,point_of_sale,base_automation}
+# CRM, the Point of Sale, Email Marketing and Automation Rules too, so that the
+# glue addons are installed and tested (open opportunities make prospects, paid
+# POS orders are purchases, mailings go to segments) and so that rules firing on
+# segment changes are tested.
+CS_EXTRA_MODULES=${CS_EXTRA_MODULES-crm,point_of_sale,base_automation,mass_mailing}
 cs_drop_database "$DB"
 cs_install_module "$DB" --without-demo=all
 

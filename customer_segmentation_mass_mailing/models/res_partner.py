@@ -1,0 +1,48 @@
+from odoo import api, models
+from odoo.exceptions import UserError
+
+from odoo.addons.customer_segmentation.models.arguments import checked_records
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    def action_send_mailing(self):
+        """Create a draft mailing to these contacts and open it.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
+        'action_send_mailing', [ids])``: the contacts' ids.
+
+        :return: a window action on the new mailing's form
+        :raise UserError: none of the contacts has an email address
+        """
+        partners = checked_records(self, "ids", self.env._("Customers"))
+        Mailing = self.env["mailing.mailing"]
+        Mailing.check_access("create")
+        domain = [("id", "in", partners.ids)]
+        self._check_mailing_emails(
+            domain,
+            self.env._("the %(count)s selected contacts", count=len(partners)),
+        )
+        subject = (
+            partners.name
+            if len(partners) == 1
+            else self.env._("%(count)s customers", count=len(partners))
+        )
+        mailing = Mailing.create(Mailing._segmentation_draft_values(subject, domain))
+        return mailing._segmentation_form_action()
+
+    @api.model
+    def _check_mailing_emails(self, domain, recipients):
+        """A UserError naming the Email field if no contact of ``domain`` has
+        one; ``recipients`` says who they are, for the message."""
+        if not self.search_count([*domain, ("email_normalized", "!=", False)], limit=1):
+            raise UserError(
+                self.env._(
+                    "None of %(recipients)s has an address in the field "
+                    "%(field)s (%(name)s): there is nobody to send a mailing to.",
+                    recipients=recipients,
+                    field=self._fields["email"]._description_string(self.env),
+                    name="email",
+                )
+            )
