@@ -1,8 +1,12 @@
 import datetime
 from collections import defaultdict
 
+from dateutil.relativedelta import relativedelta
+
 from odoo import Command, api, fields, models
 from odoo.tools import SQL
+
+from .res_partner import _segmentation_today
 
 # Generated customers; the XML id of each is
 # ``customer_segmentation.res_partner_<key>_demo``. Columns: key, name,
@@ -145,13 +149,20 @@ QUOTATIONS = {
     "harbor_pine": [(60, 1500, "cancel")],
 }
 
-# Bought today, after the baseline classification: their moves (a churned
+# Bought today, after today's classification: their moves (a churned
 # customer back to active, upgrades of value tier and RFM segment) are the
-# demo's first entries in the segment history.
+# history's latest entries.
 LATE_ORDERS = {"lakeside": 4200, "james_obrien": 26000, "zhou_ting": 3100}
 
-# 09:00 UTC falls on the same calendar day from UTC-9 to UTC+14.
+# 09:00 UTC falls on the same calendar day from UTC-9 to UTC+14: the time of
+# the orders, and of the replayed runs' changes.
 ORDER_TIME = datetime.time(9, 0)
+
+# The demo replays the nightly recompute at the end of each of the months
+# before today's: the first run is the baseline (it logs no change), the
+# others fill the segment history and, with today's run, the overview's
+# twelve monthly points.
+REPLAYED_MONTHS = 12
 
 
 def _xmlid(key):
@@ -164,24 +175,85 @@ class CustomerSegmentationDemo(models.AbstractModel):
 
     @api.model
     def _generate(self):
-        """Create the demo customers and two years of their sale
-        orders, dated relative to today, then classify every customer.
+        """Create the demo customers and two years of their sale orders,
+        dated relative to today. ``_replay_year`` classifies them once the
+        demo data has given them their profiles.
 
         Called by the demo data. Runs once: a database that already has the
         generated customers is left unchanged.
         """
         if self.env.ref(_xmlid(PARTNERS[0][0]), raise_if_not_found=False):
             return
-        # Orders are confirmed today and dated back afterwards: classify once,
-        # at the end, so the history shows where customers are, not the steps
-        # of building the demo.
+        # Orders are confirmed today and dated back afterwards: nobody is
+        # classified meanwhile, so the history shows where customers went,
+        # not the steps of building the demo.
         generator = self.with_context(segmentation_skip_refresh=True)
         partners = generator._generate_partners()
-        generator._generate_orders(partners)
-        self.env["res.partner"].recompute_all_segments()
-        # the overview and Staff Performance, which the run's end wakes
-        self.env["customer.segmentation.run"]._cron_refresh_reports()
-        self._generate_late_orders(partners)
+        product = self.env.ref("customer_segmentation.product_segmentation_demo")
+        generator._generate_orders(partners, product)
+
+    @api.model
+    def _replay_year(self):
+        """Classify the customers as the nightly recompute would have done at
+        the end of each of the last ``REPLAYED_MONTHS`` months, then today,
+        then let three customers buy today: the runs, the segment history,
+        the chatter and the overview's figures hold a year of movements.
+
+        Called by the demo data once the customers have their profiles, in
+        every company with valid settings that has no full run yet (the
+        first replayed run is its baseline).
+        """
+        Run = self.env["customer.segmentation.run"].sudo()
+        for company in self.env["res.company"].sudo().search([]):
+            if company._segmentation_param_errors() or Run._has_baseline(company):
+                continue
+            for day in self._replayed_days():
+                self._replay_run(company, day)
+            Run._start("cron", company)._process()
+        partners = {key: self.env.ref(_xmlid(key)) for key in LATE_ORDERS}
+        product = self.env.ref("customer_segmentation.product_segmentation_demo")
+        self._generate_late_orders(partners, product)
+        # the queue's scheduled action would classify them within seconds
+        self.env["customer.segmentation.queue"]._process()
+        # and the job the runs' end wakes, the overview and Staff Performance
+        Run._cron_refresh_reports()
+
+    @api.model
+    def _replayed_days(self):
+        """The last days of the ``REPLAYED_MONTHS`` months before today's,
+        oldest first."""
+        month_start = _segmentation_today().replace(day=1)
+        return [
+            month_start - relativedelta(months=months) - datetime.timedelta(days=1)
+            for months in range(REPLAYED_MONTHS - 1, -1, -1)
+        ]
+
+    @api.model
+    def _replay_run(self, company, day):
+        """A full run of ``company`` as of ``day``, dated that day: the run,
+        its history rows and the chatter messages tracking its changes; then
+        that day's figures of the overview again, with the month's movements
+        now that the history is dated."""
+        Message = self.env["mail.message"].sudo()
+        last_message = Message.search([], order="id desc", limit=1).id or 0
+        run = self.env["customer.segmentation.run"].sudo()._start("cron", company)
+        run.date = day
+        run._process()
+        moment = datetime.datetime.combine(day, ORDER_TIME)
+        run.write({"started_at": moment, "finished_at": moment})
+        self.env.flush_all()
+        self.env.execute_query(
+            SQL(
+                "UPDATE customer_segment_history SET date = %s WHERE run_id = %s",
+                moment,
+                run.id,
+            )
+        )
+        self.env["customer.segment.history"].invalidate_model(["date"])
+        Message.search(
+            [("id", ">", last_message), ("model", "=", "res.partner")]
+        ).write({"date": moment})
+        self.env["customer.segmentation.snapshot"]._store(company, day)
 
     def _generate_partners(self):
         """Create the customers of ``PARTNERS``; return them by key, together
@@ -251,8 +323,7 @@ class CustomerSegmentationDemo(models.AbstractModel):
             ],
         }
 
-    def _generate_late_orders(self, partners):
-        product = self.env.ref("customer_segmentation.product_segmentation_demo")
+    def _generate_late_orders(self, partners, product):
         orders = self.env["sale.order"].create(
             [
                 self._order_values(partners[key], product, amount)
@@ -261,11 +332,10 @@ class CustomerSegmentationDemo(models.AbstractModel):
         )
         orders.action_confirm()
 
-    def _generate_orders(self, partners):
-        """Create the orders of ``ORDERS`` and ``QUOTATIONS`` for ``partners``
-        (by key), bring them to their state and date them."""
+    def _generate_orders(self, partners, product):
+        """Create the orders of ``ORDERS`` and ``QUOTATIONS`` of ``product``
+        for ``partners`` (by key), bring them to their state and date them."""
         today = fields.Date.context_today(self)
-        product = self.env.ref("customer_segmentation.product_segmentation_demo")
         rows = [
             (key, days, amount, "sale")
             for key, orders in ORDERS.items()
