@@ -506,8 +506,14 @@ class CustomerSegment(models.Model):
             ._segmentation_dimension_fields()
             .get(segment.dimension)
         )
+        # the customers of the action (not the contacts sharing their
+        # company's segments, nor the company's own contacts) in the segment
         action["domain"] = (
-            [(field_name, "=", segment.id)] if field_name else expression.FALSE_DOMAIN
+            expression.AND(
+                [ast.literal_eval(action["domain"]), [(field_name, "=", segment.id)]]
+            )
+            if field_name
+            else expression.FALSE_DOMAIN
         )
         action["context"] = {}
         action["display_name"] = segment.display_name

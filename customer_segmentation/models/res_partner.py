@@ -7,6 +7,7 @@ from lxml.builder import E
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.models import READ_GROUP_AGGREGATE
 from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.query import Query
@@ -217,19 +218,41 @@ class ResPartner(models.Model):
         help="Untaxed amount of the purchases dated in the look-back window, in "
         "the company currency.",
     )
+    segmentation_revenue = _figure(
+        fields.Monetary,
+        "rfm_monetary",
+        string="12-Month Revenue",
+        currency_field="segmentation_currency_id",
+        aggregator="sum",
+        help="Untaxed amount of the customer's purchases in the company's "
+        "look-back window (the last 365 days unless the settings say "
+        "otherwise), in the company currency. Kanban columns add it up.",
+    )
     segmentation_currency_id = fields.Many2one(
         "res.currency",
         compute="_compute_segmentation_currency_id",
         groups=SEGMENTATION_GROUP,
     )
     rfm_recency_score = _figure(
-        fields.Integer, "rfm_recency_score", string="Recency Score"
+        fields.Integer,
+        "rfm_recency_score",
+        string="Recency Score",
+        # a grouped list shows the segment's mean score, not a meaningless sum
+        aggregator="avg",
     )
     rfm_frequency_score = _figure(
-        fields.Integer, "rfm_frequency_score", string="Frequency Score"
+        fields.Integer,
+        "rfm_frequency_score",
+        string="Frequency Score",
+        # a grouped list shows the segment's mean score, not a meaningless sum
+        aggregator="avg",
     )
     rfm_monetary_score = _figure(
-        fields.Integer, "rfm_monetary_score", string="Monetary Score"
+        fields.Integer,
+        "rfm_monetary_score",
+        string="Monetary Score",
+        # a grouped list shows the segment's mean score, not a meaningless sum
+        aggregator="avg",
     )
     segment_value_id = _company_segment("value", "Value Tier")
     segment_lifecycle_id = _company_segment("lifecycle", "Lifecycle Stage")
@@ -415,6 +438,15 @@ class ResPartner(models.Model):
         "still active is below the setting's threshold; otherwise the churn "
         "risk reaches its threshold. Unless somebody dismissed it.",
     )
+    segmentation_churn_state = fields.Selection(
+        [("warning", "Churn Warning"), ("none", "No Churn Warning")],
+        string="Churn Status",
+        compute="_compute_segmentation_churn_state",
+        search="_search_segmentation_churn_state",
+        groups=SEGMENTATION_GROUP,
+        help="Whether the customer has a churn warning in the current company, "
+        "as a value a kanban progress bar can count.",
+    )
     churn_dismissed = _figure(
         fields.Boolean,
         "churn_dismissed",
@@ -471,6 +503,15 @@ class ResPartner(models.Model):
         help="Restored when the customer leaves the segment.",
     )
 
+    segmentation_own_contact = fields.Boolean(
+        string="Own Company Contact",
+        compute="_compute_segmentation_own_contact",
+        search="_search_segmentation_own_contact",
+        groups=SEGMENTATION_GROUP,
+        help="A company of this database or one of its contacts, or the "
+        "contact of an internal user: the module's customer views leave "
+        "them out.",
+    )
     segment_value_color = fields.Integer(
         string="Value Tier Colour",
         related="segment_value_id.color",
@@ -524,6 +565,30 @@ class ResPartner(models.Model):
         ).subselect("partner_id")
         operator = "in" if (operator == "=") == value else "not in"
         return [("commercial_partner_id", operator, warned)]
+
+    @api.depends("churn_alert")
+    @api.depends_context("company")
+    def _compute_segmentation_churn_state(self):
+        for partner in self:
+            partner.segmentation_churn_state = (
+                "warning" if partner.churn_alert else "none"
+            )
+
+    def _search_segmentation_churn_state(self, operator, value):
+        """The churn warning's search, for the values asked."""
+        if operator in ("=", "!="):
+            values = {value}
+        elif operator in ("in", "not in") and isinstance(value, (list, tuple)):
+            values = set(value)
+        else:
+            return NotImplemented
+        states = {"warning", "none"}
+        wanted = states & values if operator in ("=", "in") else states - values
+        if wanted == states:
+            return expression.TRUE_DOMAIN
+        if not wanted:
+            return expression.FALSE_DOMAIN
+        return [("churn_alert", "=", "warning" in wanted)]
 
     @api.model
     def _segmentation_churn_params(self):
@@ -609,6 +674,38 @@ class ResPartner(models.Model):
     @api.depends_context("company")
     def _compute_segmentation_currency_id(self):
         self.segmentation_currency_id = self.env.company.currency_id
+
+    def _compute_segmentation_own_contact(self):
+        own = self.with_context(active_test=False).search(
+            [("id", "in", self._origin.ids), ("segmentation_own_contact", "=", True)]
+        )
+        for partner in self:
+            partner.segmentation_own_contact = partner._origin in own
+
+    def _search_segmentation_own_contact(self, operator, value):
+        """The companies of the database (archived ones too) with their
+        contacts, and the contacts of the internal users, former ones
+        included."""
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        companies = (
+            self.env["res.company"]
+            .sudo()
+            .with_context(active_test=False)
+            ._search([("partner_id", "!=", False)])
+        )
+        users = (
+            self.env["res.users"]
+            .sudo()
+            .with_context(active_test=False)
+            ._search([("share", "=", False), ("partner_id", "!=", False)])
+        )
+        domain = [
+            "|",
+            ("commercial_partner_id", "in", companies.subselect("partner_id")),
+            ("id", "in", users.subselect("partner_id")),
+        ]
+        return domain if (operator == "=") == value else ["!", *domain]
 
     @api.depends("last_order_date")
     @api.depends_context("company")
@@ -838,6 +935,48 @@ class ResPartner(models.Model):
                 )
             )
         return arch, view
+
+    @api.model
+    def _read_group_select(self, aggregate_spec, query):
+        """Aggregate a figure of the current company through one join on the
+        narrow figures table, its row of the customer and the company: the
+        related path would join the wide contact table a second time (the
+        commercial partner) and read the company-dependent pointer of every
+        row. A kanban column's revenue is then one grouped query."""
+        figure_name = self._segmentation_figure_name(aggregate_spec)
+        if not figure_name:
+            return super()._read_group_select(aggregate_spec, query)
+        fname, __, func = models.parse_read_group_spec(aggregate_spec)
+        if func not in READ_GROUP_AGGREGATE or (
+            func == "recordset" and not self._fields[fname].relational
+        ):
+            # the ORM's error
+            return super()._read_group_select(aggregate_spec, query)
+        self.check_field_access_rights("read", [fname])
+        alias = self._segmentation_figure_join(query)
+        Figure = self.env["customer.segmentation.figure"]
+        column = SQL.identifier(
+            alias, figure_name, to_flush=Figure._fields[figure_name]
+        )
+        return READ_GROUP_AGGREGATE[func](self._table, column)
+
+    @api.model
+    def _read_group_groupby(self, groupby_spec, query):
+        """Group by churn status (a kanban progress bar) in SQL: the churn
+        warning's condition on the current company's figures row."""
+        if groupby_spec != "segmentation_churn_state":
+            return super()._read_group_groupby(groupby_spec, query)
+        self.check_field_access_rights("read", [groupby_spec])
+        alias = self._segmentation_figure_join(query)
+        Figure = self.env["customer.segmentation.figure"].sudo()
+        domain = Figure._churn_warning_domain(self._segmentation_churn_params())
+        figure_query = Query(self.env, alias, SQL.identifier(Figure._table))
+        warning = expression.expression(domain, Figure, alias, figure_query)
+        return SQL(
+            "CASE WHEN %s IS NOT NULL AND %s THEN 'warning' ELSE 'none' END",
+            SQL.identifier(alias, "id"),
+            warning.query.where_clause,
+        )
 
     # ------------------------------------------------------------------
     # CRUD
@@ -1242,6 +1381,37 @@ class ResPartner(models.Model):
             self._segmentation_customer_domain(), Partner, alias, query
         )
         return condition.query.where_clause
+
+    @api.model
+    def _segmentation_figure_name(self, aggregate_spec):
+        """The figure column that ``aggregate_spec`` (``field:function``)
+        aggregates, if its field shows a figure of the current company."""
+        fname = aggregate_spec.split(":", 1)[0]
+        field = self._fields.get(fname)
+        if not (field and field.related and field.related.startswith(FIGURE_PATH)):
+            return None
+        return field.related.removeprefix(FIGURE_PATH)
+
+    @api.model
+    def _segmentation_figure_join(self, query):
+        """The alias of the current company's figures row of each partner's
+        customer in ``query``, joined once (LEFT: a customer without figures
+        keeps its row)."""
+        Figure = self.env["customer.segmentation.figure"]
+        alias = query.make_alias(self._table, "segmentation_figure")
+        query.add_join(
+            "LEFT JOIN",
+            alias,
+            Figure._table,
+            SQL(
+                "%s = %s AND %s = %s",
+                SQL.identifier(alias, "partner_id"),
+                self._field_to_sql(self._table, "commercial_partner_id", query),
+                SQL.identifier(alias, "company_id"),
+                self.env.company.id,
+            ),
+        )
+        return alias
 
     @api.model
     def _segmentation_check_group(self, group):

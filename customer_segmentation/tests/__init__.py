@@ -39,3 +39,4 @@ from . import test_purchase_model
 from . import test_model_cdnow
 from . import test_model_engine
 from . import test_demo
+from . import test_customer_views
