@@ -7,6 +7,7 @@
     "author": "customer_segmentation developers",
     "license": "LGPL-3",
     "depends": ["customer_segmentation", "crm"],
+    "data": ["data/ir_actions_server_data.xml"],
     "auto_install": True,
     "installable": True,
 }

@@ -3,7 +3,7 @@ from odoo import fields, models
 
 class CustomerSegmentationPoolMove(models.Model):
     """A customer entering or leaving the shared customer pool (公海), or
-    getting an account manager by its segment's policy."""
+    getting an account manager by its segment's policy or from a user."""
 
     _name = "customer.segmentation.pool.move"
     _description = "Customer Pool Move"
@@ -31,6 +31,7 @@ class CustomerSegmentationPoolMove(models.Model):
             ("return", "Returned to Pool"),
             ("claim", "Claimed"),
             ("assign", "Assigned by Policy"),
+            ("hand", "Assigned by Hand"),
         ],
         required=True,
         readonly=True,

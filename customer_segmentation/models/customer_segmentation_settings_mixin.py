@@ -1,5 +1,6 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
 from .arguments import checked_records
 from .segmentation_params import (
@@ -11,6 +12,11 @@ from .segmentation_params import (
 )
 
 SETTING_FIELDS = {FIELD_PREFIX + key: key for key in PARAMS}
+# Dimensions whose segments the settings decide, in the preview's order.
+PREVIEW_DIMENSIONS = ("value", "lifecycle", "rfm", "scale")
+# Settings that change the customers' figures, not only their segments: their
+# effect shows after a recompute, not in the preview.
+FIGURE_SETTINGS = ("purchase_source", "lookback_days")
 
 
 class CustomerSegmentationSettingsMixin(models.AbstractModel):
@@ -168,6 +174,13 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         "day (UTC).",
     )
 
+    segmentation_moves_preview = fields.Text(
+        string="Segment Moves",
+        readonly=True,
+        help="How many customers would change segment with the values on this "
+        "form, before they are saved.",
+    )
+
     @api.constrains(*SETTING_FIELDS)
     def _check_segmentation_settings(self):
         for settings in self:
@@ -219,6 +232,32 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
             },
         }
 
+    def action_preview_segment_moves(self):
+        """Count the customers of the current company who would change
+        segment with this record's (unsaved) settings, and show it in
+        ``segmentation_moves_preview``; nothing else is written.
+
+        XML-RPC: ``[[id]]``, one settings record the caller created.
+        Requires the Customer Segmentation / Manager group.
+
+        :return: True
+        """
+        self.env["res.partner"]._segmentation_check_group(
+            "customer_segmentation.group_segmentation_manager"
+        )
+        settings = checked_records(self, "ids", self.env._("Settings"), single=True)
+        new_params, errors = parse_params(
+            {key: settings[name] for name, key in SETTING_FIELDS.items()},
+            self.env,
+            typed=True,
+        )
+        if errors:
+            raise UserError("\n".join(errors))
+        settings.segmentation_moves_preview = settings._segmentation_moves_text(
+            self._segmentation_moves(new_params), new_params
+        )
+        return True
+
     @api.model
     def _segmentation_check_raw_settings(self, vals):
         """Refuse a value of the wrong type or out of its bounds before the
@@ -252,3 +291,127 @@ class CustomerSegmentationSettingsMixin(models.AbstractModel):
         edit companies."""
         self.ensure_one()
         self.env.company.sudo().write({name: self[name] for name in SETTING_FIELDS})
+
+    @api.model
+    def _segmentation_moves(self, new_params):
+        """``{dimension: (upgrades, downgrades, other moves)}`` of the current
+        company's customers between the segments the rules give them with its
+        saved settings and with ``new_params``, from their current figures;
+        pinned customers do not move. Reads only.
+
+        The thresholds that depend on the settings (the value tier shares)
+        are taken from the current figures for both sides, so that only the
+        settings make a difference.
+        """
+        company = self.env.company
+        old_params = company._segmentation_params()
+        Figure = self.env["customer.segmentation.figure"].sudo()
+        stats = (
+            self.env["customer.segmentation.run"]
+            .sudo()
+            ._latest_stats(company, old_params)
+        )
+        old_stats = new_stats = stats
+        shares = ("value_high_share", "value_medium_share")
+        if any(old_params[key] != new_params[key] for key in shares):
+            old_stats = {**stats, **Figure._population_stats(company, old_params)}
+            new_stats = {**stats, **Figure._population_stats(company, new_params)}
+        Pipeline = self.env["customer.segmentation.pipeline"].sudo()
+        scope = Pipeline._scope(company)
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """
+            WITH facts AS MATERIALIZED (%(facts)s),
+            old AS (%(old)s),
+            new AS (%(new)s),
+            moved AS (
+                SELECT d.code, d.old_id, d.new_id
+                  FROM old o JOIN new n ON n.partner_id = o.partner_id
+                 CROSS JOIN LATERAL (VALUES %(pairs)s) AS d(code, old_id, new_id)
+                 WHERE d.old_id IS DISTINCT FROM d.new_id
+                   AND NOT EXISTS (
+                       SELECT 1 FROM customer_segment_override v
+                        WHERE v.partner_id = o.partner_id AND v.active
+                          AND v.dimension = d.code
+                          AND (v.company_id IS NULL OR v.company_id = %(company)s))
+            )
+            SELECT m.code,
+                   count(*) FILTER (WHERE NOT COALESCE(ns.is_churn, false)
+                                      AND ns.rank > os.rank),
+                   count(*) FILTER (WHERE ns.is_churn OR ns.rank < os.rank),
+                   count(*)
+              FROM moved m
+              LEFT JOIN customer_segment os ON os.id = m.old_id
+              LEFT JOIN customer_segment ns ON ns.id = m.new_id
+          GROUP BY m.code
+                """,
+                facts=Pipeline._facts(scope, Pipeline._today()),
+                old=self._segmentation_classified(company, old_params, old_stats),
+                new=self._segmentation_classified(company, new_params, new_stats),
+                pairs=SQL(", ").join(
+                    SQL(
+                        "(%s, o.%s, n.%s)",
+                        code,
+                        SQL.identifier(code),
+                        SQL.identifier(code),
+                    )
+                    for code in PREVIEW_DIMENSIONS
+                ),
+                company=company.id,
+            )
+        )
+        return {code: (up, down, total - up - down) for code, up, down, total in rows}
+
+    @api.model
+    def _segmentation_classified(self, company, params, stats):
+        """SQL of the segment (one column per ``PREVIEW_DIMENSIONS`` code)
+        the rules give each customer of the ``facts`` of the query, with
+        ``params`` and ``stats``."""
+        Rule = self.env["customer.segmentation.rule"].sudo()
+        rules = Rule._rules(company, params, stats)
+        return SQL(
+            """SELECT x.partner_id, %(segments)s
+                 FROM (SELECT x.*, %(scores)s FROM facts x) x
+                WHERE x.is_entity""",
+            segments=SQL(", ").join(
+                SQL("%s AS %s", rules[code].segment, SQL.identifier(code))
+                for code in PREVIEW_DIMENSIONS
+            ),
+            scores=SQL(", ").join(
+                SQL("%s AS %s", expression, SQL.identifier(name))
+                for name, expression in Rule._scores(stats).items()
+            ),
+        )
+
+    @api.model
+    def _segmentation_moves_text(self, moves, new_params):
+        """The preview's lines, in the user's language."""
+        _ = self.env._
+        names = dict(
+            self.env["customer.segment"]
+            ._fields["dimension"]
+            ._description_selection(self.env)
+        )
+        lines = [
+            _(
+                "%(dimension)s: %(up)s customers would move up, %(down)s down, "
+                "%(other)s otherwise.",
+                dimension=names.get(code, code),
+                up=moves[code][0],
+                down=moves[code][1],
+                other=moves[code][2],
+            )
+            for code in PREVIEW_DIMENSIONS
+            if code in moves
+        ] or [_("No customer would change segment.")]
+        params = self.env.company._segmentation_params()
+        if any(params[key] != new_params[key] for key in FIGURE_SETTINGS):
+            lines.append(
+                _(
+                    "The look-back window and what counts as a purchase change "
+                    "the customers' figures: their effect shows after a "
+                    "recompute, not here."
+                )
+            )
+        return "\n".join(lines)

@@ -505,6 +505,79 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     def _now(self):
         return self.env.cr.now()
 
+    def _pool_by_hand(self, company, customers, reason):
+        """Put ``customers`` (in sudo, none in the pool) in ``company``'s
+        pool because a user said so (``reason``): as ``_pool``, their former
+        manager's open follow-ups go with them."""
+        Figure = self.env["customer.segmentation.figure"].sudo()
+        figure_ids = Figure._ensure(company, customers.ids)
+        Figure.browse(figure_ids.values()).write(
+            {"segmentation_in_pool": True, "segmentation_pool_date": self._now()}
+        )
+        former = {customer.id: customer.user_id.id for customer in customers}
+        customers.filtered("user_id").with_context(**{WRITING_CONTEXT_KEY: True}).write(
+            {"user_id": False}
+        )
+        followup_types = [self.env.ref(FOLLOWUP_TYPE).id] + (
+            self.env["customer.segment"]
+            .sudo()
+            .with_company(company)
+            .search([])
+            .followup_activity_type_id.ids
+        )
+        activities = (
+            self.env["mail.activity"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "in", customers.ids),
+                    ("activity_type_id", "in", followup_types),
+                ]
+            )
+        )
+        activities.filtered(lambda a: a.user_id.id == former[a.res_id]).unlink()
+        self.env["customer.segmentation.pool.move"].sudo().create(
+            [
+                {
+                    "partner_id": customer.id,
+                    "company_id": company.id,
+                    "user_id": former[customer.id] or False,
+                    "move": "return",
+                    "reason": reason,
+                }
+                for customer in customers
+            ]
+        )
+
+    @api.model
+    def _preview(self, company, customer_ids):
+        """What ``_apply`` would change for these commercial partners now,
+        without changing anything: the same steps, rolled back, and the
+        activities counted instead of created.
+
+        :return: the counters of ``_apply`` but ``activities_left``
+        """
+        params = company._segmentation_params()
+        today = _segmentation_today()
+        scope = self.env["customer.segmentation.pipeline"]._scope(
+            company, customer_ids=customer_ids
+        )
+        # rolled back, with the cache and the pending tracking of its writes
+        with self.env.cr.savepoint() as savepoint:
+            result = self._apply_batch(company, params, today, scope, True)
+            # a deadline already passed: every activity is left, none created
+            counting = self.with_context(segmentation_deadline=float("-inf"))
+            customers = scope.customers_sql()
+            result["followups"] = counting._schedule_followups(
+                company, today, customers
+            )[1]
+            result["churn_warnings"] = counting._schedule_churn_warnings(
+                company, params, today, customers
+            )[1]
+            savepoint.close(rollback=True)
+        return result
+
     # ------------------------------------------------------------------
     # Tags and pricelists
     # ------------------------------------------------------------------

@@ -12,7 +12,13 @@ from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.query import Query
 
-from .arguments import caller_names, checked_records, checked_text, checked_values
+from .arguments import (
+    caller_names,
+    checked_record,
+    checked_records,
+    checked_text,
+    checked_values,
+)
 from .customer_segment_dimension import (
     SHIPPED_FIELDS,
     is_segment_field,
@@ -1337,6 +1343,183 @@ class ResPartner(models.Model):
         body = self.env._("Churn warning dismissed: %(reason)s", reason=reason)
         customers._message_log_batch(bodies=dict.fromkeys(customers.ids, body))
         return True
+
+    def action_assign_salesperson(self, user_id):
+        """Make ``user_id`` the account manager of these customers, tracked in
+        their chatter and logged as pool moves.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
+        'action_assign_salesperson', [[id, ...], user_id])``: ids of partners
+        of the current company the caller may read (their customers get the
+        salesperson), and the id of an active salesperson of the current
+        company. A salesperson hands over only the customers he manages (he
+        claims those of the pool); a segmentation manager assigns any
+        customer of the current company, taking it out of the pool.
+
+        :return: True
+        """
+        customers = self._segmentation_acting_customers(
+            self.env._("assign a salesperson to")
+        )
+        user = self._segmentation_checked_salesperson(user_id)
+        customers.segmentation_figure_id.write(
+            {"segmentation_in_pool": False, "segmentation_pool_date": False}
+        )
+        customers.write({"user_id": user.id})
+        reason = self.env._("Assigned by %(user)s", user=self.env.user.name)
+        self.env["customer.segmentation.pool.move"].sudo().create(
+            [
+                {
+                    "partner_id": customer.id,
+                    "company_id": self.env.company.id,
+                    "user_id": user.id,
+                    "move": "hand",
+                    "reason": reason,
+                }
+                for customer in customers
+            ]
+        )
+        return True
+
+    def action_return_to_pool(self, reason):
+        """Put these customers in the company's shared pool, without an
+        account manager, as the nightly job does with neglected ones: their
+        former manager's open follow-ups go with them.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
+        'action_return_to_pool', [[id, ...], 'reason'])``: ids of partners of
+        the current company the caller may read, none of them in the pool,
+        and a reason of at most ``arguments.MAX_TEXT_LENGTH`` characters. The
+        company's shared pool must be enabled. A salesperson returns only the
+        customers he manages; a segmentation manager any customer of the
+        current company.
+
+        :return: True
+        """
+        customers = self._segmentation_acting_customers(
+            self.env._("return to the pool")
+        )
+        reason = checked_text(self.env, reason, "reason", self.env._("Reason"))
+        if not self._segmentation_params()["pool_enabled"]:
+            raise UserError(
+                self.env._(
+                    "Shared Customer Pool (segmentation_pool_enabled) is off in "
+                    "the settings of %(company)s: no customer can return to "
+                    "the pool.",
+                    company=self.env.company.name,
+                )
+            )
+        pooled = customers.filtered("segmentation_in_pool")
+        if pooled:
+            raise UserError(
+                self.env._(
+                    "These customers are in the customer pool already: %(names)s.",
+                    names=caller_names(pooled.sudo(False)),
+                )
+            )
+        self.env["customer.segmentation.strategy"].sudo()._pool_by_hand(
+            self.env.company, customers, reason
+        )
+        return True
+
+    def action_schedule_activity(self):
+        """Odoo's activity scheduler, on these customers at once.
+
+        XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
+        'action_schedule_activity', [[id, ...]])``: ids of partners of the
+        current company the caller may read. A salesperson schedules
+        activities on the customers he manages only.
+
+        :return: a window action opening ``mail.activity.schedule`` on the
+            customers
+        """
+        customers = self._segmentation_acting_customers(
+            self.env._("schedule an activity on")
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Schedule Activity"),
+            "res_model": "mail.activity.schedule",
+            "view_mode": "form",
+            "views": [[False, "form"]],
+            "target": "new",
+            "context": {
+                "active_model": self._name,
+                "active_ids": customers.ids,
+                "default_res_model": self._name,
+                # Odoo's scheduler takes the selection from active_ids up to
+                # 500 records only
+                "default_res_ids": repr(customers.ids),
+            },
+        }
+
+    def _segmentation_acting_customers(self, doing):
+        """The customers (commercial entities) of these partners that the
+        caller may act on, in sudo, once the ids and the caller are checked.
+
+        Only customers of the current company (or shared by every company);
+        a salesperson acts on those he is the account manager of.
+
+        :param doing: translated end of "you may not ... these customers"
+        :raise UserError: bad ids, or customers of another company
+        :raise AccessError: not a segmentation user, or others' customers
+        """
+        self._segmentation_check_group(SEGMENTATION_GROUP)
+        partners = checked_records(self, "ids", self.env._("Customers"))
+        customers = partners.sudo().commercial_partner_id
+        company = self.env.company
+        elsewhere = customers.filtered(
+            lambda p: p.company_id and p.company_id != company
+        )
+        if elsewhere:
+            raise UserError(
+                self.env._(
+                    "Customers (ids): these customers belong to another company "
+                    "than %(company)s: %(names)s.",
+                    company=company.name,
+                    names=caller_names(elsewhere.sudo(False)),
+                )
+            )
+        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
+            others = customers.filtered(lambda p: p.user_id != self.env.user)
+            if others:
+                raise AccessError(
+                    self.env._(
+                        "Only the account manager of a customer or a "
+                        "segmentation manager may %(doing)s it; you are not the "
+                        "account manager of %(names)s.",
+                        doing=doing,
+                        names=caller_names(others.sudo(False)),
+                    )
+                )
+        return customers.with_company(company)
+
+    @api.model
+    def _segmentation_checked_salesperson(self, user_id):
+        """The active internal salesperson of the current company whose id
+        is ``user_id``.
+
+        :raise UserError: naming the argument
+        """
+        label = self.env._("Salesperson")
+        user = checked_record(self.env["res.users"].sudo(), user_id, "user_id", label)
+        company = self.env.company
+        if (
+            not user.active
+            or user.share
+            or company not in user.company_ids
+            or not user.has_group("sales_team.group_sale_salesman")
+        ):
+            raise UserError(
+                self.env._(
+                    "%(label)s (user_id): %(user)s is not an active salesperson "
+                    "of %(company)s.",
+                    label=label,
+                    user=user.name,
+                    company=company.name,
+                )
+            )
+        return user
 
     @api.model
     def _segmentation_notification(self, summary):

@@ -40,3 +40,6 @@ from . import test_model_cdnow
 from . import test_model_engine
 from . import test_demo
 from . import test_customer_views
+from . import test_act
+from . import test_strategy_run
+from . import test_act_xmlrpc

@@ -52,3 +52,19 @@ class CustomerSegmentationSettings(models.TransientModel):
         self.action_save()
         Partner = self.env["res.partner"]
         return Partner._segmentation_notification(Partner.recompute_all_segments())
+
+    def action_preview_segment_moves(self):
+        """As the settings page's preview, then the form again, showing it.
+
+        :return: a window action on this settings record
+        """
+        super().action_preview_segment_moves()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Customer Segmentation Settings"),
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [[False, "form"]],
+            "target": "new",
+        }

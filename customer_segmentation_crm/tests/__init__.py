@@ -1,1 +1,2 @@
 from . import test_opportunities
+from . import test_act_opportunities
