@@ -38,3 +38,4 @@ from . import test_overview
 from . import test_purchase_model
 from . import test_model_cdnow
 from . import test_model_engine
+from . import test_tours
