@@ -7,6 +7,10 @@
  * and the names of the customers the test creates: never by a translated label,
  * so that the same tour runs in every language, and never by the layout of a
  * kanban card.
+ *
+ * A glue addon tours its own screens from its own web.assets_tests bundle and
+ * tests/ (customer_segmentation_mass_mailing: sending a segment mailing), on
+ * the test class SegmentationTourCase of tests/common_tour.py.
  */
 
 import { registry } from "@web/core/registry";
@@ -38,6 +42,26 @@ function openMenu(section, item) {
             content: `Open ${item}`,
             trigger: `.o-dropdown--menu [data-menu-xmlid='${MODULE}.${item}']`,
             run: "click",
+        },
+    ];
+}
+
+// Whichever view the action opens first. Clicking the switch of the view
+// already shown would reload it under the next step's feet.
+function switchToList() {
+    return [
+        {
+            content: "Show the list",
+            trigger: ".o_control_panel .o_switch_view.o_list",
+            async run(helpers) {
+                if (!helpers.anchor.classList.contains("active")) {
+                    await helpers.click();
+                }
+            },
+        },
+        {
+            content: "The list is shown",
+            trigger: ".o_control_panel .o_switch_view.o_list.active",
         },
     ];
 }
@@ -167,6 +191,7 @@ registry.category("web_tour.tours").add("customer_segmentation_tour_pool", {
     steps: () => [
         ...openApp(),
         ...openMenu("customer_segmentation_menu_customers", "res_partner_menu_customer_pool"),
+        ...switchToList(),
         {
             content: "Select a customer of the pool",
             trigger: ".o_list_view .o_data_row:contains('Tour Pool Customer') .o_list_record_selector input",
@@ -191,6 +216,7 @@ registry.category("web_tour.tours").add("customer_segmentation_tour_churn", {
     steps: () => [
         ...openApp(),
         ...openMenu("customer_segmentation_menu_customers", "res_partner_menu_churn_risk"),
+        ...switchToList(),
         {
             content: "Open a customer with a churn warning",
             trigger: ".o_list_view .o_data_row:contains('Tour Lapsing Buyer') td[name='display_name']",
