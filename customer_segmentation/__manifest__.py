@@ -44,6 +44,11 @@
         "demo/customer_segmentation_demo.xml",
         "demo/customer_segmentation_snapshot_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "customer_segmentation/static/tests/tours/**/*",
+        ],
+    },
     "post_init_hook": "post_init_hook",
     "application": True,
     "installable": True,

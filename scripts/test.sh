@@ -19,7 +19,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/odoo.sh"
 # The test tools are the one thing a newcomer may lack: bring them.
-if ! python3 -c "import pytest_odoo, freezegun" 2>/dev/null; then
+if ! python3 -c "import pytest_odoo, freezegun, websocket" 2>/dev/null; then
     echo "Installing the test tools (requirements-dev.txt) ..."
     python3 -m pip install -q --disable-pip-version-check -r "$REPO/requirements-dev.txt" ||
         cs_die "could not install requirements-dev.txt"

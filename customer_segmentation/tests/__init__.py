@@ -43,3 +43,4 @@ from . import test_customer_views
 from . import test_act
 from . import test_strategy_run
 from . import test_act_xmlrpc
+from . import test_tours
