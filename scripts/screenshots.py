@@ -77,10 +77,10 @@ SHOTS = (
         768,
     ),
     (
-        "kanban_rfm_zh_CN.png",
+        "rfm_segments_zh_CN.png",
         "zh_CN",
         ACTION + "res_partner_action_customers_rfm",
-        ".o_kanban_grouped .o_kanban_record",
+        ".o_list_view .o_group_header",
         None,
         None,
         768,
