@@ -1,4 +1,3 @@
-import datetime
 import time
 from functools import partial
 
@@ -7,10 +6,6 @@ from odoo.tools import SQL
 
 from .res_partner import _segmentation_today
 from .segmentation_batch import run_batch
-
-# A user's transaction that began before a run started may commit its
-# writes after it, dated when it began: the next run looks that far back.
-CHANGES_MARGIN = datetime.timedelta(minutes=10)
 
 
 class CustomerSegmentationStrategyRun(models.Model):
@@ -46,7 +41,12 @@ class CustomerSegmentationStrategyRun(models.Model):
         required=True,
         readonly=True,
     )
-    started_at = fields.Datetime(readonly=True)
+    started_at = fields.Datetime(
+        readonly=True,
+        help="When the run began, or, if earlier, when the oldest transaction "
+        "then open began: the ORM dates a write when its transaction begins, "
+        "so every write the run may not have seen is dated after it.",
+    )
     finished_at = fields.Datetime(readonly=True)
     changes_since = fields.Datetime(readonly=True)
     messages_after_id = fields.Integer(readonly=True)
@@ -91,7 +91,7 @@ class CustomerSegmentationStrategyRun(models.Model):
         last = self.search(
             [("company_id", "=", company.id), ("state", "=", "done")], limit=1
         )
-        since = last.started_at and last.started_at - CHANGES_MARGIN
+        since = last.started_at
         if since and self._strategies_changed(company, since):
             since = False
         return self.create(
@@ -99,7 +99,13 @@ class CustomerSegmentationStrategyRun(models.Model):
                 "company_id": company.id,
                 "date": today,
                 "scope": "changes" if since else "all",
-                "started_at": self.env.cr.now(),
+                "started_at": self.env.execute_query(
+                    SQL(
+                        """SELECT LEAST(now(), min(xact_start)) AT TIME ZONE 'UTC'
+                             FROM pg_stat_activity
+                            WHERE datname = current_database()"""
+                    )
+                )[0][0],
                 "changes_since": since,
                 "messages_after_id": last.last_message_id if since else 0,
                 "last_message_id": self.env.execute_query(
