@@ -55,7 +55,7 @@ class CustomerSegmentationStrategyRun(models.Model):
     last_customer_id = fields.Integer(readonly=True)
     customers_done = fields.Integer(string="Customers Processed", readonly=True)
     followups = fields.Integer(string="Follow-ups", readonly=True)
-    churn_warnings = fields.Integer(string="Churn Warnings", readonly=True)
+    churn_warnings = fields.Integer(readonly=True)
 
     @api.model
     def _cron_runs_committed(self):
