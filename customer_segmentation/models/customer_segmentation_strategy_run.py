@@ -1,3 +1,4 @@
+import logging
 import time
 from functools import partial
 
@@ -6,6 +7,8 @@ from odoo.tools import SQL
 
 from .res_partner import _segmentation_today
 from .segmentation_batch import run_batch
+
+_logger = logging.getLogger(__name__)
 
 
 class CustomerSegmentationStrategyRun(models.Model):
@@ -76,6 +79,10 @@ class CustomerSegmentationStrategyRun(models.Model):
         for company in self.env["res.company"].sudo().search([]):
             if company._segmentation_param_errors():
                 # one company's broken settings stop none of the others
+                _logger.warning(
+                    "Segment strategies of %s not applied: invalid settings",
+                    company.name,
+                )
                 continue
             run = self.search(
                 [("company_id", "=", company.id), ("date", "=", today)], limit=1
