@@ -157,15 +157,20 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         return SQL(
             """
         WITH customer AS (%(customers)s)
+        -- a union joined to the customers, not OR-ed IN (...): at 1M the
+        -- written figures do not fit a hashed subplan, which PostgreSQL then
+        -- scans once per customer
         SELECT c.id FROM customer c
-         WHERE c.id IN (SELECT commercial_partner_id FROM res_partner
-                         WHERE write_date >= %(since)s)
-            OR c.id IN (SELECT partner_id FROM customer_segmentation_figure
-                         WHERE company_id = %(company)s AND write_date >= %(since)s)
-            OR c.id IN (SELECT p.commercial_partner_id
-                          FROM mail_message m JOIN res_partner p ON p.id = m.res_id
-                         WHERE m.id > %(message)s AND m.model = 'res.partner'
-                           AND %(interaction)s)
+          JOIN (SELECT commercial_partner_id AS id FROM res_partner
+                 WHERE write_date >= %(since)s
+                 UNION
+                SELECT partner_id FROM customer_segmentation_figure
+                 WHERE company_id = %(company)s AND write_date >= %(since)s
+                 UNION
+                SELECT p.commercial_partner_id
+                  FROM mail_message m JOIN res_partner p ON p.id = m.res_id
+                 WHERE m.id > %(message)s AND m.model = 'res.partner'
+                   AND %(interaction)s) changed ON changed.id = c.id
         UNION
         %(due)s
         ORDER BY 1
