@@ -27,5 +27,6 @@ from . import customer_segmentation_demo
 from . import customer_segmentation_pool_move
 from . import customer_segmentation_claim_counter
 from . import customer_segmentation_strategy
+from . import customer_segmentation_strategy_run
 from . import crm_team
 from . import mail_tracking_value

@@ -1,6 +1,5 @@
 import heapq
 import logging
-import time
 from collections import defaultdict
 from functools import partial
 
@@ -10,18 +9,15 @@ from odoo.tools import SQL
 from .customer_segment import render_summary
 from .customer_segmentation_pipeline import company_segment_sql
 from .customer_segmentation_rule import COMPANY_DIMENSIONS
-from .res_partner import WRITING_CONTEXT_KEY, _segmentation_today
-from .segmentation_batch import lock_customers, run_batch
+from .res_partner import STRATEGY_BATCH_SIZE, WRITING_CONTEXT_KEY, _segmentation_today
+from .segmentation_batch import lock_customer_ids, lock_customers, run_batch
 
 _logger = logging.getLogger(__name__)
 
 FOLLOWUP_TYPE = "customer_segmentation.mail_activity_type_segment_followup"
 CHURN_TYPE = "customer_segmentation.mail_activity_type_churn_warning"
-# Activities created per transaction.
+# Activities created per call of mail.activity's create.
 ACTIVITY_BATCH = 1000
-# Customers per transaction of the per-customer steps (figures, account
-# managers, pool, tags, pricelists): see benchmarks/README.md.
-STRATEGY_BATCH_SIZE = 2000
 # Counters of those steps, summed over the batches.
 BATCH_COUNTERS = (
     "assigned",
@@ -30,6 +26,13 @@ BATCH_COUNTERS = (
     "tags_removed",
     "pricelists_applied",
     "pricelists_restored",
+    "followups",
+    "churn_warnings",
+)
+# The messages that are an interaction with the customer (``m``): an e-mail,
+# a note or a logged activity, not the chatter's tracking of a change.
+INTERACTION_SQL = SQL(
+    "(m.message_type IN ('comment', 'email') OR m.mail_activity_type_id IS NOT NULL)"
 )
 # The strategy of a segment in one company (company-dependent fields).
 STRATEGY_COLUMNS = (
@@ -61,15 +64,12 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     @api.model
     def _apply(self, company, customer_ids=None, figures=True):
         """Apply ``company``'s strategies to these commercial partners (None:
-        all its customers).
-
-        Figures, account managers, pool, tags and pricelists are applied per
-        batch of customers, each batch one transaction (see
-        ``segmentation_batch``); then activities are scheduled, most valuable
-        customers first, in transactions of ``ACTIVITY_BATCH`` activities.
+        all its customers), batch by batch, each batch one transaction (see
+        ``segmentation_batch``): figures, account managers, pool, tags,
+        pricelists, then the follow-up and early-warning activities of the
+        batch's customers.
 
         :param figures: recompute last interactions and churn risks first
-            (the nightly job skips them when it resumes the same day)
         :return: dict of counters, see ``res.partner.apply_segment_strategies``
         """
         params = company._segmentation_params()
@@ -85,29 +85,29 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         for scope in scopes:
             batch = partial(self._apply_batch, company, params, today, scope, figures)
             counts = run_batch(self.env, batch, self._job_name())
-            for key, count in counts.items():
-                result[key] += count
-        customers = Pipeline._scope(company, customer_ids=customer_ids).customers_sql()
-        result["followups"], followups_left = self._schedule_followups(
-            company, today, customers
-        )
-        result["churn_warnings"], warnings_left = self._schedule_churn_warnings(
-            company, params, today, customers
-        )
-        result["activities_left"] = followups_left + warnings_left
-        self.env["res.partner"].invalidate_model()
-        self.env["customer.segmentation.figure"].invalidate_model()
+            for key in BATCH_COUNTERS:
+                result[key] += counts[key]
+        # kept for XML-RPC callers: a call without time limit leaves none
+        result["activities_left"] = 0
         return result
 
     def _apply_batch(self, company, params, today, scope, figures):
-        """Figures, account managers, pool, tags and pricelists of the
-        customers of ``scope``, their rows locked first."""
+        """Every strategy for the customers of ``scope``, their rows locked
+        first: figures, account managers, pool, tags, pricelists, then
+        activities, so that a batch's customers are done once committed.
+
+        :return: counters of ``BATCH_COUNTERS`` and ``customers``, the number
+            of customers of the batch
+        """
         if scope.id_range:
             lock_customers(self.env, *scope.id_range)
+        elif scope.customer_ids:
+            lock_customer_ids(self.env, scope.customer_ids)
         self.env.flush_all()
         customers = scope.customers_sql()
         if figures:
             self._update_interactions(company, customers)
+            self._update_churn_gaps(company, today, customers)
             self._update_churn_risk(company, params, today, customers)
         result = {"assigned": self._assign_managers(company, customers)}
         # each step reads with SQL what the ORM wrote in the one before
@@ -122,9 +122,68 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         self.env.flush_all()
         result.update(self._apply_pricelists(company, customers))
         self.env.flush_all()
+        result["followups"] = self._schedule_followups(company, today, customers)
+        self.env.flush_all()
+        result["churn_warnings"] = self._schedule_churn_warnings(
+            company, params, today, customers
+        )
+        self.env.flush_all()
+        result["customers"] = self.env.execute_query(
+            SQL("SELECT count(*) FROM (%s) c", customers)
+        )[0][0]
         self.env["res.partner"].invalidate_model()
         self.env["customer.segmentation.figure"].invalidate_model()
         return result
+
+    def _night_customers_sql(self, company, params, today, since, message_id, after):
+        """SQL of the ids (ascending) of the customers of ``company`` after
+        ``after`` that a night's run goes through: those written since
+        ``since`` (the customer or a contact, or its figures), with a message
+        above ``message_id``, and those the calendar made due: without an
+        account manager, neglected, a follow-up or a churn warning due."""
+        customers = SQL(
+            "SELECT id FROM (%s) c WHERE c.id > %s",
+            self.env["customer.segmentation.pipeline"]._scope(company).customers_sql(),
+            after,
+        )
+        due = [
+            self._unassigned_sql(company, customers),
+            self._neglected_sql(company, params, today, customers),
+            self._due_followups_sql(company, today, customers),
+            self._due_warnings_sql(company, params, customers),
+        ]
+        if not params["pool_enabled"]:
+            due.pop(1)
+        return SQL(
+            """
+        WITH customer AS (%(customers)s)
+        -- a union joined to the customers, not OR-ed IN (...): at 1M the
+        -- written figures do not fit a hashed subplan, which PostgreSQL then
+        -- scans once per customer
+        SELECT c.id FROM customer c
+          JOIN (SELECT commercial_partner_id AS id FROM res_partner
+                 WHERE write_date >= %(since)s
+                 UNION
+                SELECT partner_id FROM customer_segmentation_figure
+                 WHERE company_id = %(company)s AND write_date >= %(since)s
+                 UNION
+                SELECT p.commercial_partner_id
+                  FROM mail_message m JOIN res_partner p ON p.id = m.res_id
+                 WHERE m.id > %(message)s AND m.model = 'res.partner'
+                   AND %(interaction)s) changed ON changed.id = c.id
+        UNION
+        %(due)s
+        ORDER BY 1
+            """,
+            customers=customers,
+            since=since,
+            company=company.id,
+            message=message_id,
+            interaction=INTERACTION_SQL,
+            due=SQL(" UNION ").join(
+                SQL("SELECT d.partner_id FROM (%s) d", query) for query in due
+            ),
+        )
 
     @api.model
     def _job_name(self):
@@ -145,9 +204,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 SELECT p.commercial_partner_id AS id, max(m.date)::date AS date
                   FROM mail_message m
                   JOIN res_partner p ON p.id = m.res_id
-                 WHERE m.model = 'res.partner'
-                   AND (m.message_type IN ('comment', 'email')
-                        OR m.mail_activity_type_id IS NOT NULL)
+                 WHERE m.model = 'res.partner' AND %(interaction)s
                    AND p.commercial_partner_id IN (SELECT id FROM customer)
               GROUP BY p.commercial_partner_id
             )
@@ -162,14 +219,13 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 """,
                 scope=scope,
                 company=company.id,
+                interaction=INTERACTION_SQL,
             )
         )
 
-    def _update_churn_risk(self, company, params, today, scope):
+    def _update_churn_gaps(self, company, today, scope):
         """The usual gap is the median of the days between consecutive
-        purchase days; the risk grows from 0, when the last purchase is as old
-        as that gap, to 100, when it is ``churn_full_risk_ratio`` gaps old. A
-        dismissal holds until the customer buys again."""
+        purchase days (none before a second purchase day)."""
         self.env.execute_query(
             SQL(
                 """
@@ -188,38 +244,58 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                        GREATEST(1, round(percentile_cont(0.5)
                                          WITHIN GROUP (ORDER BY gap)))::int AS gap
                   FROM gaps WHERE gap IS NOT NULL GROUP BY id
-            ),
-            scored AS (
-                SELECT f.id, u.gap,
-                       CASE WHEN u.gap IS NULL OR f.last_order_date IS NULL THEN 0
-                            ELSE LEAST(100, GREATEST(0, round(
-                                100 * ((%(today)s::date - f.last_order_date)::numeric
-                                       / u.gap - 1)
-                                / (%(ratio)s::numeric - 1))))::int
-                       END AS risk,
-                       COALESCE(f.churn_dismissed, false)
-                           AND f.churn_dismissed_order_date
-                               IS NOT DISTINCT FROM f.last_order_date
-                           AS dismissed
-                  FROM customer_segmentation_figure f
-                  LEFT JOIN usual u ON u.id = f.partner_id
-                 WHERE f.company_id = %(company)s
-                   AND f.partner_id IN (SELECT id FROM customer)
             )
             UPDATE customer_segmentation_figure f
-               SET churn_typical_gap_days = s.gap,
-                   churn_risk_score = s.risk,
-                   churn_dismissed = s.dismissed
-              FROM scored s
-             WHERE f.id = s.id
-               AND (f.churn_typical_gap_days, f.churn_risk_score, f.churn_dismissed)
-                   IS DISTINCT FROM (s.gap, s.risk, s.dismissed)
+               SET churn_typical_gap_days = u.gap
+              FROM customer c
+              LEFT JOIN usual u ON u.id = c.id
+             WHERE f.partner_id = c.id AND f.company_id = %(company)s
+               AND f.churn_typical_gap_days IS DISTINCT FROM u.gap
                 """,
                 scope=scope,
                 company=company.id,
                 purchases=self.env["customer.segmentation.purchase"]._query(
                     company, today, customers=SQL("SELECT id FROM customer")
                 ),
+            )
+        )
+
+    def _update_churn_risk(self, company, params, today, scope):
+        """The risk grows from 0, when the last purchase is as old as the
+        usual gap, to 100, when it is ``churn_full_risk_ratio`` gaps old. A
+        dismissal holds until the customer buys again. From the usual gaps
+        stored: the nightly job updates every risk at once, as they grow with
+        the days."""
+        self.env.execute_query(
+            SQL(
+                """
+            WITH scored AS (
+                SELECT f.id,
+                       CASE WHEN f.churn_typical_gap_days IS NULL
+                                 OR f.last_order_date IS NULL THEN 0
+                            ELSE LEAST(100, GREATEST(0, round(
+                                100 * ((%(today)s::date - f.last_order_date)::numeric
+                                       / f.churn_typical_gap_days - 1)
+                                / (%(ratio)s::numeric - 1))))::int
+                       END AS risk,
+                       COALESCE(f.churn_dismissed, false)
+                           AND f.churn_dismissed_order_date
+                               IS NOT DISTINCT FROM f.last_order_date
+                           AS dismissed
+                  FROM (%(scope)s) c
+                  -- joined, not filtered by IN: one index probe a customer
+                  JOIN customer_segmentation_figure f
+                    ON f.partner_id = c.id AND f.company_id = %(company)s
+            )
+            UPDATE customer_segmentation_figure f
+               SET churn_risk_score = s.risk, churn_dismissed = s.dismissed
+              FROM scored s
+             WHERE f.id = s.id
+               AND (f.churn_risk_score, f.churn_dismissed)
+                   IS DISTINCT FROM (s.risk, s.dismissed)
+                """,
+                scope=scope,
+                company=company.id,
                 today=today,
                 ratio=str(params["churn_full_risk_ratio"]),
             )
@@ -300,23 +376,7 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         """Give customers without an account manager one from the sales team
         of their winning segment: in turn, or the member holding the fewest
         customers."""
-        rows = self.env.execute_query(
-            SQL(
-                """SELECT w.partner_id, s.manager_team_id, s.manager_policy
-                     FROM (%s) w JOIN %s s ON s.id = w.segment_id
-                    ORDER BY w.partner_id""",
-                self._winners(
-                    company,
-                    SQL("s.manager_policy != 'keep' AND s.manager_team_id IS NOT NULL"),
-                    scope,
-                    SQL(
-                        "AND c.user_id IS NULL "
-                        "AND NOT COALESCE(f.segmentation_in_pool, false)"
-                    ),
-                ),
-                self._strategies(company),
-            )
-        )
+        rows = self.env.execute_query(self._unassigned_sql(company, scope))
         if not rows:
             return 0
         by_team = defaultdict(list)
@@ -329,6 +389,25 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             self.env._("Account manager policy of the customer's segment"),
         )
         return len(assignments)
+
+    def _unassigned_sql(self, company, scope):
+        """SQL of ``(partner_id, team id, policy)`` of the customers without
+        an account manager whose winning segment assigns one."""
+        return SQL(
+            """SELECT w.partner_id, s.manager_team_id, s.manager_policy
+                 FROM (%s) w JOIN %s s ON s.id = w.segment_id
+                ORDER BY w.partner_id""",
+            self._winners(
+                company,
+                SQL("s.manager_policy != 'keep' AND s.manager_team_id IS NOT NULL"),
+                scope,
+                SQL(
+                    "AND c.user_id IS NULL "
+                    "AND NOT COALESCE(f.segmentation_in_pool, false)"
+                ),
+            ),
+            self._strategies(company),
+        )
 
     def _choose_managers(self, by_team):
         """``{partner_id: user_id}`` for ``{(team id, policy): [partner
@@ -405,8 +484,17 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         interacted with them within their segment's follow-up cadence plus
         the grace period, go to the company's shared pool."""
         rows = self.env.execute_query(
-            SQL(
-                """
+            self._neglected_sql(company, params, today, scope)
+        )
+        if rows:
+            self._pool(company, rows, params)
+        return len(rows)
+
+    def _neglected_sql(self, company, params, today, scope):
+        """SQL of ``(partner_id, follow-up days or None, user id)`` of the
+        customers going to the pool (see ``_return_to_pool``)."""
+        return SQL(
+            """
             SELECT w.partner_id, s.followup_days, w.user_id
               FROM (%(neglected)s) w
               JOIN %(strategies)s s ON s.id = w.segment_id
@@ -426,25 +514,21 @@ class CustomerSegmentationStrategy(models.AbstractModel):
              WHERE c.id IN (%(scope)s) AND c.active AND c.user_id IS NULL
                AND NOT COALESCE(f.segmentation_in_pool, false)
                AND (%(value)s IS NOT NULL OR %(lifecycle)s IS NOT NULL)
-                """,
-                neglected=self._winners(
-                    company,
-                    SQL("s.followup_days > 0"),
-                    scope,
-                    SQL("AND c.user_id IS NOT NULL"),
-                ),
-                strategies=self._strategies(company),
-                company=company.id,
-                scope=scope,
-                today=today,
-                grace=params["pool_grace_days"],
-                value=company_segment_sql("c", "segment_value_id", company),
-                lifecycle=company_segment_sql("c", "segment_lifecycle_id", company),
-            )
+            """,
+            neglected=self._winners(
+                company,
+                SQL("s.followup_days > 0"),
+                scope,
+                SQL("AND c.user_id IS NOT NULL"),
+            ),
+            strategies=self._strategies(company),
+            company=company.id,
+            scope=scope,
+            today=today,
+            grace=params["pool_grace_days"],
+            value=company_segment_sql("c", "segment_value_id", company),
+            lifecycle=company_segment_sql("c", "segment_lifecycle_id", company),
         )
-        if rows:
-            self._pool(company, rows, params)
-        return len(rows)
 
     def _pool(self, company, rows, params):
         """Put ``[(partner_id, follow-up days or None, former user id)]`` in
@@ -469,17 +553,19 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             .search([])
             .followup_activity_type_id.ids
         )
-        activities = self.env["mail.activity"].sudo()
-        for partner_id, _days, old_user in rows:
-            if old_user:
-                activities |= activities.search(
-                    [
-                        ("res_model", "=", "res.partner"),
-                        ("res_id", "=", partner_id),
-                        ("user_id", "=", old_user),
-                        ("activity_type_id", "in", followup_types),
-                    ]
-                )
+        former = {(row[0], row[2]) for row in rows if row[2]}
+        activities = (
+            self.env["mail.activity"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "in", [partner_id for partner_id, _u in former]),
+                    ("activity_type_id", "in", followup_types),
+                ]
+            )
+            .filtered(lambda activity: (activity.res_id, activity.user_id.id) in former)
+        )
         activities.unlink()
         grace = params["pool_grace_days"]
         self.env["customer.segmentation.pool.move"].sudo().create(
@@ -782,11 +868,22 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     def _schedule_followups(self, company, today, scope):
         """One follow-up activity for the account manager of each customer
         whose last interaction is older than its segment's cadence, unless
-        one of the same type is open already; in the manager's language."""
+        one of the same type is open already; in the manager's language.
+
+        :return: number of activities created
+        """
+        rows = self.env.execute_query(self._due_followups_sql(company, today, scope))
+        names = self._names([(row[0], row[1]) for row in rows])
+        return self._create_activities(
+            [self._followup_values(row, today, names) for row in rows]
+        )
+
+    def _due_followups_sql(self, company, today, scope):
+        """SQL of ``(partner_id, user id, segment id, activity type id, days
+        since the last interaction)`` of the follow-ups due."""
         default_type = self.env.ref(FOLLOWUP_TYPE)
-        rows = self.env.execute_query(
-            SQL(
-                """
+        return SQL(
+            """
             SELECT w.partner_id, w.user_id, s.id,
                    COALESCE(s.followup_activity_type_id, %(default_type)s),
                    %(today)s::date - f.segmentation_last_interaction
@@ -804,32 +901,46 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                       AND a.active
                       AND a.activity_type_id
                           = COALESCE(s.followup_activity_type_id, %(default_type)s))
-          -- most valuable customers first, in case time runs out
-          ORDER BY f.rfm_monetary DESC NULLS LAST, w.partner_id
-                """,
-                winners=self._winners(
-                    company,
-                    SQL("s.followup_days > 0"),
-                    scope,
-                    SQL("AND c.user_id IS NOT NULL"),
-                ),
-                strategies=self._strategies(company),
-                company=company.id,
-                default_type=default_type.id,
-                today=today,
-            )
-        )
-        return self._create_activities(
-            [self._followup_values(row, today) for row in rows]
+          ORDER BY w.partner_id
+            """,
+            winners=self._winners(
+                company,
+                SQL("s.followup_days > 0"),
+                scope,
+                SQL("AND c.user_id IS NOT NULL"),
+            ),
+            strategies=self._strategies(company),
+            company=company.id,
+            default_type=default_type.id,
+            today=today,
         )
 
-    def _followup_values(self, row, today):
+    def _names(self, pairs):
+        """``{(partner id, user id): customer name in the user's language}``
+        for ``[(partner id, user id)]``, one read per language."""
+        Users = self.env["res.users"].sudo()
+        by_lang = defaultdict(list)
+        for partner_id, user_id in pairs:
+            by_lang[Users.browse(user_id).lang or "en_US"].append(partner_id)
+        names = {}
+        for lang, partner_ids in by_lang.items():
+            partners = self.env["res.partner"].sudo().with_context(lang=lang)
+            for partner in partners.browse(partner_ids):
+                names[partner.id, lang] = partner.display_name
+        return {
+            (partner_id, user_id): names[
+                partner_id, Users.browse(user_id).lang or "en_US"
+            ]
+            for partner_id, user_id in pairs
+        }
+
+    def _followup_values(self, row, today, names):
         partner_id, user_id, segment_id, type_id, days = row
         user = self.env["res.users"].sudo().browse(user_id)
         env = self.with_context(lang=user.lang or "en_US").env
         segment = env["customer.segment"].sudo().browse(segment_id)
         values = {
-            "customer": env["res.partner"].sudo().browse(partner_id).display_name,
+            "customer": names[partner_id, user_id],
             "segment": segment.name,
             "days": str(days) if days is not None else "-",
         }
@@ -858,16 +969,55 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     def _schedule_churn_warnings(self, company, params, today, scope):
         """An early-warning activity for the account manager of each
         customer with the churn warning (see ``_churn_warning_domain``),
-        unless one is open already; in the manager's language."""
+        unless one is open already; in the manager's language.
+
+        :return: number of activities created
+        """
         churn_type = self.env.ref(CHURN_TYPE)
+        rows = self.env.execute_query(self._due_warnings_sql(company, params, scope))
+        Users = self.env["res.users"].sudo()
+        by_lang = defaultdict(list)
+        for partner_id, user_id, _figure_id in rows:
+            by_lang[Users.browse(user_id).lang or "en_US"].append(partner_id)
+        texts = {}
+        for lang, partner_ids in by_lang.items():
+            partners = (
+                self.env["res.partner"]
+                .sudo()
+                .with_company(company)
+                .with_context(lang=lang)
+                .browse(partner_ids)
+            )
+            for partner in partners:
+                texts[partner.id, lang] = (
+                    partner.churn_signal,
+                    partner.churn_risk_explanation,
+                )
+        vals_list = []
+        for partner_id, user_id, _figure_id in rows:
+            summary, note = texts[partner_id, Users.browse(user_id).lang or "en_US"]
+            vals_list.append(
+                {
+                    "res_id": partner_id,
+                    "user_id": user_id,
+                    "activity_type_id": churn_type.id,
+                    "date_deadline": today,
+                    "summary": summary,
+                    "note": note,
+                }
+            )
+        return self._create_activities(vals_list, [row[2] for row in rows])
+
+    def _due_warnings_sql(self, company, params, scope):
+        """SQL of ``(partner_id, user id, figure id)`` of the churn warnings
+        due."""
         Figure = self.env["customer.segmentation.figure"].sudo()
         warned = Figure._search(
             [("company_id", "=", company.id), *Figure._churn_warning_domain(params)]
         ).subselect()
-        rows = self.env.execute_query(
-            SQL(
-                """
-            SELECT c.id, c.user_id, f.id
+        return SQL(
+            """
+            SELECT c.id AS partner_id, c.user_id, f.id
               FROM res_partner c
               JOIN customer_segmentation_figure f
                 ON f.partner_id = c.id AND f.company_id = %(company)s
@@ -880,62 +1030,27 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                    SELECT 1 FROM mail_activity a
                     WHERE a.res_model = 'res.partner' AND a.res_id = c.id
                       AND a.active AND a.activity_type_id = %(type)s)
-          ORDER BY f.rfm_monetary DESC NULLS LAST, c.id
-                """,
-                company=company.id,
-                scope=scope,
-                warned=warned,
-                type=churn_type.id,
-            )
+          ORDER BY c.id
+            """,
+            company=company.id,
+            scope=scope,
+            warned=warned,
+            type=self.env.ref(CHURN_TYPE).id,
         )
-        vals_list = []
-        for partner_id, user_id, _figure_id in rows:
-            user = self.env["res.users"].sudo().browse(user_id)
-            partner = (
-                self.env["res.partner"]
-                .sudo()
-                .with_company(company)
-                .with_context(lang=user.lang or "en_US")
-                .browse(partner_id)
-            )
-            vals_list.append(
-                {
-                    "res_id": partner_id,
-                    "user_id": user_id,
-                    "activity_type_id": churn_type.id,
-                    "date_deadline": today,
-                    "summary": partner.churn_signal,
-                    "note": partner.churn_risk_explanation,
-                }
-            )
-        return self._create_activities(vals_list, [row[2] for row in rows])
 
     def _create_activities(self, vals_list, warned_figure_ids=None):
-        """Create activities in transactions of ``ACTIVITY_BATCH``, return
-        ``(created, left)``; with the context key ``segmentation_deadline`` (a
-        ``time.monotonic()`` value), stop when it is passed: the next run
-        schedules the rest, as they are still missing.
+        """Create activities ``ACTIVITY_BATCH`` at a time, in the caller's
+        transaction; return how many.
 
         :param warned_figure_ids: figure row ids, one per activity, to mark
-            as warned in the same transaction as their activity
+            as warned with their activity
         """
-        deadline = self.env.context.get("segmentation_deadline")
-        created = 0
         for start in range(0, len(vals_list), ACTIVITY_BATCH):
-            if deadline and time.monotonic() > deadline:
-                break
             end = start + ACTIVITY_BATCH
-            run_batch(
-                self.env,
-                partial(
-                    self._create_activity_batch,
-                    vals_list[start:end],
-                    (warned_figure_ids or [])[start:end],
-                ),
-                self._job_name(),
+            self._create_activity_batch(
+                vals_list[start:end], (warned_figure_ids or [])[start:end]
             )
-            created += len(vals_list[start:end])
-        return created, len(vals_list) - created
+        return len(vals_list)
 
     def _create_activity_batch(self, vals_list, warned_figure_ids):
         model_id = self.env["ir.model"]._get_id("res.partner")

@@ -38,8 +38,8 @@ from .segmentation_params import PARAMS
 
 SEGMENTATION_GROUP = "customer_segmentation.group_segmentation_user"
 MANAGER_GROUP = "customer_segmentation.group_segmentation_manager"
-# Day of the latest interactions and churn risks computed by the nightly job,
-# per company (the company id is appended).
+# Where versions before 18.0.3 kept the strategy job's day (the migration
+# removes it; the job's runs are customer.segmentation.strategy.run now).
 STRATEGY_FIGURES_PARAM = "customer_segmentation.strategy_figures_date"
 
 # Partner fields showing the figures of the current company
@@ -174,6 +174,9 @@ COMPANY_DEPENDENT_INDEXES = tuple(
 # Customers per batch (one transaction each) of the full recompute, manual
 # or nightly: see benchmarks/README.md for how it was chosen.
 RECOMPUTE_BATCH_SIZE = 2000
+# Customers per transaction of the strategy job (figures, account managers,
+# pool, tags, pricelists and their activities): see benchmarks/README.md.
+STRATEGY_BATCH_SIZE = 2000
 
 
 class ResPartner(models.Model):
@@ -1170,46 +1173,32 @@ class ResPartner(models.Model):
             here, as there is no time limit
         """
         self._segmentation_check_group(MANAGER_GROUP)
-        # a caller's context does not make the job commit or stop early
         return (
-            self.env["customer.segmentation.strategy"]
-            .sudo()
-            .with_context(segmentation_deadline=None)
-            ._apply(self.env.company)
+            self.env["customer.segmentation.strategy"].sudo()._apply(self.env.company)
         )
 
     @api.model
-    def _cron_apply_segment_strategies(self, time_budget=240):
-        """Nightly: strategies after the recompute, company by company.
-        Activities are created in committed batches within ``time_budget``
-        seconds; if some are left, the job reports progress and Odoo runs it
-        again at once."""
-        config = self.env["ir.config_parameter"].sudo()
-        today = str(_segmentation_today())
+    def _cron_apply_segment_strategies(
+        self, batch_size=STRATEGY_BATCH_SIZE, time_budget=240
+    ):
+        """Nightly: strategies after the recompute, company by company, in
+        committed batches of ``batch_size`` customers with a resume point
+        (see ``customer.segmentation.strategy.run``). When ``time_budget``
+        seconds are spent, the job reports what is left and Odoo calls it
+        again at once; the next call goes on after the last committed batch.
+        """
+        runs = self.env["customer.segmentation.strategy.run"]._cron_runs_committed()
         deadline = time.monotonic() + time_budget
-        done = left = 0
-        for company in self.env["res.company"].sudo().search([]):
-            if company._segmentation_param_errors():
-                # one company's broken settings stop none of the others
-                _logger.warning(
-                    "Segment strategies of %s not applied: invalid settings",
-                    company.name,
-                )
+        left = 0
+        for index, run in enumerate(runs.sorted("id")):
+            if index and time.monotonic() > deadline:
+                # not started in this call: the next one goes on with it
+                left += run.state == "running"
                 continue
-            # A call resuming today's work (activities left by the previous
-            # call) reuses today's interactions and churn risks: at a
-            # million customers they take minutes.
-            key = f"{STRATEGY_FIGURES_PARAM}.{company.id}"
-            figures = config.get_param(key) != today
-            result = (
-                self.env["customer.segmentation.strategy"]
-                .with_context(segmentation_deadline=deadline)
-                ._apply(company, figures=figures)
-            )
-            config.set_param(key, today)
-            done += result["followups"] + result["churn_warnings"]
-            left += result["activities_left"]
-        self.env["ir.cron"]._notify_progress(done=done, remaining=left)
+            left += run._process(batch_size, deadline)
+        self.env["ir.cron"]._notify_progress(
+            done=sum(runs.mapped("customers_done")), remaining=left
+        )
 
     def action_claim_from_pool(self):
         """Take these customers from the shared pool as their account manager.

@@ -142,6 +142,22 @@ def lock_customers(env, low, high):
     )
 
 
+def lock_customer_ids(env, customer_ids):
+    """Lock these commercial partners and their contacts, as
+    ``lock_customers`` does for a range of ids."""
+    env.execute_query(
+        SQL(
+            """
+        SELECT id FROM res_partner
+         WHERE commercial_partner_id = ANY(%s)
+      ORDER BY id
+           FOR NO KEY UPDATE
+            """,
+            list(customer_ids),
+        )
+    )
+
+
 def next_batch(env, after, size):
     """``(highest id, count)`` of the next ``size`` customers (commercial
     partners, archived ones included) with an id above ``after`` (all of them

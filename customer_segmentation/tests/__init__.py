@@ -15,6 +15,7 @@ from . import test_override
 from . import test_history
 from . import test_performance_report
 from . import test_strategy
+from . import test_strategy_resume
 from . import test_assignment
 from . import test_followup
 from . import test_churn

@@ -150,11 +150,23 @@ class TestFollowup(SegmentationCase):
         self.assertEqual(len(self._activities(self.on_time)), 1)
 
     def test_what_the_time_budget_leaves_the_next_run_schedules(self):
-        self.env["res.partner"]._cron_apply_segment_strategies(time_budget=-1)
-        self.assertFalse(self._activities(self.due))
-        result = self._apply()
-        self.assertEqual((result["followups"], result["activities_left"]), (1, 0))
+        Run = self.env["customer.segmentation.strategy.run"]
+        # a budget already spent: one customer per call
+        self.env["res.partner"]._cron_apply_segment_strategies(
+            batch_size=1, time_budget=-1
+        )
+        run = Run.search([("company_id", "=", self.env.company.id)])
+        self.assertEqual(run.state, "running")
+        for _call in range(100):
+            if run.state == "done":
+                break
+            self.env["res.partner"]._cron_apply_segment_strategies(
+                batch_size=1, time_budget=-1
+            )
         self.assertEqual(len(self._activities(self.due)), 1)
+        self.assertEqual(run.followups, 1)
+        result = self._apply()
+        self.assertEqual((result["followups"], result["activities_left"]), (0, 0))
 
     def test_open_activity_of_the_same_type_planned_by_hand(self):
         self.Activity.create(

@@ -338,7 +338,9 @@ class TestMultiCompany(TwoCompaniesMixin, SegmentationCase):
         tag = self.env["res.partner.category"].create({"name": "Key account"})
         high.partner_tag_ids = [Command.link(tag.id)]
         self._force_param("lookback_days", "1000000", self.company_b)
-        with mute_logger("odoo.addons.customer_segmentation.models.res_partner"):
+        with mute_logger(
+            "odoo.addons.customer_segmentation.models.customer_segmentation_strategy_run"
+        ):
             self.env["res.partner"]._cron_apply_segment_strategies()
         # company A (high value there) got its strategy, B was skipped
         self.assertIn(tag, self.shared.category_id)
