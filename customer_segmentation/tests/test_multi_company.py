@@ -222,6 +222,21 @@ class TestMultiCompany(TwoCompaniesMixin, SegmentationCase):
                 )
                 self.assertLessEqual(held.company_id, company)
 
+    def test_strategy_runs_stay_in_their_company(self):
+        self.env["res.partner"]._cron_apply_segment_strategies()
+        Run = self.env["customer.segmentation.strategy.run"]
+        self.assertEqual(Run.search([]).company_id, self.company_a | self.company_b)
+        for company in (self.company_a, self.company_b):
+            with self.subTest(company=company.name):
+                manager = new_test_user(
+                    self.env,
+                    f"cs_mc_manager_{company.id}",
+                    groups="customer_segmentation.group_segmentation_manager",
+                    company_id=company.id,
+                    company_ids=[Command.set(company.ids)],
+                )
+                self.assertEqual(Run.with_user(manager).search([]).company_id, company)
+
     def test_pool_moves_stay_in_their_company(self):
         Move = self.env["customer.segmentation.pool.move"].sudo()
         move_a, move_b = (
