@@ -6,7 +6,6 @@ from . import customer_segment
 from . import customer_segment_override
 from . import customer_segment_history
 from . import res_partner
-from . import res_partner_tracking
 from . import customer_segmentation_purchase
 from . import customer_segmentation_figure
 from . import customer_segmentation_purchase_model
