@@ -17,6 +17,11 @@
         "data/ir_actions_server_data.xml",
         "views/customer_segmentation_mass_mailing_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "customer_segmentation_mass_mailing/static/tests/tours/**/*",
+        ],
+    },
     "auto_install": True,
     "installable": True,
 }
