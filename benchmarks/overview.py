@@ -40,6 +40,7 @@ from benchlib import add_common_arguments, environment, open_registry
 from dateutil.relativedelta import relativedelta
 from lxml import etree
 
+CUSTOMERS_ACTION = "customer_segmentation.res_partner_action_customers"
 OVERVIEW_ACTION = "customer_segmentation.customer_segmentation_overview_action"
 MANAGER_GROUP = "customer_segmentation.group_segmentation_manager"
 
@@ -127,6 +128,16 @@ def measure(registry, repeat, past_days):
                     times.append(time.perf_counter() - started)
         results.append((f"panel: {title}", times))
 
+    for groupby in ("segment_value_id", "segment_lifecycle_id"):
+        times = []
+        for index in range(repeat + 1):
+            with environment(registry) as env:
+                started = time.perf_counter()
+                load_kanban(env(user=user), groupby)
+                if index:
+                    times.append(time.perf_counter() - started)
+        results.append((f"kanban: customers by {groupby}, revenue, bar", times))
+
     times = []
     for index in range(repeat + 1):
         with environment(registry) as env:
@@ -188,6 +199,26 @@ def overview_panels(env, uid):
             )
         )
     return panels
+
+
+def load_kanban(env, groupby):
+    """The customers' kanban grouped by ``groupby`` as the web client opens
+    it: its columns with their 12-month revenue, and the churn progress bar."""
+    from odoo.tools.safe_eval import safe_eval
+
+    Partner = env["res.partner"]
+    action = env.ref(CUSTOMERS_ACTION).sudo()
+    domain = safe_eval(action.domain or "[]")
+    Partner.web_read_group(domain, ["segmentation_revenue:sum"], [groupby], lazy=True)
+    Partner.read_progress_bar(
+        domain,
+        groupby,
+        {
+            "field": "segmentation_churn_state",
+            "colors": {"warning": "danger", "none": "success"},
+            "sum_field": "segmentation_revenue",
+        },
+    )
 
 
 def load_panel(env, model, view_id, mode, domain):

@@ -182,6 +182,10 @@ RECOMPUTE_BATCH_SIZE = 2000
 STRATEGY_BATCH_SIZE = 2000
 
 
+# Company-dependent many2one columns of contacts read through a join (see
+# ResPartner._field_to_sql): the segments and the figures rows.
+COMPANY_JOINED_MODELS = ("customer.segment", "customer.segmentation.figure")
+
 # Key of cr.precommit.data holding the messages to log while the contacts'
 # tracking is being computed (ResPartner._message_track).
 TRACKING_LOGS_KEY = "customer_segmentation.tracking_logs"
@@ -952,6 +956,39 @@ class ResPartner(models.Model):
                 )
             )
         return arch, view
+
+    def _field_to_sql(self, alias, fname, query=None, flush=True):
+        """The company's segment (or figures row) of a contact as a join.
+
+        Odoo reads a company-dependent many2one through a subquery per row,
+        which checks that the record exists (there is no foreign key): a
+        kanban or list grouped by value tier ran it three times per contact
+        (2.7 s at 100k customers). The same check as one LEFT JOIN of the
+        (small) table of segments or figures, which PostgreSQL hashes."""
+        field = self._fields.get(fname)
+        if (
+            query is None
+            or field is None
+            or not field.company_dependent
+            or field.type != "many2one"
+            or field.comodel_name not in COMPANY_JOINED_MODELS
+        ):
+            return super()._field_to_sql(alias, fname, query, flush)
+        self.check_field_access_rights("read", [fname])
+        column = SQL.identifier(alias, fname, to_flush=field if flush else None)
+        reference = SQL("(%s ->> %s)::int", column, str(self.env.company.id))
+        fallback = field.get_company_dependent_fallback(self)
+        if fallback:
+            reference = SQL("COALESCE(%s, %s)", reference, fallback.id)
+        comodel = self.env[field.comodel_name]
+        coalias = query.make_alias(alias, f"{fname}__company")
+        query.add_join(
+            "LEFT JOIN",
+            coalias,
+            comodel._table,
+            SQL("%s = %s", SQL.identifier(coalias, "id"), reference),
+        )
+        return SQL.identifier(coalias, "id")
 
     @api.model
     def _read_group_select(self, aggregate_spec, query):

@@ -132,6 +132,40 @@ class TestKanbanColumns(TwoCompaniesMixin, SegmentationCase):
         self.assertEqual(queries([("id", "in", self.customers.ids)]), 1)
         self.assertEqual(queries([]), 1)
 
+    def test_columns_read_the_company_segment_by_a_join(self):
+        Partner = self.env["res.partner"].with_user(self.user_a)
+        query = Partner._where_calc([])
+        sql = Partner._field_to_sql(Partner._table, "segment_value_id", query)
+        # no subquery per contact: one join of the segments
+        self.assertNotIn("SELECT", sql.code)
+        self.assertIn('LEFT JOIN "customer_segment"', query.select().code)
+
+    def test_a_removed_segment_groups_with_no_segment(self):
+        # a company-dependent value has no foreign key: a segment id that no
+        # longer exists reads as no segment, in columns and searches
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE res_partner
+                  SET segment_value_id =
+                      segment_value_id || jsonb_build_object(%s, 999999)
+                WHERE id = %s""",
+            [str(self.company_a.id), self.customer_a.id],
+        )
+        self.env["res.partner"].invalidate_model(["segment_value_id"])
+        Partner = self.env["res.partner"].with_user(self.user_a)
+        groups = dict(
+            Partner._read_group(
+                [("id", "in", self.customers.ids)], ["segment_value_id"], ["__count"]
+            )
+        )
+        self.assertEqual(groups[self.env["customer.segment"]], 1)
+        self.assertEqual(
+            Partner.search(
+                [("id", "in", self.customers.ids), ("segment_value_id", "=", False)]
+            ),
+            self.customer_a,
+        )
+
     def test_progress_bar_counts_churn_warnings_per_column(self):
         Partner = self.env["res.partner"]
         domain = [("id", "in", self.customers.ids)]
