@@ -639,8 +639,8 @@ class CustomerSegmentationStrategy(models.AbstractModel):
     @api.model
     def _preview(self, company, customer_ids):
         """What ``_apply`` would change for these commercial partners now,
-        without changing anything: the same steps, rolled back, and the
-        activities counted instead of created.
+        without changing anything: the same steps, activities included,
+        rolled back.
 
         :return: the counters of ``_apply`` but ``activities_left``
         """
@@ -652,16 +652,8 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         # rolled back, with the cache and the pending tracking of its writes
         with self.env.cr.savepoint() as savepoint:
             result = self._apply_batch(company, params, today, scope, True)
-            # a deadline already passed: every activity is left, none created
-            counting = self.with_context(segmentation_deadline=float("-inf"))
-            customers = scope.customers_sql()
-            result["followups"] = counting._schedule_followups(
-                company, today, customers
-            )[1]
-            result["churn_warnings"] = counting._schedule_churn_warnings(
-                company, params, today, customers
-            )[1]
             savepoint.close(rollback=True)
+        self.env.invalidate_all()
         return result
 
     # ------------------------------------------------------------------
