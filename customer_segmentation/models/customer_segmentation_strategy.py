@@ -532,10 +532,42 @@ class CustomerSegmentationStrategy(models.AbstractModel):
 
     def _pool(self, company, rows, params):
         """Put ``[(partner_id, follow-up days or None, former user id)]`` in
-        the company's pool: their former manager's open follow-ups go with
-        them."""
+        the company's pool, for want of an account manager or of
+        interactions."""
+        grace = params["pool_grace_days"]
+        self._put_in_pool(
+            company,
+            [
+                (
+                    partner_id,
+                    old_user,
+                    self.env._("No account manager")
+                    if days is None
+                    else self.env._(
+                        "No interaction within the follow-up cadence of %(days)s "
+                        "days plus %(grace)s days of grace",
+                        days=days,
+                        grace=grace,
+                    ),
+                )
+                for partner_id, days, old_user in rows
+            ],
+        )
+
+    def _pool_by_hand(self, company, customers, reason):
+        """Put ``customers`` (none in the pool) in ``company``'s pool because
+        a user said so (``reason``)."""
+        self._put_in_pool(
+            company,
+            [(customer.id, customer.user_id.id, reason) for customer in customers],
+        )
+
+    def _put_in_pool(self, company, entries):
+        """Put ``[(partner_id, former user id or False, reason)]`` in the
+        company's pool: their former manager's open follow-ups go with them,
+        and each is logged as a pool move."""
         Figure = self.env["customer.segmentation.figure"].sudo()
-        figure_ids = Figure._ensure(company, [row[0] for row in rows])
+        figure_ids = Figure._ensure(company, [entry[0] for entry in entries])
         Figure.browse(figure_ids.values()).write(
             {"segmentation_in_pool": True, "segmentation_pool_date": self._now()}
         )
@@ -545,63 +577,8 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             .with_company(company)
             .with_context(**{WRITING_CONTEXT_KEY: True})
         )
-        Partner.browse([row[0] for row in rows if row[2]]).write({"user_id": False})
-        followup_types = [self.env.ref(FOLLOWUP_TYPE).id] + (
-            self.env["customer.segment"]
-            .sudo()
-            .with_company(company)
-            .search([])
-            .followup_activity_type_id.ids
-        )
-        former = {(row[0], row[2]) for row in rows if row[2]}
-        activities = (
-            self.env["mail.activity"]
-            .sudo()
-            .search(
-                [
-                    ("res_model", "=", "res.partner"),
-                    ("res_id", "in", [partner_id for partner_id, _u in former]),
-                    ("activity_type_id", "in", followup_types),
-                ]
-            )
-            .filtered(lambda activity: (activity.res_id, activity.user_id.id) in former)
-        )
-        activities.unlink()
-        grace = params["pool_grace_days"]
-        self.env["customer.segmentation.pool.move"].sudo().create(
-            [
-                {
-                    "partner_id": partner_id,
-                    "company_id": company.id,
-                    "user_id": old_user or False,
-                    "move": "return",
-                    "reason": self.env._("No account manager")
-                    if days is None
-                    else self.env._(
-                        "No interaction within the follow-up cadence of %(days)s "
-                        "days plus %(grace)s days of grace",
-                        days=days,
-                        grace=grace,
-                    ),
-                }
-                for partner_id, days, old_user in rows
-            ]
-        )
-
-    def _now(self):
-        return self.env.cr.now()
-
-    def _pool_by_hand(self, company, customers, reason):
-        """Put ``customers`` (in sudo, none in the pool) in ``company``'s
-        pool because a user said so (``reason``): as ``_pool``, their former
-        manager's open follow-ups go with them."""
-        Figure = self.env["customer.segmentation.figure"].sudo()
-        figure_ids = Figure._ensure(company, customers.ids)
-        Figure.browse(figure_ids.values()).write(
-            {"segmentation_in_pool": True, "segmentation_pool_date": self._now()}
-        )
-        former = {customer.id: customer.user_id.id for customer in customers}
-        customers.filtered("user_id").with_context(**{WRITING_CONTEXT_KEY: True}).write(
+        former = {(partner_id, user) for partner_id, user, _r in entries if user}
+        Partner.browse([partner_id for partner_id, _u in former]).write(
             {"user_id": False}
         )
         followup_types = [self.env.ref(FOLLOWUP_TYPE).id] + (
@@ -617,24 +594,28 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             .search(
                 [
                     ("res_model", "=", "res.partner"),
-                    ("res_id", "in", customers.ids),
+                    ("res_id", "in", [partner_id for partner_id, _u in former]),
                     ("activity_type_id", "in", followup_types),
                 ]
             )
+            .filtered(lambda activity: (activity.res_id, activity.user_id.id) in former)
         )
-        activities.filtered(lambda a: a.user_id.id == former[a.res_id]).unlink()
+        activities.unlink()
         self.env["customer.segmentation.pool.move"].sudo().create(
             [
                 {
-                    "partner_id": customer.id,
+                    "partner_id": partner_id,
                     "company_id": company.id,
-                    "user_id": former[customer.id] or False,
+                    "user_id": old_user or False,
                     "move": "return",
                     "reason": reason,
                 }
-                for customer in customers
+                for partner_id, old_user, reason in entries
             ]
         )
+
+    def _now(self):
+        return self.env.cr.now()
 
     @api.model
     def _preview(self, company, customer_ids):
@@ -652,8 +633,8 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         # rolled back, with the cache and the pending tracking of its writes
         with self.env.cr.savepoint() as savepoint:
             result = self._apply_batch(company, params, today, scope, True)
+            # (rolling back clears the cursor's cache too)
             savepoint.close(rollback=True)
-        self.env.invalidate_all()
         return result
 
     # ------------------------------------------------------------------
