@@ -5,18 +5,11 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, new_test_user, tagged
 
-from .common import SegmentationCase, days_ago
-
-COUNTERS = (
-    "assigned",
-    "returned_to_pool",
-    "tags_added",
-    "tags_removed",
-    "pricelists_applied",
-    "pricelists_restored",
-    "followups",
-    "churn_warnings",
+from odoo.addons.customer_segmentation.models.customer_segmentation_strategy import (
+    BATCH_COUNTERS,
 )
+
+from .common import SegmentationCase, days_ago
 
 
 @tagged("post_install", "-at_install")
@@ -111,7 +104,7 @@ class TestStrategyRun(SegmentationCase):
         # nothing left to do: the next preview says so
         wizard = self._preview(self.high)
         self.assertRecordValues(
-            wizard, [{"customer_count": 2, **dict.fromkeys(COUNTERS, 0)}]
+            wizard, [{"customer_count": 2, **dict.fromkeys(BATCH_COUNTERS, 0)}]
         )
 
     def test_salesman_may_not_run_a_strategy(self):

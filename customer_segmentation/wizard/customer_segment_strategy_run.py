@@ -1,19 +1,8 @@
 from odoo import api, fields, models
 
 from ..models.arguments import checked_record, checked_records
+from ..models.customer_segmentation_strategy import BATCH_COUNTERS
 from ..models.res_partner import MANAGER_GROUP
-
-# What the strategies would change, as the strategy job counts it.
-PREVIEW_COUNTERS = (
-    "assigned",
-    "returned_to_pool",
-    "tags_added",
-    "tags_removed",
-    "pricelists_applied",
-    "pricelists_restored",
-    "followups",
-    "churn_warnings",
-)
 
 
 class CustomerSegmentStrategyRun(models.TransientModel):
@@ -60,14 +49,14 @@ class CustomerSegmentStrategyRun(models.TransientModel):
             self.env._("Segment"),
         )
         customer_ids = self._segment_customer_ids(segment)
-        counts = dict.fromkeys(PREVIEW_COUNTERS, 0)
+        counts = dict.fromkeys(BATCH_COUNTERS, 0)
         if customer_ids:
             preview = (
                 self.env["customer.segmentation.strategy"]
                 .sudo()
                 ._preview(self.env.company, customer_ids)
             )
-            counts.update({key: preview[key] for key in PREVIEW_COUNTERS})
+            counts.update({key: preview[key] for key in BATCH_COUNTERS})
         wizard = self.create(
             {"segment_id": segment.id, "customer_count": len(customer_ids), **counts}
         )
@@ -94,12 +83,11 @@ class CustomerSegmentStrategyRun(models.TransientModel):
         self.env["res.partner"]._segmentation_check_group(MANAGER_GROUP)
         wizard = checked_records(self, "ids", self.env._("Wizard"), single=True)
         customer_ids = self._segment_customer_ids(wizard.segment_id)
-        result = dict.fromkeys(PREVIEW_COUNTERS, 0)
+        result = dict.fromkeys(BATCH_COUNTERS, 0)
         if customer_ids:
             result = (
                 self.env["customer.segmentation.strategy"]
                 .sudo()
-                .with_context(segmentation_deadline=None)
                 ._apply(self.env.company, customer_ids=customer_ids)
             )
         return {
