@@ -1,7 +1,6 @@
 import datetime
 import logging
 import time
-from collections import defaultdict
 
 from lxml import etree
 from lxml.builder import E
@@ -1874,7 +1873,7 @@ class ResPartner(models.Model):
     # to 3.9 ms a contact). The classification changes the segments of
     # thousands of customers in a night through the ORM, tracked as any edit
     # (issue 10): the same messages, with the same values, are created in
-    # one create per author, and their tracking values in one create.
+    # one create, and their tracking values in another.
     # ------------------------------------------------------------------
 
     def _message_track(self, fields_iter, initial_values_dict):
@@ -1900,28 +1899,27 @@ class ResPartner(models.Model):
 
     def _segmentation_log_batch(self, logs):
         """The messages ``_message_log`` would have created for ``logs``
-        (``[(partner id, its keyword arguments)]``), in one create per
-        author: the values of Odoo's ``_message_log_batch``."""
-        groups = defaultdict(list)
-        for partner_id, kwargs in logs:
-            key = (
-                kwargs.get("author_id"),
-                kwargs.get("email_from"),
-                kwargs.get("message_type", "notification"),
-                kwargs.get("subject", False),
-            )
-            groups[key].append((partner_id, kwargs))
+        (``[(partner id, its keyword arguments)]``), with the values of
+        Odoo's ``_message_log_batch``, in one create, and their tracking
+        values in another (as commands of each message, they would be
+        inserted one by one)."""
+        if not logs:
+            return
         note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        authors = {}
         values_list = []
-        entries_in_order = []
-        for (author_id, email_from, message_type, subject), entries in groups.items():
-            author_id, email_from = self._message_compute_author(
-                author_id, email_from, raise_on_email=False
-            )
-            reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[
-                False
-            ]
-            values_list += [
+        for partner_id, kwargs in logs:
+            key = (kwargs.get("author_id"), kwargs.get("email_from"))
+            if key not in authors:
+                author_id, email_from = self._message_compute_author(
+                    *key, raise_on_email=False
+                )
+                reply_to = self.env["mail.thread"]._notify_get_reply_to(
+                    default=email_from
+                )[False]
+                authors[key] = (author_id, email_from, reply_to)
+            author_id, email_from, reply_to = authors[key]
+            values_list.append(
                 {
                     "author_id": author_id,
                     "email_from": email_from,
@@ -1930,29 +1928,21 @@ class ResPartner(models.Model):
                     "record_alias_domain_id": False,
                     "record_company_id": False,
                     "record_name": False,
-                    "message_type": message_type,
+                    "message_type": kwargs.get("message_type", "notification"),
                     "is_internal": True,
-                    "subject": subject,
+                    "subject": kwargs.get("subject", False),
                     "subtype_id": note,
                     "body": escape(kwargs.get("body") or ""),
                     "email_add_signature": False,
                     "message_id": generate_tracking_message_id("message-notify"),
                     "reply_to": reply_to,
                 }
-                for partner_id, kwargs in entries
-            ]
-            entries_in_order += entries
-        if not values_list:
-            return
+            )
         messages = self.sudo()._message_create(values_list)
-        # their tracking values in one create too (as commands of each
-        # message, they would be inserted one by one)
         self.env["mail.tracking.value"].sudo().create(
             [
                 dict(command[2], mail_message_id=message.id)
-                for message, (_partner_id, kwargs) in zip(
-                    messages, entries_in_order, strict=True
-                )
+                for message, (_partner_id, kwargs) in zip(messages, logs, strict=True)
                 for command in kwargs.get("tracking_value_ids") or ()
             ]
         )
