@@ -249,7 +249,7 @@ class CustomerSegmentationRun(models.Model):
         """One batch of the current phase, or the step to the next phase."""
         scope, upper, count = self._next_scope(batch_size)
         pipeline = self.env["customer.segmentation.pipeline"]
-        params = {**self.company_id._segmentation_params(), **self.params}
+        params = self._run_params()
         if upper is None:
             self._end_phase(params)
             return
@@ -333,9 +333,7 @@ class CustomerSegmentationRun(models.Model):
         Performance of the companies whose run is done and not reported yet,
         from their latest run, each company in a transaction of its own."""
         runs = self.search([("state", "=", "done"), ("reports_done", "=", False)])
-        latest = {}
-        for run in runs.sorted("id"):
-            latest[run.company_id] = run
+        latest = {run.company_id: run for run in runs.sorted("id")}
         for run in latest.values():
             run_batch(self.env, run._refresh_reports, self._job_name())
         # earlier runs of these companies are covered by their latest one
@@ -345,12 +343,15 @@ class CustomerSegmentationRun(models.Model):
 
     def _refresh_reports(self):
         self.ensure_one()
-        params = {**self.company_id._segmentation_params(), **(self.params or {})}
         self.env["customer.segmentation.performance.report"]._refresh(self.company_id)
         self.env["customer.segmentation.snapshot"]._store(
-            self.company_id, self.date, params
+            self.company_id, self.date, self._run_params()
         )
         self.reports_done = True
+
+    def _run_params(self):
+        """The company's settings, with those the run started with."""
+        return {**self.company_id._segmentation_params(), **(self.params or {})}
 
     @api.model
     def _model_values(self, fitted):

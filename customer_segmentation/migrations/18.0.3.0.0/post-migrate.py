@@ -119,7 +119,6 @@ def migrate(cr, version):
     _seed_claim_counters(env)
     _forget_dropped_foreign_keys(env)
     _install_glue_addons(env)
-    _migrate_queue_cron(env)
     env.invalidate_all()
 
 
@@ -429,18 +428,6 @@ def _migrate_pins(env, main_company):
             main=main_company.id,
         )
     )
-
-
-def _migrate_queue_cron(env):
-    """The queue's scheduled action is not woken again by each sale while it
-    is due on waiting customers (18.0.3.0.0): its fallback call comes every 10
-    minutes instead of every hour (a noupdate record, left as it was by the
-    update), unless an administrator changed it."""
-    cron = env.ref(
-        "customer_segmentation.ir_cron_process_queue", raise_if_not_found=False
-    )
-    if cron and (cron.interval_number, cron.interval_type) == (1, "hours"):
-        cron.write({"interval_number": 10, "interval_type": "minutes"})
 
 
 def _migrate_runs(env):
