@@ -32,11 +32,14 @@ committed, so every time includes the commits:
     company's first full run, its baseline (bulk SQL, no history nor
     chatter); afterwards every partner's segments and figures are compared
     with what (b) wrote, and the figures with (o)'s definition.
-(c) the same call right after (a): nothing changed, so it writes nothing.
+(c) the same call right after (a): nothing changed, so it writes nothing
+    (the run refreshes the figures of the queued and stale customers only:
+    none here).
 (n) a normal night: the latest purchase of ``--night-share`` of the customers
     (5% by default; customers not active, at risk or churned, chosen by a
-    hash of their id) is re-dated to today (not timed), so that each of them
-    becomes active again; then the nightly cron (``_cron_recompute_segments``,
+    hash of their id) is re-dated to today and its customer queued, as the
+    order's ``write`` would (SQL, not timed), so that each of them becomes
+    active again; then the nightly cron (``_cron_recompute_segments``,
     called until its run is done) is timed: the changes go through the ORM,
     grouped per dimension and segment, tracked in the chatter, with their
     history rows. The dates are put back afterwards and the cron run again
@@ -1185,13 +1188,26 @@ class Benchmark:
                       FROM {NIGHT_TABLE} n WHERE so.id = n.id""",  # noqa: S608
                 [datetime.datetime.combine(today, datetime.time())],
             )
-            return cr.rowcount
+            redated = cr.rowcount
+            self._queue_night(env)
+            return redated
+
+    def _queue_night(self, env):
+        """Queue the customers of the re-dated orders, as ``sale.order``'s
+        ``write`` of ``date_order`` does (SQL here, in one statement)."""
+        env.cr.execute(
+            f"""INSERT INTO customer_segmentation_queue (partner_id, company_id)
+                SELECT DISTINCT customer_id, %s FROM {NIGHT_TABLE}
+                ON CONFLICT DO NOTHING""",  # noqa: S608
+            [self.company_id],
+        )
 
     def _restore_night(self, env):
         env.cr.execute(
             f"""UPDATE sale_order so SET date_order = n.date_order
                   FROM {NIGHT_TABLE} n WHERE so.id = n.id"""  # noqa: S608
         )
+        self._queue_night(env)
         env.cr.execute(f"DROP TABLE {NIGHT_TABLE}")
         env.invalidate_all()
 

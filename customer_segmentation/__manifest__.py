@@ -2,7 +2,7 @@
     "name": "Customer Segmentation",
     "summary": "Classify customers by value tier, lifecycle stage and RFM "
     "behaviour, recomputed nightly and on demand (客户分类管理)",
-    "version": "18.0.3.0.0",
+    "version": "18.0.3.1.0",
     "category": "Sales/CRM",
     "website": "https://github.com/customer-segmentation/customer_segmentation",
     "author": "customer_segmentation developers",

@@ -15,6 +15,9 @@ PURCHASE_FIGURES = (
     "holdout_calibration_days",
     "holdout_calibration_last_date",
     "holdout_purchase_days",
+    "window_first_date",
+    "holdout_first_date",
+    "pending_next_date",
 )
 # Figures of a customer without purchases (the row is kept, emptied).
 EMPTY_FIGURES = {
@@ -28,6 +31,9 @@ EMPTY_FIGURES = {
     "holdout_calibration_days": SQL("0"),
     "holdout_calibration_last_date": SQL("NULL"),
     "holdout_purchase_days": SQL("0"),
+    "window_first_date": SQL("NULL"),
+    "holdout_first_date": SQL("NULL"),
+    "pending_next_date": SQL("NULL"),
 }
 SCORES = ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
 # Days of the average last purchase are counted from this day (the R x F x M
@@ -86,7 +92,14 @@ agg AS (
            max(date) FILTER (WHERE purchase AND date <= %(calibration_end)s)
                AS holdout_calibration_last_date,
            count(*) FILTER (WHERE purchase AND date > %(calibration_end)s)
-               AS holdout_purchase_days
+               AS holdout_purchase_days,
+           -- the dates after which these figures are stale (_stale_sql)
+           min(date) FILTER (WHERE purchase AND date >= %(window)s)
+               AS window_first_date,
+           min(date) FILTER (WHERE purchase AND date > %(calibration_end)s)
+               AS holdout_first_date,
+           min(date) FILTER (WHERE pending AND date > %(day)s)
+               AS pending_next_date
       FROM day_agg
   GROUP BY customer_id
 ),
@@ -242,6 +255,24 @@ class CustomerSegmentationFigure(models.Model):
     holdout_purchase_days = fields.Integer(
         readonly=True, help="Purchase days within the holdout period."
     )
+    # When these figures go stale as the days pass (see _stale_sql)
+    window_first_date = fields.Date(
+        string="First Purchase in Window",
+        readonly=True,
+        help="Earliest purchase in the look-back window: once it leaves the "
+        "window, the figures are refreshed.",
+    )
+    holdout_first_date = fields.Date(
+        string="First Purchase in Holdout",
+        readonly=True,
+        help="Earliest purchase after the start of the holdout period.",
+    )
+    pending_next_date = fields.Date(
+        string="Next Dated Purchase",
+        readonly=True,
+        help="Earliest document dated after the day of the figures that "
+        "will count once its day comes (a confirmed order dated later).",
+    )
     model_alive_probability = fields.Float(
         string="Probability Active", readonly=True, aggregator="avg"
     )
@@ -338,6 +369,7 @@ class CustomerSegmentationFigure(models.Model):
 
         return SQL(
             REFRESH_SQL,
+            day=day,
             window=window_start,
             calibration_end=calibration_end,
             orders=self.env["customer.segmentation.purchase"]._query_orders(
@@ -361,6 +393,31 @@ class CustomerSegmentationFigure(models.Model):
             company=company.id,
             uid=self.env.uid,
             now=SQL("(now() AT TIME ZONE 'UTC')"),
+        )
+
+    @api.model
+    def _stale_sql(self, company, day, params):
+        """SQL condition: the figures row ``f`` of ``company`` is stale on
+        ``day``, with the settings ``params``, although none of its
+        customer's documents changed (a change queues the customer, see
+        ``customer.segmentation.queue``): a purchase it counts left the
+        look-back window, a purchase crossed the start of the holdout period,
+        or a document dated later than the row's day is now due.
+
+        Figures computed on an earlier day and not stale equal those
+        computed today, so a run refreshes only the stale rows and the
+        queued customers (``customer.segmentation.run``)."""
+        window_start = day - datetime.timedelta(days=params["lookback_days"])
+        calibration_end = day - datetime.timedelta(days=params["model_holdout_days"])
+        return SQL(
+            """f.company_id = %(company)s
+               AND (f.window_first_date < %(window)s
+                    OR f.holdout_first_date <= %(calibration_end)s
+                    OR f.pending_next_date <= %(day)s)""",
+            company=company.id,
+            window=window_start,
+            calibration_end=calibration_end,
+            day=day,
         )
 
     @api.model

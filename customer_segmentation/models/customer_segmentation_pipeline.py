@@ -167,10 +167,11 @@ class CustomerSegmentationPipeline(models.AbstractModel):
     @api.model
     def _collect(self, scope, day, rules, stats):
         """Fill the temporary table ``cs_classified``: per partner of the
-        scope's customers (the customers and their contacts), its scores, and
-        the figures row it points at (``pointed_figure_id``), and per dimension
-        its current segment (``old_<code>``), the rule's (``rule_<code>``)
-        and the rule's reason (``code_<code>``, ``values_<code>``)."""
+        scope's customers (the customers and their contacts) that something
+        may change for (``_moving``), its scores, and the figures row it
+        points at (``pointed_figure_id``), and per dimension its current
+        segment (``old_<code>``), the rule's (``rule_<code>``) and the rule's
+        reason (``code_<code>``, ``values_<code>``)."""
         self.env.flush_all()
         scores = self.env["customer.segmentation.rule"]._scores(stats)
         columns = [SQL("x.%s", SQL.identifier(name)) for name in FACT_COLUMNS]
@@ -201,6 +202,7 @@ class CustomerSegmentationPipeline(models.AbstractModel):
             SELECT %(columns)s
               FROM (SELECT x.*, %(scores)s FROM (%(facts)s) x) x
               JOIN res_partner p ON p.id = x.partner_id
+             WHERE %(moving)s
                 """,
                 columns=SQL(", ").join(columns),
                 scores=SQL(", ").join(
@@ -208,6 +210,7 @@ class CustomerSegmentationPipeline(models.AbstractModel):
                     for name, expression in scores.items()
                 ),
                 facts=self._facts(scope, day),
+                moving=self._moving(scope.company, rules),
             )
         )
         # a batch's few rows: without statistics PostgreSQL would expect
@@ -215,6 +218,47 @@ class CustomerSegmentationPipeline(models.AbstractModel):
         # joined on: the statistics of the reasons (jsonb) would cost more
         # than the statement itself
         cr.execute(SQL("ANALYZE cs_classified (partner_id, entity_id, figure_id)"))
+
+    @api.model
+    def _moving(self, company, rules):
+        """SQL condition on a row of facts ``x`` with its scores and its
+        partner ``p``: the row may change something, so it is kept in
+        ``cs_classified``. The others (on most nights, nearly every partner)
+        hold the rules' segments, the scores and the figures pointer already,
+        and no pin: what follows would find nothing to do with them, and
+        storing their reasons would cost more than the classification.
+
+        Kept: a segment differing from the rule's, scores differing from
+        those stored, a customer not pointing at its figures row, a partner
+        or customer with an active pin (its pin may differ from the rule, or
+        hold a stale rule segment)."""
+        pointed = company_segment_sql("p", "segmentation_figure_id", company)
+        return SQL(" OR ").join(
+            [
+                SQL(
+                    "%s IS DISTINCT FROM %s",
+                    self._old_segment(code, company),
+                    rule.segment,
+                )
+                for code, rule in rules.items()
+            ]
+            + [
+                SQL(
+                    """(x.is_entity AND x.figure_id IS NOT NULL
+                        AND ((x.stored_r_score, x.stored_f_score, x.stored_m_score)
+                             IS DISTINCT FROM (x.r_score, x.f_score, x.m_score)
+                             OR %s IS DISTINCT FROM x.figure_id))""",
+                    pointed,
+                ),
+                SQL(
+                    """(x.partner_id IN %(pinned)s OR x.entity_id IN %(pinned)s)""",
+                    pinned=SQL(
+                        "(SELECT partner_id FROM customer_segment_override "
+                        "WHERE active)"
+                    ),
+                ),
+            ]
+        )
 
     @api.model
     def _reasons(self, company, customer_ids, dimensions=("value", "lifecycle", "rfm")):
@@ -277,6 +321,9 @@ class CustomerSegmentationPipeline(models.AbstractModel):
                    COALESCE(f.pending, false) AS pending,
                    f.model_alive_probability AS alive,
                    f.model_expected_value AS expected_value,
+                   f.rfm_recency_score AS stored_r_score,
+                   f.rfm_frequency_score AS stored_f_score,
+                   f.rfm_monetary_score AS stored_m_score,
                    %(day)s::date - f.first_order_date AS age_days,
                    %(day)s::date - f.last_order_date AS recency_days,
                    pc.code AS country_code, ps.code AS state_code,

@@ -233,7 +233,10 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                    GREATEST(f.purchase_days - 1, 0),
                    COALESCE(f.last_order_date - f.first_order_date, 0),
                    COALESCE(%(day)s::date - f.first_order_date, 0),
-                   COALESCE(f.repeat_spend, 0)
+                   COALESCE(f.repeat_spend, 0),
+                   f.model_alive_probability, f.model_expected_purchases,
+                   f.model_expected_value, f.model_alive_band,
+                   f.model_purchases_band, f.model_value_band
               FROM customer_segmentation_figure f
              WHERE f.company_id = %(company)s AND %(narrowing)s
                AND f.partner_id IN (%(customers)s)
@@ -249,7 +252,7 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         )
         if not rows:
             return 0
-        data = np.array(rows, dtype=float)
+        data = np.array([row[:6] for row in rows], dtype=float)
         scored = data[:, 1] > 0
         columns = {name: [None] * len(rows) for name in SCORE_COLUMNS}
         if scored.any():
@@ -262,7 +265,23 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                 column = columns[name]
                 for index, value in zip(positions, values.tolist(), strict=True):
                     column[index] = value
-        return self._write_scores(scope, data[:, 0].astype(int).tolist(), columns)
+        # only the rows whose rounded figures changed are sent (the stored
+        # values read back exactly as they were computed)
+        changed = [
+            index
+            for index, row in enumerate(rows)
+            if tuple(row[6:]) != tuple(columns[name][index] for name in SCORE_COLUMNS)
+        ]
+        if not changed:
+            return 0
+        return self._write_scores(
+            scope,
+            [rows[index][0] for index in changed],
+            {
+                name: [values[index] for index in changed]
+                for name, values in columns.items()
+            },
+        )
 
     @api.model
     def _write_scores(self, scope, ids, columns):

@@ -8,9 +8,16 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .res_partner import _segmentation_today
-from .segmentation_batch import lock_customers, run_batch
+from .segmentation_batch import lock_customer_ids, lock_customers, run_batch
 
 _logger = logging.getLogger(__name__)
+
+# A run refreshes every customer's figures when the company's last such run
+# is this many days old (else those of the changed customers only).
+FULL_FIGURES_DAYS = 7
+# Settings that change what the figures are: a run after a change of one of
+# them refreshes every customer's figures.
+FIGURE_PARAMS = ("lookback_days", "model_holdout_days", "purchase_source")
 
 
 class CustomerSegmentationRun(models.Model):
@@ -65,6 +72,21 @@ class CustomerSegmentationRun(models.Model):
         readonly=True,
         help="Figures: the customers' purchases are summed up. Segments: they "
         "are scored and classified against the company's thresholds.",
+    )
+    figures_scope = fields.Selection(
+        [("all", "All Customers"), ("changed", "Changed Customers")],
+        string="Figures Refreshed",
+        default="all",
+        required=True,
+        readonly=True,
+        help="All Customers: every customer's purchases are summed up again "
+        "(the company's first run, after a change of the look-back window, "
+        "holdout period or purchase source, and once a week). Changed "
+        "Customers: only those whose documents changed (queued by the "
+        "documents' events) or whose figures the passing days make stale "
+        "(a purchase leaving the look-back window or entering the holdout "
+        "period, a later-dated order coming due); the others' figures are "
+        "those a full refresh would give.",
     )
     last_customer_id = fields.Integer(
         readonly=True,
@@ -154,15 +176,33 @@ class CustomerSegmentationRun(models.Model):
                 pipeline._scope(company).customers_sql(),
             )
         )[0][0]
+        day = _segmentation_today()
         return self.create(
             {
                 "trigger": trigger,
                 "company_id": company.id,
-                "date": _segmentation_today(),
+                "date": day,
                 "params": params,
                 "customers_total": total,
+                "figures_scope": self._figures_scope(company, params, day),
             }
         )
+
+    @api.model
+    def _figures_scope(self, company, params, day):
+        """``'changed'`` when the figures the company's runs left are those
+        of ``params`` and a run refreshed them all less than
+        ``FULL_FIGURES_DAYS`` ago, else ``'all'``."""
+        done = [("company_id", "=", company.id), ("state", "=", "done")]
+        last_full = self.search([*done, ("figures_scope", "=", "all")], limit=1)
+        if not last_full or not 0 <= (day - last_full.date).days < FULL_FIGURES_DAYS:
+            return "all"
+        latest = self.search(done, limit=1)
+        if any(
+            (latest.params or {}).get(key) != params[key] for key in FIGURE_PARAMS
+        ):
+            return "all"
+        return "changed"
 
     @api.model
     def _cron_runs(self):
@@ -253,11 +293,14 @@ class CustomerSegmentationRun(models.Model):
         if upper is None:
             self._end_phase(params)
             return
-        if batch_size:
+        if scope.customer_ids is not None:
+            lock_customer_ids(self.env, scope.customer_ids)
+        elif batch_size:
             # the batch's customers and contacts, locked first in id order
             lock_customers(self.env, *scope.id_range)
         if self.phase == "figures":
             written = pipeline._refresh(scope, self.date, params)
+            self._unqueue(scope)
             self.write(
                 {
                     "last_customer_id": upper,
@@ -272,6 +315,8 @@ class CustomerSegmentationRun(models.Model):
         """``(scope, highest id, customers)`` of the next batch of the
         company's customers after the resume point, or ``(None, None, 0)``
         when none is left. A whole run (no batch size) needs no id filter."""
+        if self.phase == "figures" and self.figures_scope == "changed":
+            return self._next_changed(batch_size)
         pipeline = self.env["customer.segmentation.pipeline"]
         company_scope = pipeline._scope(self.company_id)
         limit = SQL("LIMIT %s", batch_size) if batch_size else SQL()
@@ -294,6 +339,54 @@ class CustomerSegmentationRun(models.Model):
             self.company_id, id_range=(self.last_customer_id, upper)
         )
         return scope, upper, count
+
+    def _next_changed(self, batch_size):
+        """``_next_scope`` of a run refreshing the figures of the changed
+        customers only: the next ``batch_size`` of those queued and those
+        whose figures are stale on the run's day, by ascending id."""
+        Figure = self.env["customer.segmentation.figure"]
+        self.env["customer.segmentation.queue"].flush_model()
+        Figure.flush_model()
+        [(upper, ids)] = self.env.execute_query(
+            SQL(
+                """SELECT max(partner_id), array_agg(partner_id ORDER BY partner_id)
+                     FROM (SELECT partner_id FROM (
+                               (SELECT f.partner_id FROM customer_segmentation_figure f
+                                 WHERE %(stale)s AND f.partner_id > %(last)s
+                              ORDER BY f.partner_id LIMIT %(size)s)
+                               UNION
+                               (SELECT q.partner_id FROM customer_segmentation_queue q
+                                 WHERE q.company_id = %(company)s
+                                   AND q.partner_id > %(last)s
+                              ORDER BY q.partner_id LIMIT %(size)s)
+                           ) changed ORDER BY partner_id LIMIT %(size)s) batch""",
+                stale=Figure._stale_sql(self.company_id, self.date, self._run_params()),
+                last=self.last_customer_id,
+                size=batch_size,
+                company=self.company_id.id,
+            )
+        )
+        if upper is None:
+            return None, None, 0
+        scope = self.env["customer.segmentation.pipeline"]._scope(
+            self.company_id, customer_ids=ids
+        )
+        return scope, upper, len(ids)
+
+    def _unqueue(self, scope):
+        """Take the customers of ``scope``, whose figures were just
+        refreshed, off the queue of the run's company: this run classifies
+        them."""
+        self.env["customer.segmentation.queue"].flush_model()
+        self.env.execute_query(
+            SQL(
+                """DELETE FROM customer_segmentation_queue q
+                    WHERE q.company_id = %s AND %s""",
+                self.company_id.id,
+                scope.narrowing_sql(SQL("q.partner_id")),
+            )
+        )
+        self.env["customer.segmentation.queue"].invalidate_model()
 
     def _end_phase(self, params):
         if self.phase == "figures":

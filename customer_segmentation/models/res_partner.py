@@ -26,6 +26,7 @@ from .customer_segment_dimension import (
     is_segment_field,
     partner_field_name,
 )
+from .customer_segmentation_figure import PURCHASE_FIGURES
 from .customer_segmentation_reason import render_reason
 from .input_bounds import (
     MAX_AMOUNT,
@@ -1126,9 +1127,16 @@ class ResPartner(models.Model):
         """Write figures of these partners' customers in the current company,
         making their rows where missing."""
         Figure = self.env["customer.segmentation.figure"].sudo()
-        rows = Figure._ensure(self.env.company, self.commercial_partner_id.ids)
+        company = self.env.company
+        rows = Figure._ensure(company, self.commercial_partner_id.ids)
         Figure.browse(rows.values()).write(values)
         self.invalidate_recordset(list(values))
+        if PURCHASE_FIGURES & values.keys():
+            # purchase figures set by hand: the next run (or the queue) sums
+            # the customers' purchases up again, as it would have them
+            self.env["customer.segmentation.queue"]._enqueue(
+                (customer_id, company.id) for customer_id in rows
+            )
 
     def _commercial_sync_to_children(self, fields_to_sync=None):
         # Any write on a company "syncs" its commercial fields to its contacts,

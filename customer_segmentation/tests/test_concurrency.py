@@ -213,6 +213,9 @@ class TestConcurrency(SegmentationCase):
     def test_batch_locks_its_customers_first(self):
         # a one-statement run locks nothing it does not write
         self.Run._start("manual", self.env.company)._process(batch_size=None)
+        # as if no run had refreshed every customer's figures yet: the next
+        # one does, in batches of ids
+        self.Run.search([]).write({"figures_scope": "changed"})
         # OdooBot: a customer of nothing, whom a second run leaves unchanged
         odoobot = self.env.ref("base.partner_root")
         row, locker = self._row_version(odoobot)
