@@ -35,10 +35,15 @@ class CustomerSegmentationChange(models.AbstractModel):
         """
         company = scope.company
         codes = list(rules)
+        counts = dict.fromkeys(codes, 0)
+        baseline = not self.env["customer.segmentation.run"]._has_baseline(company)
+        if not self.env.execute_query(SQL("SELECT 1 FROM cs_classified LIMIT 1")):
+            # no partner may change (most batches of a normal night)
+            counts["need"] = self._apply_needs(scope, run, logged=not baseline)
+            return counts
         self._store_scores(scope)
         self._collect(company, codes, cause, ended)
         self._update_pins(company, codes)
-        baseline = not self.env["customer.segmentation.run"]._has_baseline(company)
         self._write_copies(company)
         if baseline:
             self._write_own_silently(company)
@@ -46,7 +51,6 @@ class CustomerSegmentationChange(models.AbstractModel):
             self._point_figures(company)
             self._write_own(company)
         self._log(company, run, logged_rules=not baseline)
-        counts = dict.fromkeys(codes, 0)
         counts.update(
             self.env.execute_query(
                 SQL(

@@ -213,11 +213,12 @@ class CustomerSegmentationPipeline(models.AbstractModel):
                 moving=self._moving(scope.company, rules),
             )
         )
-        # a batch's few rows: without statistics PostgreSQL would expect
-        # thousands and scan whole tables to join them. Only the columns
-        # joined on: the statistics of the reasons (jsonb) would cost more
-        # than the statement itself
-        cr.execute(SQL("ANALYZE cs_classified (partner_id, entity_id, figure_id)"))
+        if cr.rowcount:
+            # a batch's few rows: without statistics PostgreSQL would expect
+            # thousands and scan whole tables to join them. Only the columns
+            # joined on: the statistics of the reasons (jsonb) would cost
+            # more than the statement itself
+            cr.execute(SQL("ANALYZE cs_classified (partner_id, entity_id, figure_id)"))
 
     @api.model
     def _moving(self, company, rules):

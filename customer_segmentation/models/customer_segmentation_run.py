@@ -198,9 +198,7 @@ class CustomerSegmentationRun(models.Model):
         if not last_full or not 0 <= (day - last_full.date).days < FULL_FIGURES_DAYS:
             return "all"
         latest = self.search(done, limit=1)
-        if any(
-            (latest.params or {}).get(key) != params[key] for key in FIGURE_PARAMS
-        ):
+        if any((latest.params or {}).get(key) != params[key] for key in FIGURE_PARAMS):
             return "all"
         return "changed"
 
