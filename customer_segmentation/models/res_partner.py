@@ -122,6 +122,8 @@ MERGE_CONTEXT_KEY = "segmentation_merge"
 MERGE_CONTEXT_TOKEN = object()
 # Set while the classification writes segments: no reclassification then.
 WRITING_CONTEXT_KEY = "segmentation_writing"
+# The fields the module's own write of partners writes (see _track_prepare).
+TRACKED_WRITE_KEY = "segmentation_tracked_write"
 
 _logger = logging.getLogger(__name__)
 
@@ -1101,7 +1103,12 @@ class ResPartner(models.Model):
             # superuser gets here: the module's code, or a fix by hand)
             vals = {name: value for name, value in vals.items() if name not in figures}
             self._segmentation_write_figures(figures)
-        res = super().write(vals)
+        partners = self
+        if self.env.context.get(WRITING_CONTEXT_KEY):
+            # the module's own write: mail tracks the written fields only
+            # (see _track_prepare)
+            partners = self.with_context(**{TRACKED_WRITE_KEY: frozenset(vals)})
+        res = super(ResPartner, partners).write(vals)
         if manual:
             self._segmentation_check_manual_segments(written)
         if vals.get("user_id"):
@@ -1883,6 +1890,19 @@ class ResPartner(models.Model):
     # (issue 10): the same messages, with the same values, are created in
     # one create, and their tracking values in another.
     # ------------------------------------------------------------------
+
+    def _track_prepare(self, fields_iter):
+        """Before a write, mail reads every tracked field of every record
+        written, to compare after it: on a contact, its e-mail, phone, VAT,
+        salesperson and its whole address, formatted. The module's own writes
+        (segments, salespeople, tags, in thousands of contacts a night) can
+        change only what they write and nothing tracked is computed from it:
+        only those fields are read (a night at 1M customers spent 50 s
+        reading the others for its 56,000 changing customers)."""
+        written = self.env.context.get(TRACKED_WRITE_KEY)
+        if written is not None:
+            fields_iter = written.intersection(fields_iter)
+        return super()._track_prepare(fields_iter)
 
     def _message_track(self, fields_iter, initial_values_dict):
         if len(self) < 2:

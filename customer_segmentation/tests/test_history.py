@@ -266,6 +266,33 @@ class TestHistory(SegmentationCase):
             ),
         )
 
+    def test_chatter_of_a_change_reads_only_the_written_fields(self):
+        """Mail reads every tracked field before a write (a contact's whole
+        address, formatted); the classification's writes track what they
+        write, and a user's edit in the same transaction stays tracked."""
+        self.env = self.env(
+            context=dict(self.env.context, tracking_disable=False, mail_notrack=False)
+        )
+        customer = self._make_customer("Tracked Customer", city="Lyon")
+        self._make_confirmed_orders(customer, 50.0, days_ago(85))
+        self.env.cr.precommit.run()
+        # a user's edit, tracked (the fixtures' records switch tracking off)
+        customer.with_env(self.env).write({"email": "tracked@example.com"})
+        formatted = []
+        Partner = type(self.env["res.partner"])
+        compute = Partner._compute_contact_address_inline
+
+        def counting(partners):
+            formatted.extend(partners.ids)
+            return compute(partners)
+
+        self.patch(Partner, "_compute_contact_address_inline", counting)
+        self._recompute_all_on(10)
+        self.assertNotIn(customer.id, formatted)
+        self.assertEqual(customer.segment_lifecycle_id.code, "active")
+        self.assertTrue(self._segment_messages(customer, ["segment_lifecycle_id"]))
+        self.assertTrue(self._segment_messages(customer, ["email"]))
+
     def _tracked_write(self, count):
         """``count`` contacts whose lifecycle stage is written in one write:
         their chatter messages, and the queries of the commit's tracking."""
