@@ -29,6 +29,14 @@ ALIVE_BAND_LIMITS = ((0.7, "high"), (0.3, "medium"), (0.0, "low"))
 PURCHASES_BAND_LIMITS = ((2.0, "many"), (0.5, "some"), (0.0, "none"))
 # Columns of a customer's summary, read for the fit.
 SUMMARY_COLUMNS = 8
+# The models are fitted on at most this many customers of a company: a
+# larger company's are a random sample of them (the same customers every
+# day), so that the fit's memory and time do not grow with the customers.
+# The estimates of a quarter of a million customers differ from those of
+# all of them by far less than their day-to-day moves.
+FIT_SAMPLE = 250_000
+# One bit pattern of 2^20 per customer id picks the sample.
+SAMPLE_BUCKETS = 1 << 20
 # The model's figures of a customer, in the order _write_scores writes them.
 SCORE_COLUMNS = (
     "alive",
@@ -61,7 +69,11 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
             'value_cutoffs'}`` (alpha in days); ``holdout`` is a dict of
             figures or a message
         """
-        data = self._read_summaries(company, day, params)
+        buyers = self._count_buyers(company)
+        sampled = buyers > FIT_SAMPLE
+        data = self._read_summaries(
+            company, day, params, self._sample_sql(FIT_SAMPLE / max(buyers, 1))
+        )
         x, t_x, T, spend = data[:, 0], data[:, 1], data[:, 2], data[:, 3]
         result = {
             "customers": len(x),
@@ -86,20 +98,72 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
             "gamma": spend_fit.gamma,
             "spend_log_likelihood": spend_fit.log_likelihood,
         }
-        values = scores(parameters, x, t_x, T, spend)["value"]
+        if params["value_method"] == "fixed":
+            values = None
+        elif sampled:
+            # the tiers rank every customer, not the sample
+            values = self._expected_values(company, day, params, parameters)
+        else:
+            values = scores(parameters, x, t_x, T, spend)["value"]
         parameters["value_cutoffs"] = self._value_cutoffs(values, params)
         result["parameters"] = parameters
         result["holdout"] = self._holdout(data, params["model_holdout_days"])
         return result
 
     @api.model
-    def _read_summaries(self, company, day, params):
-        """One row per customer of ``company`` with a purchase: x, t_x, T,
-        repeat spend, then the same up to the holdout period (x, t_x, T; x is
-        -1 for a customer whose first purchase is in it) and its purchase
-        days in the holdout period. Read as one text: a million customers
-        take megabytes, not Python objects. Every value is a number
-        (``concat_ws`` would skip a NULL and shift the columns)."""
+    def _count_buyers(self, company):
+        """Customers of ``company`` with a purchase."""
+        pipeline = self.env["customer.segmentation.pipeline"]
+        self.env["customer.segmentation.figure"].flush_model()
+        return self.env.execute_query(
+            SQL(
+                """SELECT count(*) FROM customer_segmentation_figure f
+                    WHERE f.company_id = %s AND f.purchase_days > 0
+                      AND f.partner_id IN (%s)""",
+                company.id,
+                pipeline._scope(company).customers_sql(),
+            )
+        )[0][0]
+
+    @api.model
+    def _sample_sql(self, share):
+        """SQL condition keeping about ``share`` of the figure rows ``f``,
+        always the same ones (by a hash of the customer's id); TRUE for a
+        share of 1 or more."""
+        if share >= 1:
+            return SQL("TRUE")
+        return SQL(
+            "(hashint4(f.partner_id) & %s) < %s",
+            SAMPLE_BUCKETS - 1,
+            math.ceil(share * SAMPLE_BUCKETS),
+        )
+
+    @api.model
+    def _expected_values(self, company, day, params, parameters):
+        """Every customer's expected value over the next 12 months under
+        ``parameters``, read and scored ``FIT_SAMPLE`` customers at a time
+        (a float each is kept)."""
+        values = []
+        after = 0
+        while True:
+            data = self._read_summaries(
+                company, day, params, SQL("f.partner_id > %s", after), FIT_SAMPLE
+            )
+            if not len(data):
+                return np.concatenate(values) if values else np.zeros(0)
+            values.append(scores(parameters, *data[:, :4].T)["value"])
+            after = int(data[-1, SUMMARY_COLUMNS])
+
+    @api.model
+    def _read_summaries(self, company, day, params, condition, limit=None):
+        """One row per customer of ``company`` with a purchase whose figures
+        row ``f`` meets ``condition`` (SQL), the ``limit`` first by id: x,
+        t_x, T, repeat spend, then the same up to the holdout period (x, t_x,
+        T; x is -1 for a customer whose first purchase is in it), its
+        purchase days in the holdout period, and its id. Read as one text: a
+        quarter of a million customers take megabytes, not Python objects.
+        Every value is a number (``concat_ws`` would skip a NULL and shift
+        the columns)."""
         calibration_end = day - datetime.timedelta(days=params["model_holdout_days"])
         pipeline = self.env["customer.segmentation.pipeline"]
         self.env["customer.segmentation.figure"].flush_model()
@@ -115,20 +179,24 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                        COALESCE(f.holdout_calibration_last_date
                                 - f.first_order_date, 0),
                        GREATEST(%(calibration_end)s::date - f.first_order_date, 0),
-                       COALESCE(f.holdout_purchase_days, 0)), ',')
-              FROM customer_segmentation_figure f
-             WHERE f.company_id = %(company)s AND f.purchase_days > 0
-               AND f.partner_id IN (%(customers)s)
+                       COALESCE(f.holdout_purchase_days, 0),
+                       f.partner_id), ',' ORDER BY f.partner_id)
+              FROM (SELECT f.* FROM customer_segmentation_figure f
+                     WHERE f.company_id = %(company)s AND f.purchase_days > 0
+                       AND f.partner_id IN (%(customers)s) AND %(condition)s
+                  ORDER BY f.partner_id %(limit)s) f
                 """,
                 day=day,
                 calibration_end=calibration_end,
                 company=company.id,
                 customers=pipeline._scope(company).customers_sql(),
+                condition=condition,
+                limit=SQL("LIMIT %s", limit) if limit else SQL(),
             )
         )[0][0]
         if not text:
-            return np.zeros((0, SUMMARY_COLUMNS))
-        return np.fromstring(text, sep=",").reshape(-1, SUMMARY_COLUMNS)
+            return np.zeros((0, SUMMARY_COLUMNS + 1))
+        return np.fromstring(text, sep=",").reshape(-1, SUMMARY_COLUMNS + 1)
 
     @api.model
     def _fit_models(self, x, t_x, T, spend):

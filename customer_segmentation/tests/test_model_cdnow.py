@@ -4,12 +4,17 @@ recompute, reproduces the published estimates; P(alive) per customer follows
 the paper's formula; the holdout check is the README's."""
 
 import datetime
+import math
 
 import numpy as np
 from freezegun import freeze_time
 
 from odoo.tests import tagged
 from odoo.tools import SQL
+
+from odoo.addons.customer_segmentation.models import (
+    customer_segmentation_purchase_model as purchase_model_module,
+)
 
 from .common import SegmentationCase
 from .test_purchase_model import (
@@ -164,3 +169,32 @@ class TestModelCdnow(SegmentationCase):
         self.assertEqual(run.holdout_actual, 1882)
         self.assertAlmostEqual(run.holdout_predicted, 1653.4, delta=0.05)
         self.assertAlmostEqual(run.holdout_error, 0.785, delta=0.0005)
+
+    def test_large_company_fitted_on_a_sample(self):
+        """Above ``FIT_SAMPLE`` customers, the models are fitted on a sample,
+        the same customers every day; the value tiers still rank every
+        customer's expected value."""
+        self.patch(purchase_model_module, "FIT_SAMPLE", 1000)
+        self._set_params(value_method="quantile", value_basis="expected")
+        run = self._run(self._recompute_all())
+        self.assertEqual(run.model_state, "fitted", run.model_message)
+        self.assertTrue(800 < run.model_customers < 1200, run.model_customers)
+        again = self._run(self._recompute_all())
+        self.assertEqual(again.model_customers, run.model_customers)
+        self.assertEqual(
+            (again.model_r, again.model_alpha, again.model_a, again.model_b),
+            (run.model_r, run.model_alpha, run.model_a, run.model_b),
+        )
+        # the high tier's cut-off: the expected value at the high share's
+        # rank among all 2,357 customers, not among the sample
+        values = sorted(
+            self.env["customer.segmentation.figure"]
+            .search([("partner_id", "in", list(self.partner_of.values()))])
+            .mapped("model_expected_value"),
+            reverse=True,
+        )
+        self.assertEqual(len(values), 2357)
+        rank = math.ceil(
+            round(self.env.company.segmentation_value_high_share * 2357, 9)
+        )
+        self.assertEqual(again.stats["model"]["value_cutoffs"][0], values[rank - 1])
