@@ -112,7 +112,12 @@ class CustomerSegmentationRun(models.Model):
         readonly=True,
     )
     model_message = fields.Text(string="Why No Model", readonly=True)
-    model_customers = fields.Integer(string="Customers Fitted", readonly=True)
+    model_customers = fields.Integer(
+        string="Customers Fitted",
+        readonly=True,
+        help="Customers who bought that the models were fitted on: all of "
+        "them, or a random sample of 250,000 of a larger company's.",
+    )
     model_repeat_buyers = fields.Integer(string="Repeat Buyers", readonly=True)
     model_r = fields.Float(string="r", readonly=True)
     model_alpha = fields.Float(string="alpha (days)", readonly=True)
