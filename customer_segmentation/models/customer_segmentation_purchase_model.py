@@ -32,10 +32,11 @@ SUMMARY_COLUMNS = 8
 # The models are fitted on at most this many customers of a company: a
 # larger company's are a random sample of them (the same customers every
 # day), so that the fit's memory and time do not grow with the customers.
-# The estimates of a quarter of a million customers differ from those of
+# The estimates of a hundred thousand customers differ from those of
 # all of them by far less than their day-to-day moves.
-FIT_SAMPLE = 250_000
-# One bit pattern of 2^20 per customer id picks the sample.
+FIT_SAMPLE = 100_000
+# A customer is in the sample when the hash of its id, in 2^20 buckets,
+# falls below the share of the buckets.
 SAMPLE_BUCKETS = 1 << 20
 # The model's figures of a customer, in the order _write_scores writes them.
 SCORE_COLUMNS = (
@@ -161,7 +162,7 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         t_x, T, repeat spend, then the same up to the holdout period (x, t_x,
         T; x is -1 for a customer whose first purchase is in it), its
         purchase days in the holdout period, and its id. Read as one text: a
-        quarter of a million customers take megabytes, not Python objects.
+        hundred thousand customers take megabytes, not Python objects.
         Every value is a number (``concat_ws`` would skip a NULL and shift
         the columns)."""
         calibration_end = day - datetime.timedelta(days=params["model_holdout_days"])

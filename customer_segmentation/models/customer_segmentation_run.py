@@ -116,7 +116,7 @@ class CustomerSegmentationRun(models.Model):
         string="Customers Fitted",
         readonly=True,
         help="Customers who bought that the models were fitted on: all of "
-        "them, or a random sample of 250,000 of a larger company's.",
+        "them, or a random sample of 100,000 of a larger company's.",
     )
     model_repeat_buyers = fields.Integer(string="Repeat Buyers", readonly=True)
     model_r = fields.Float(string="r", readonly=True)
