@@ -291,6 +291,9 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         and one write per call; rows whose rounded figures did not change
         are not written (most of a night's rows: see ``scores``).
 
+        Rows that ``stats["scored"]`` says are scored already on ``day``
+        with these parameters are left out (see ``_scored_sql``).
+
         :return: rows written
         """
         parameters = stats.get("model")
@@ -311,7 +314,9 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                AND f.partner_id IN (%(customers)s)
                AND (f.model_alive_band IS NOT NULL
                     OR %(fitted)s AND f.purchase_days > 0)
+               AND %(unscored)s
                 """,
+                unscored=self._unscored_sql(day, stats),
                 narrowing=scope.narrowing_sql(SQL("f.partner_id")),
                 fitted=parameters is not None,
                 day=day,
@@ -351,6 +356,23 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                 for name, values in columns.items()
             },
         )
+
+    @api.model
+    def _unscored_sql(self, day, stats):
+        """SQL condition on the figures row ``f``: its scores on ``day`` may
+        differ from those stored.
+
+        A score depends on the row's figures, the day and the parameters
+        only. ``stats["scored"]`` (set by ``customer.segmentation.run``) is
+        ``{'day', 'since'}`` when the company's previous run scored every
+        customer on that day with the same parameters, its classification
+        starting at ``since``: a row not written since then holds its scores
+        already (a rerun the same day, nothing changed, rescored nobody where
+        it rescored a million customers). TRUE otherwise."""
+        scored = stats.get("scored")
+        if not scored or scored["day"] != str(day):
+            return SQL("TRUE")
+        return SQL("f.write_date >= %s", scored["since"])
 
     @api.model
     def _write_scores(self, scope, ids, columns):

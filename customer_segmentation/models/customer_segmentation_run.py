@@ -92,6 +92,11 @@ class CustomerSegmentationRun(models.Model):
         readonly=True,
         help="Customers up to this id are done in the current phase (resume point).",
     )
+    classify_started_at = fields.Datetime(
+        string="Segments Started",
+        readonly=True,
+        help="When the run started scoring and classifying the customers.",
+    )
     customers_total = fields.Integer(string="Customers", readonly=True)
     customers_done = fields.Integer(string="Processed", readonly=True)
     customers_written = fields.Integer(string="Written", readonly=True)
@@ -400,11 +405,15 @@ class CustomerSegmentationRun(models.Model):
                 self.company_id, self.date, params
             )
             stats["model"] = fitted["parameters"]
+            scored = self._scored_before(stats["model"])
+            if scored:
+                stats["scored"] = scored
             self.write(
                 {
                     "phase": "classify",
                     "stats": stats,
                     "last_customer_id": 0,
+                    "classify_started_at": self.env.cr.now(),
                     **self._model_values(fitted),
                 }
             )
@@ -421,6 +430,31 @@ class CustomerSegmentationRun(models.Model):
         # aggregated from every customer's segments: a job of their own,
         # woken as this transaction commits, so the run does not wait for them
         self.env.ref("customer_segmentation.ir_cron_refresh_reports").sudo()._trigger()
+
+    def _scored_before(self, parameters):
+        """``{'day', 'since'}`` when the company's latest completed run
+        scored every customer with the purchase model's ``parameters`` on
+        this run's day, its classification starting at ``since``, else None
+        (see ``customer.segmentation.purchase.model._unscored_sql``)."""
+        latest = self.search(
+            [
+                ("company_id", "=", self.company_id.id),
+                ("state", "=", "done"),
+                ("id", "!=", self.id),
+            ],
+            limit=1,
+        )
+        if (
+            not parameters
+            or latest.date != self.date
+            or not latest.classify_started_at
+            or (latest.stats or {}).get("model") != parameters
+        ):
+            return None
+        return {
+            "day": str(self.date),
+            "since": fields.Datetime.to_string(latest.classify_started_at),
+        }
 
     @api.model
     def _cron_refresh_reports(self):

@@ -6,6 +6,7 @@ import datetime
 import xmlrpc.client
 
 import numpy as np
+from freezegun import freeze_time
 
 import odoo
 from odoo import Command
@@ -13,7 +14,14 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..models.customer_segmentation_rule import RFM8_CODES
 from ..tools import purchase_model as pm
-from .common import NOW, TODAY, SegmentationCase, SegmentationMixin, days_ago
+from .common import (
+    NOW,
+    TODAY,
+    SegmentationCase,
+    SegmentationMixin,
+    days_ago,
+    noon,
+)
 from .test_model_cdnow import insert_orders
 
 
@@ -139,6 +147,55 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
             )
         )
         self.assertEqual(groups, {"high": 1, "low": 1})
+
+    def test_rerun_the_same_day_rescores_only_changed_customers(self):
+        """A score depends on the figures, the day and the parameters only: a
+        rerun the same day with the same parameters leaves the customers whose
+        figures were not written since the previous run's classification."""
+        first = self._run(self._recompute_all())
+        figures = {
+            customer: self._figure_row(customer)
+            for customer in (self.steady, self.lapsed)
+        }
+        true_probability = figures[self.lapsed].model_alive_probability
+        # as in production, where each batch is a transaction of its own: the
+        # figures were written before the run started classifying; then a
+        # stored score that no longer matches (to see who is scored again)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE customer_segmentation_figure
+                  SET write_date = write_date - interval '1 hour',
+                      model_alive_probability = 0.5"""
+        )
+        self.env["customer.segmentation.figure"].invalidate_model()
+        first.classify_started_at -= datetime.timedelta(minutes=30)
+        # the steady buyer's figures were written again since (the same
+        # figures: a new order would move the fit's parameters too)
+        self.env.cr.execute(
+            "UPDATE customer_segmentation_figure SET write_date = now()"
+            " WHERE partner_id = %s",
+            [self.steady.id],
+        )
+
+        second = self._run(self._recompute_all())
+        self.assertEqual(second.stats["model"], first.stats["model"])
+        self.assertEqual(second.stats["scored"]["day"], str(TODAY))
+        self.assertEqual(figures[self.lapsed].model_alive_probability, 0.5)
+        self.assertGreater(figures[self.steady].model_alive_probability, 0.7)
+
+        # the next day, or other parameters: everybody is scored again
+        with freeze_time(noon(1)):
+            third = self._run(self._recompute_all())
+        self.assertNotIn("scored", third.stats)
+        self.assertNotEqual(figures[self.lapsed].model_alive_probability, 0.5)
+        self.assertAlmostEqual(
+            figures[self.lapsed].model_alive_probability, true_probability, delta=0.02
+        )
+
+    def _figure_row(self, customer):
+        return self.env["customer.segmentation.figure"].search(
+            [("partner_id", "=", customer.id), ("company_id", "=", self.env.company.id)]
+        )
 
     def test_one_churn_signal(self):
         self._recompute_all()
