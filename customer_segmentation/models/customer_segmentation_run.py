@@ -77,7 +77,6 @@ class CustomerSegmentationRun(models.Model):
         [("all", "All Customers"), ("changed", "Changed Customers")],
         string="Figures Refreshed",
         default="all",
-        required=True,
         readonly=True,
         help="All Customers: every customer's purchases are summed up again "
         "(the company's first run, after a change of the look-back window, "
