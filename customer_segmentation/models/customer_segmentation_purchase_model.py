@@ -58,9 +58,15 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
     # ------------------------------------------------------------------
 
     @api.model
-    def _fit(self, company, day, params):
+    def _fit(self, company, day, params, previous=None):
         """Fit the models on the figures of ``company``'s customers as of
         ``day``, and check them on the holdout period.
+
+        :param previous: ``{'parameters', 'since'}`` of the company's run
+            earlier that day (``customer.segmentation.run._previous_scoring``):
+            when the fit finds its parameters again and no customer's figures
+            were written since, its value cut-offs, which rank every
+            customer, are kept instead of scoring everyone again
 
         :return: ``{'customers', 'repeat_buyers', 'message', 'parameters',
             'holdout'}``: ``parameters`` is None (and ``message`` says why)
@@ -101,15 +107,42 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         }
         if params["value_method"] == "fixed":
             values = None
+        elif self._same_ranking(company, parameters, previous):
+            values = None
         elif sampled:
             # the tiers rank every customer, not the sample
             values = self._expected_values(company, day, params, parameters)
         else:
             values = scores(parameters, x, t_x, T, spend)["value"]
-        parameters["value_cutoffs"] = self._value_cutoffs(values, params)
+        parameters["value_cutoffs"] = (
+            previous["parameters"]["value_cutoffs"]
+            if values is None and params["value_method"] != "fixed"
+            else self._value_cutoffs(values, params)
+        )
         result["parameters"] = parameters
         result["holdout"] = self._holdout(data, params["model_holdout_days"])
         return result
+
+    @api.model
+    def _same_ranking(self, company, parameters, previous):
+        """Whether the fit found the parameters of ``previous`` (cut-offs
+        aside) and no figures row of ``company`` was written since: every
+        customer's expected value, and so their ranking, is the same."""
+        if not previous:
+            return False
+        earlier = dict(previous["parameters"])
+        earlier.pop("value_cutoffs", None)
+        if earlier != parameters:
+            return False
+        self.env["customer.segmentation.figure"].flush_model()
+        return not self.env.execute_query(
+            SQL(
+                """SELECT 1 FROM customer_segmentation_figure
+                    WHERE company_id = %s AND write_date >= %s LIMIT 1""",
+                company.id,
+                previous["since"],
+            )
+        )
 
     @api.model
     def _count_buyers(self, company):

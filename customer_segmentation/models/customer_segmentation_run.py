@@ -18,6 +18,14 @@ FULL_FIGURES_DAYS = 7
 # Settings that change what the figures are: a run after a change of one of
 # them refreshes every customer's figures.
 FIGURE_PARAMS = ("lookback_days", "model_holdout_days", "purchase_source")
+# Settings the purchase model's scores and value cut-offs depend on besides
+# the figures and the parameters.
+SCORING_PARAMS = (
+    *FIGURE_PARAMS,
+    "value_method",
+    "value_high_share",
+    "value_medium_share",
+)
 
 
 class CustomerSegmentationRun(models.Model):
@@ -400,13 +408,13 @@ class CustomerSegmentationRun(models.Model):
             stats = self.env["customer.segmentation.figure"]._population_stats(
                 self.company_id, params
             )
+            previous = self._previous_scoring()
             fitted = self.env["customer.segmentation.purchase.model"]._fit(
-                self.company_id, self.date, params
+                self.company_id, self.date, params, previous
             )
             stats["model"] = fitted["parameters"]
-            scored = self._scored_before(stats["model"])
-            if scored:
-                stats["scored"] = scored
+            if previous and previous["parameters"] == stats["model"]:
+                stats["scored"] = {"day": str(self.date), "since": previous["since"]}
             self.write(
                 {
                     "phase": "classify",
@@ -430,11 +438,12 @@ class CustomerSegmentationRun(models.Model):
         # woken as this transaction commits, so the run does not wait for them
         self.env.ref("customer_segmentation.ir_cron_refresh_reports").sudo()._trigger()
 
-    def _scored_before(self, parameters):
-        """``{'day', 'since'}`` when the company's latest completed run
-        scored every customer with the purchase model's ``parameters`` on
-        this run's day, its classification starting at ``since``, else None
-        (see ``customer.segmentation.purchase.model._unscored_sql``)."""
+    def _previous_scoring(self):
+        """``{'parameters', 'since'}``: the purchase model's parameters of the
+        company's latest completed run when it ran on this run's day, and
+        when its classification, which scored every customer with them,
+        started; else None (see
+        ``customer.segmentation.purchase.model._unscored_sql``)."""
         latest = self.search(
             [
                 ("company_id", "=", self.company_id.id),
@@ -443,15 +452,16 @@ class CustomerSegmentationRun(models.Model):
             ],
             limit=1,
         )
-        if (
-            not parameters
-            or latest.date != self.date
-            or not latest.classify_started_at
-            or (latest.stats or {}).get("model") != parameters
+        parameters = (latest.stats or {}).get("model")
+        if latest.date != self.date or not latest.classify_started_at or not parameters:
+            return None
+        settings = self._run_params()
+        if any(
+            (latest.params or {}).get(key) != settings[key] for key in SCORING_PARAMS
         ):
             return None
         return {
-            "day": str(self.date),
+            "parameters": parameters,
             "since": fields.Datetime.to_string(latest.classify_started_at),
         }
 

@@ -198,3 +198,36 @@ class TestModelCdnow(SegmentationCase):
             round(self.env.company.segmentation_value_high_share * 2357, 9)
         )
         self.assertEqual(again.stats["model"]["value_cutoffs"][0], values[rank - 1])
+
+        # a rerun the same day with nothing written since the last run began
+        # classifying (as in production, where its batches commit one by
+        # one): the ranking, and the scores, are those of the last run
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE customer_segmentation_figure
+                  SET write_date = write_date - interval '1 hour'"""
+        )
+        again.classify_started_at -= datetime.timedelta(minutes=30)
+        Model = type(self.env["customer.segmentation.purchase.model"])
+        ranked = []
+        expected_values = Model._expected_values
+
+        def counting(model, *args):
+            ranked.append(args)
+            return expected_values(model, *args)
+
+        self.patch(Model, "_expected_values", counting)
+        third = self._run(self._recompute_all())
+        self.assertFalse(ranked)
+        self.assertEqual(third.stats["model"], again.stats["model"])
+        self.assertEqual(third.stats["scored"]["day"], "1997-09-30")
+        # a customer's figures written since: every customer is ranked again
+        self.env.cr.execute(
+            "UPDATE customer_segmentation_figure SET write_date = now()"
+            " WHERE partner_id = %s",
+            [self.partner_of[int(self.customer[0])]],
+        )
+        third.classify_started_at -= datetime.timedelta(minutes=30)
+        fourth = self._run(self._recompute_all())
+        self.assertEqual(len(ranked), 1)
+        self.assertEqual(fourth.stats["model"], again.stats["model"])
