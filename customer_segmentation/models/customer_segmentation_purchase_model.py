@@ -106,19 +106,17 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
             "spend_log_likelihood": spend_fit.log_likelihood,
         }
         if params["value_method"] == "fixed":
-            values = None
+            cutoffs = self._value_cutoffs(None, params)
         elif self._same_ranking(company, parameters, previous):
-            values = None
+            cutoffs = previous["parameters"]["value_cutoffs"]
         elif sampled:
             # the tiers rank every customer, not the sample
             values = self._expected_values(company, day, params, parameters)
+            cutoffs = self._value_cutoffs(values, params)
         else:
             values = scores(parameters, x, t_x, T, spend)["value"]
-        parameters["value_cutoffs"] = (
-            previous["parameters"]["value_cutoffs"]
-            if values is None and params["value_method"] != "fixed"
-            else self._value_cutoffs(values, params)
-        )
+            cutoffs = self._value_cutoffs(values, params)
+        parameters["value_cutoffs"] = cutoffs
         result["parameters"] = parameters
         result["holdout"] = self._holdout(data, params["model_holdout_days"])
         return result

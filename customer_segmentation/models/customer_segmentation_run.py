@@ -214,10 +214,15 @@ class CustomerSegmentationRun(models.Model):
         last_full = self.search([*done, ("figures_scope", "=", "all")], limit=1)
         if not last_full or not 0 <= (day - last_full.date).days < FULL_FIGURES_DAYS:
             return "all"
-        latest = self.search(done, limit=1)
-        if any((latest.params or {}).get(key) != params[key] for key in FIGURE_PARAMS):
+        if self.search(done, limit=1)._settings_differ(params, FIGURE_PARAMS):
             return "all"
         return "changed"
+
+    def _settings_differ(self, params, keys):
+        """Whether the settings ``params`` differ from those this run
+        started with on one of ``keys``."""
+        started = self.params or {}
+        return any(started.get(key) != params[key] for key in keys)
 
     @api.model
     def _cron_runs(self):
@@ -455,10 +460,7 @@ class CustomerSegmentationRun(models.Model):
         parameters = (latest.stats or {}).get("model")
         if latest.date != self.date or not latest.classify_started_at or not parameters:
             return None
-        settings = self._run_params()
-        if any(
-            (latest.params or {}).get(key) != settings[key] for key in SCORING_PARAMS
-        ):
+        if latest._settings_differ(self._run_params(), SCORING_PARAMS):
             return None
         return {
             "parameters": parameters,

@@ -1346,17 +1346,16 @@ class ResPartner(models.Model):
         self._segmentation_check_group(SEGMENTATION_GROUP)
         customers = checked_records(self, "ids", self.env._("Customers"))
         reason = checked_text(self.env, reason, "reason", self.env._("Reason"))
-        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
-            others = customers.filtered(lambda p: p.user_id != self.env.user)
-            if others:
-                raise AccessError(
-                    self.env._(
-                        "Only the account manager of a customer or a segmentation "
-                        "manager may dismiss its churn warning; you are not the "
-                        "account manager of %(names)s.",
-                        names=caller_names(others),
-                    )
+        others = self._segmentation_not_managed(customers)
+        if others:
+            raise AccessError(
+                self.env._(
+                    "Only the account manager of a customer or a segmentation "
+                    "manager may dismiss its churn warning; you are not the "
+                    "account manager of %(names)s.",
+                    names=caller_names(others),
                 )
+            )
         quiet = customers.filtered(lambda p: not p.churn_alert)
         if quiet:
             raise UserError(
@@ -1528,19 +1527,26 @@ class ResPartner(models.Model):
                     names=caller_names(elsewhere.sudo(False)),
                 )
             )
-        if not self.env.su and not self.env.user.has_group(MANAGER_GROUP):
-            others = customers.filtered(lambda p: p.user_id != self.env.user)
-            if others:
-                raise AccessError(
-                    self.env._(
-                        "Only the account manager of a customer or a "
-                        "segmentation manager may %(doing)s it; you are not the "
-                        "account manager of %(names)s.",
-                        doing=doing,
-                        names=caller_names(others.sudo(False)),
-                    )
+        others = self._segmentation_not_managed(customers)
+        if others:
+            raise AccessError(
+                self.env._(
+                    "Only the account manager of a customer or a "
+                    "segmentation manager may %(doing)s it; you are not the "
+                    "account manager of %(names)s.",
+                    doing=doing,
+                    names=caller_names(others.sudo(False)),
                 )
+            )
         return customers.with_company(company)
+
+    def _segmentation_not_managed(self, customers):
+        """Those of ``customers`` the caller may not act on: those he is not
+        the account manager of, unless he is a segmentation manager (or the
+        superuser)."""
+        if self.env.su or self.env.user.has_group(MANAGER_GROUP):
+            return customers.browse()
+        return customers.filtered(lambda p: p.user_id != self.env.user)
 
     @api.model
     def _segmentation_checked_salesperson(self, user_id):
