@@ -231,3 +231,15 @@ class TestModelCdnow(SegmentationCase):
         fourth = self._run(self._recompute_all())
         self.assertEqual(len(ranked), 1)
         self.assertEqual(fourth.stats["model"], again.stats["model"])
+        # another share of high-value customers the same day: ranked again
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE customer_segmentation_figure
+                  SET write_date = write_date - interval '1 hour'"""
+        )
+        fourth.classify_started_at -= datetime.timedelta(minutes=30)
+        self._set_params(value_high_share=0.1)
+        fifth = self._run(self._recompute_all())
+        self.assertEqual(len(ranked), 2)
+        rank = math.ceil(round(0.1 * 2357, 9))
+        self.assertEqual(fifth.stats["model"]["value_cutoffs"][0], values[rank - 1])
