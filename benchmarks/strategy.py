@@ -19,8 +19,9 @@ reports work remaining):
   wrote otherwise stays: tags, pricelists, managers, pool).
 - ``n``: a normal night, the next day (the clock is moved on ``--day-offset``
   days with freezegun): ``--night-share`` of the customers get an order of
-  that day (their latest order re-dated, not timed), the nightly recompute
-  runs (not timed), then the strategy job is timed as in ``f``, with the
+  that day (their latest order re-dated and their customer queued, as the
+  order's ``write`` does; not timed), the nightly recompute runs (not
+  timed), then the strategy job is timed as in ``f``, with the
   customers it processed and the activities it created.
 
 Peak RSS: the high-water mark of each step (``/proc/self/status``).
@@ -36,20 +37,26 @@ from benchlib import Memory, Stopwatch, add_common_arguments, environment, open_
 from benchlib import parser as make_parser
 
 STRATEGY = "customer.segmentation.strategy"
-# The job's steps, timed when the module has them.
+RUN = "customer.segmentation.strategy.run"
+QUEUE = "customer.segmentation.queue"
+# The job's steps, timed when the module has them: per batch (strategy), and
+# once per call over the whole company (run: a night's churn risks and its
+# selection of customers; queue: the figures of the customers who bought).
 TIMED = (
-    "_apply_batch",
-    "_update_interactions",
-    "_update_churn_gaps",
-    "_update_churn_risk",
-    "_assign_managers",
-    "_return_to_pool",
-    "_apply_tags",
-    "_apply_pricelists",
-    "_schedule_followups",
-    "_schedule_churn_warnings",
-    "_create_activity_batch",
-    "_changed_customers",
+    (STRATEGY, "_apply_batch"),
+    (STRATEGY, "_update_interactions"),
+    (STRATEGY, "_update_churn_gaps"),
+    (STRATEGY, "_update_churn_risk"),
+    (STRATEGY, "_assign_managers"),
+    (STRATEGY, "_return_to_pool"),
+    (STRATEGY, "_apply_tags"),
+    (STRATEGY, "_apply_pricelists"),
+    (STRATEGY, "_schedule_followups"),
+    (STRATEGY, "_schedule_churn_warnings"),
+    (STRATEGY, "_create_activity_batch"),
+    (RUN, "_update_churn_risks"),
+    (RUN, "_pending_ids"),
+    (QUEUE, "_process"),
 )
 ACTIVITY_TYPES = (
     "customer_segmentation.mail_activity_type_segment_followup",
@@ -118,13 +125,15 @@ class StrategyBenchmark:
     # ------------------------------------------------------------------
 
     def instrument(self):
-        model = self.registry[STRATEGY]
         undo = []
-        for method in TIMED:
+        for model_name, method in TIMED:
+            model = self.registry.get(model_name)
             original = getattr(model, method, None)
             if original is None:
                 continue
-            bucket = self.timings.setdefault(method, [])
+            short = model_name.rsplit(".", 1)[-1]
+            name = method if model_name == STRATEGY else f"{short}.{method}"
+            bucket = self.timings.setdefault(name, [])
             record = method == "_apply_batch"
 
             def wrapper(
@@ -207,7 +216,9 @@ class StrategyBenchmark:
 
     def make_night(self, day):
         """Re-date the latest order of ``--night-share`` of the customers to
-        ``day``."""
+        ``day`` and queue their customers, as ``sale.order``'s ``write`` of
+        ``date_order`` does (the nightly recompute refreshes the figures of
+        the queued and stale customers only)."""
         with environment(self.registry) as env:
             cr = env.cr
             cr.execute(
@@ -220,7 +231,7 @@ class StrategyBenchmark:
                             customer_segmentation_figure WHERE company_id = %(company)s)
                 ),
                 latest AS (
-                    SELECT DISTINCT ON (c.partner_id) so.id
+                    SELECT DISTINCT ON (c.partner_id) so.id, c.partner_id
                       FROM chosen c
                       JOIN res_partner p ON p.commercial_partner_id = c.partner_id
                       JOIN sale_order so ON so.partner_id = p.id
@@ -229,6 +240,7 @@ class StrategyBenchmark:
                 )
                 UPDATE sale_order so SET date_order = %(date)s
                   FROM latest l WHERE so.id = l.id
+                RETURNING l.partner_id
                 """,
                 {
                     "company": self.company_id,
@@ -237,7 +249,14 @@ class StrategyBenchmark:
                     "date": datetime.datetime.combine(day, datetime.time(1)),
                 },
             )
-            return cr.rowcount
+            customer_ids = [row[0] for row in cr.fetchall()]
+            cr.execute(
+                """INSERT INTO customer_segmentation_queue (partner_id, company_id)
+                   SELECT id, %s FROM unnest(%s::int[]) AS id
+                   ON CONFLICT DO NOTHING""",
+                [self.company_id, customer_ids],
+            )
+            return len(customer_ids)
 
     def recompute(self):
         Run = "customer.segmentation.run"
