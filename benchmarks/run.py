@@ -163,6 +163,8 @@ INSTRUMENTED = (
     ("res.partner", "_message_track"),
     ("customer.segmentation.run", "_next_scope"),
     ("customer.segmentation.run", "_end_phase"),
+    ("customer.segmentation.purchase.model", "_fit"),
+    ("customer.segmentation.purchase.model", "_score"),
     (ENGINE + "customer_segmentation_run", "lock_customers"),
     ("customer.segmentation.queue", "_enqueue"),
     ("customer.segmentation.queue", "_process_batch"),
@@ -1982,7 +1984,9 @@ def print_incremental(d, suffix):
 PARTS = (
     ("figures", ("customer.segmentation.pipeline._refresh",)),
     ("thresholds", ("customer.segmentation.figure._population_stats",)),
+    ("model fit", ("customer.segmentation.purchase.model._fit",)),
     ("classify", ("customer.segmentation.pipeline._classify",)),
+    ("  model scores", ("customer.segmentation.purchase.model._score",)),
     ("  facts+rules", ("customer.segmentation.pipeline._collect",)),
     ("  scores", ("customer.segmentation.change._store_scores",)),
     ("  changes", ("customer.segmentation.change._collect",)),

@@ -1106,8 +1106,14 @@ class ResPartner(models.Model):
         partners = self
         if self.env.context.get(WRITING_CONTEXT_KEY):
             # the module's own write: mail tracks the written fields only
-            # (see _track_prepare)
+            # (see _track_prepare), whose values before the write it reads
+            # record by record: fetched here for all of them in one query
+            # (else in one per 1,000 contacts, with every field of their
+            # prefetch group)
             partners = self.with_context(**{TRACKED_WRITE_KEY: frozenset(vals)})
+            tracked = self._track_get_fields().intersection(vals)
+            if tracked and not self.env.context.get("mail_notrack"):
+                partners.fetch(list(tracked))
         res = super(ResPartner, partners).write(vals)
         if manual:
             self._segmentation_check_manual_segments(written)
@@ -1886,6 +1892,19 @@ class ResPartner(models.Model):
             Run.with_context(segmentation_pin_expired=expired)._reclassify(
                 company, customers.ids, cause=cause, ended=ended
             )
+
+    def _fields_sync(self, values):
+        """Odoo syncs a partner's commercial and address fields to its
+        contacts after each write, contact by contact, even when the write
+        changes none of them (and then writes nothing but their write
+        date). When the module's own write changes none of them (segments,
+        salespeople, tags; not pricelists), there is nothing to sync."""
+        if self.env.context.get(WRITING_CONTEXT_KEY) and not (
+            values.keys()
+            & {"parent_id", "type", *self._commercial_fields(), *self._address_fields()}
+        ):
+            return
+        super()._fields_sync(values)
 
     # ------------------------------------------------------------------
     # Chatter: the tracked changes of many contacts logged together.

@@ -148,6 +148,21 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
         )
         self.assertEqual(groups, {"high": 1, "low": 1})
 
+    def test_expected_value_to_two_significant_digits(self):
+        """A forecast is shown as one (3,400, not 3,437), and stored as
+        shown: a night rewrites the customers whose forecast moved, not every
+        repeat buyer by a few units."""
+        self._recompute_all()
+        figures = self.env["customer.segmentation.figure"].search(
+            [("company_id", "=", self.env.company.id), ("model_expected_value", ">", 0)]
+        )
+        values = figures.mapped("model_expected_value")
+        self.assertTrue([value for value in values if value >= 100], values)
+        for value in values:
+            with self.subTest(value=value):
+                self.assertEqual(value, round(value))
+                self.assertLessEqual(len(str(int(value)).rstrip("0")), 2)
+
     def test_rerun_the_same_day_rescores_only_changed_customers(self):
         """A score depends on the figures, the day and the parameters only: a
         rerun the same day with the same parameters leaves the customers whose

@@ -316,6 +316,10 @@ class TestOverviewScreen(OverviewCase):
         )
         cls.customer = cls._make_customer("Overview Customer")
         cls._make_order(cls.customer, 1500.0, days_ago(3))
+        # a company whose contact buys: one customer, not two
+        company = cls._make_customer("Overview Company", is_company=True)
+        contact = cls._make_customer("Overview Buyer", parent_id=company.id)
+        cls._make_order(contact, 200.0, days_ago(200))
         Snapshot = cls.env["customer.segmentation.snapshot"]
         Snapshot._store(cls.env.company, TODAY - relativedelta(months=1))
         Snapshot._store(cls.env.company, TODAY)
@@ -336,6 +340,42 @@ class TestOverviewScreen(OverviewCase):
         menus = self.env["ir.ui.menu"].with_user(self.salesman).load_web_menus(False)
         self.assertEqual(menus[root.id]["actionID"], self.env.ref(OVERVIEW_ACTION).id)
 
+    def test_each_sizes_panel_counts_a_customer_once(self):
+        """The Total of each sizes panel of the overview (its domain's
+        figures summed, as the pivot's Total row) is the number of customers
+        in one of the dimension's segments: no dimension adds up another's."""
+        board = self.env["board.board"].with_user(self.salesman)
+        arch = etree.fromstring(
+            board.get_view(self.env.ref(OVERVIEW_VIEW).id, "form")["arch"]
+        )
+        sizes = self.env.ref(
+            "customer_segmentation.customer_segmentation_snapshot_action_sizes"
+        )
+        panels = arch.xpath(f"//action[@name='{sizes.id}']")
+        context = {"context_today": lambda: TODAY, "relativedelta": relativedelta}
+        Snapshot = self.env["customer.segmentation.snapshot"].with_user(self.salesman)
+        Partner = self.env["res.partner"].with_user(self.sales_manager)
+        codes = set()
+        for panel in panels:
+            domain = safe_eval(panel.get("domain"), context)
+            [code] = [leaf[2] for leaf in domain if leaf[0] == "dimension_id.code"]
+            codes.add(code)
+            [total] = Snapshot.read_group(domain, ["customers:sum"], [], lazy=False)
+            field = f"segment_{code}_id"
+            classified = Partner.search_count(
+                [(field, "!=", False), ("is_company", "=", True)]
+            ) + Partner.search_count(
+                [
+                    (field, "!=", False),
+                    ("is_company", "=", False),
+                    ("parent_id", "=", False),
+                ]
+            )
+            with self.subTest(panel=panel.get("string")):
+                self.assertTrue(classified, "the fixture classifies customers")
+                self.assertEqual(total["customers"], classified)
+        self.assertEqual(codes, {"value", "lifecycle", "rfm"})
+
     def test_overview_panels_load_as_a_salesman(self):
         """Each panel of the dashboard, as the web client loads it: its
         action, its view, and the grouped read of its domain."""
@@ -346,7 +386,7 @@ class TestOverviewScreen(OverviewCase):
         arch = etree.fromstring(board.get_view(action["views"][0][0], "form")["arch"])
         self.assertEqual(arch.get("js_class"), "board")
         panels = arch.xpath("//action")
-        self.assertEqual(len(panels), 5)
+        self.assertEqual(len(panels), 7)
         context = {"context_today": lambda: TODAY, "relativedelta": relativedelta}
         for panel in panels:
             with self.subTest(panel=panel.get("string")):
