@@ -362,12 +362,12 @@ class TestOverviewScreen(OverviewCase):
             codes.add(code)
             [total] = Snapshot.read_group(domain, ["customers:sum"], [], lazy=False)
             field = f"segment_{code}_id"
+            # customers: companies and individuals, not their contacts
             classified = Partner.search_count(
-                [(field, "!=", False), ("is_company", "=", True)]
-            ) + Partner.search_count(
                 [
                     (field, "!=", False),
-                    ("is_company", "=", False),
+                    "|",
+                    ("is_company", "=", True),
                     ("parent_id", "=", False),
                 ]
             )
