@@ -261,6 +261,21 @@ class TestCustomersOnly(SegmentationCase):
                 self.assertIn(self.portal_customer, listed)
                 self.assertNotIn(self.customer_contact, listed)
 
+    def test_pool_and_churn_risk_list_customers_not_their_contacts(self):
+        # a contact shows its company's figures: listed too, it would be
+        # claimed alone and counted again in the column totals
+        self.customer.sudo().segmentation_figure_id.write(
+            {"segmentation_in_pool": True, "churn_risk_score": 100}
+        )
+        for xmlid in (
+            "res_partner_action_customer_pool",
+            "res_partner_action_churn_risk",
+        ):
+            with self.subTest(action=xmlid):
+                listed = self._listed(xmlid)
+                self.assertIn(self.customer, listed)
+                self.assertNotIn(self.customer_contact, listed)
+
     def test_own_contact_flag(self):
         partners = self.own_contacts | self.customer | self.portal_customer
         flags = dict(
