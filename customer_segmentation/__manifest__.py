@@ -45,6 +45,9 @@
         "demo/customer_segmentation_snapshot_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "customer_segmentation/static/src/scss/overview.scss",
+        ],
         "web.assets_tests": [
             "customer_segmentation/static/tests/tours/**/*",
         ],

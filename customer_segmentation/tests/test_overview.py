@@ -376,6 +376,29 @@ class TestOverviewScreen(OverviewCase):
                 self.assertEqual(total["customers"], classified)
         self.assertEqual(codes, {"value", "lifecycle", "rfm"})
 
+    def test_trend_charts_fit_their_column(self):
+        """The month-by-month charts carry the class of the backend style
+        that lifts the board's 1,200-pixel minimum width: in a half-width
+        column it hid the latest months and the legend."""
+        trend = self.env.ref(
+            "customer_segmentation.customer_segmentation_snapshot_action_trend"
+        )
+        view = self.env["customer.segmentation.snapshot"].get_views(
+            [(trend.view_id.id, "graph")]
+        )["views"]["graph"]
+        arch = etree.fromstring(view["arch"])
+        self.assertIn("o_customer_segmentation_trend", arch.get("class").split())
+        paths = self.env["ir.asset"]._get_asset_paths("web.assets_backend", {})
+        self.assertTrue(
+            any(
+                str(part).endswith(
+                    "customer_segmentation/static/src/scss/overview.scss"
+                )
+                for asset in paths
+                for part in asset
+            )
+        )
+
     def test_overview_panels_load_as_a_salesman(self):
         """Each panel of the dashboard, as the web client loads it: its
         action, its view, and the grouped read of its domain."""
