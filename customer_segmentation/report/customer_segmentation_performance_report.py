@@ -318,6 +318,15 @@ class CustomerSegmentationPerformanceReport(models.Model):
                              OR p.segment_lifecycle_id ? %(key)s)))
                AND p.active AND p.user_id IS NOT NULL AND %(customer)s
                AND fi.segmentation_in_pool IS NOT TRUE
+               -- not the companies of the database nor the contacts of
+               -- internal users, whom no customer view lists: a
+               -- salesperson's own contact is its own salesperson
+               AND p.commercial_partner_id NOT IN (
+                       SELECT partner_id FROM res_company
+                        WHERE partner_id IS NOT NULL)
+               AND p.id NOT IN (
+                       SELECT partner_id FROM res_users
+                        WHERE NOT share AND partner_id IS NOT NULL)
             """,
             company=company.id,
             key=str(company.id),

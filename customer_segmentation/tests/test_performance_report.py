@@ -285,6 +285,19 @@ class TestPerformanceReport(SegmentationMixin, TransactionCase):
         self.assertEqual(set(rows.mapped("date")), {self.today})
         self.assertEqual(rows.team_id, self.north)
 
+    def test_own_contacts_are_not_customers_held(self):
+        # an internal user's contact is its own salesperson and may buy
+        self.alice.partner_id.user_id = self.alice
+        self._make_order(
+            self.alice.partner_id, 50.0, self._noon(3)
+        ).user_id = self.alice
+        self.env.company.partner_id.user_id = self.alice
+        self._refresh()
+        self.assertEqual(
+            self._figures([], ["user_id"], ["customer_count:sum"])[("cs_perf_alice",)],
+            (2,),
+        )
+
     def test_rows_aggregate_a_day_of_a_salesperson_per_value_tier(self):
         # three more orders the day of an on-time follow-up: still one row
         for amount in (10.0, 20.0, 30.0):
