@@ -287,11 +287,13 @@ class TestPerformanceReport(SegmentationMixin, TransactionCase):
 
     def test_own_contacts_are_not_customers_held(self):
         # an internal user's contact is its own salesperson and may buy
-        self.alice.partner_id.user_id = self.alice
-        self._make_order(
-            self.alice.partner_id, 50.0, self._noon(3)
-        ).user_id = self.alice
-        self.env.company.partner_id.user_id = self.alice
+        # (classified like any buyer), as may the company itself
+        classified = {
+            "user_id": self.alice.id,
+            "segment_value_id": self._seg("value", "high").id,
+            "segment_lifecycle_id": self._seg("lifecycle", "active").id,
+        }
+        (self.alice.partner_id | self.env.company.partner_id).sudo().write(classified)
         self._refresh()
         self.assertEqual(
             self._figures([], ["user_id"], ["customer_count:sum"])[("cs_perf_alice",)],
