@@ -201,9 +201,10 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
     def _score_company(self, company, day, parameters):
         """Score every customer of ``company`` with a purchase as of ``day``
         under ``parameters``, ``FIT_SAMPLE`` customers at a time, and write
-        their figures where they changed, the value band aside (it needs the
-        cut-offs, which rank these values: ``_write_value_bands``); empty
-        the figures of those without a purchase.
+        the figures of those scored before where they changed, the value band
+        aside (it needs the cut-offs, which rank these values:
+        ``_write_value_bands``); empty the figures of those without a
+        purchase.
 
         :return: the expected values (an array, a float per customer)
         """
@@ -224,7 +225,11 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                     _band_positions(result["purchases"], PURCHASES_BAND_LIMITS),
                 ]
             )
-            changed = np.flatnonzero((computed != data[:, 4:9]).any(axis=1))
+            # a customer never scored is left to its batch (all of them on
+            # the company's first run: written once, with its segments)
+            changed = np.flatnonzero(
+                (computed != data[:, 4:9]).any(axis=1) & (data[:, 7] > 0)
+            )
             for start in range(0, len(changed), SCORE_WRITE_ROWS):
                 rows = changed[start : start + SCORE_WRITE_ROWS]
                 self._write_scores(
@@ -541,12 +546,15 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         day with its parameters, or found that the company's previous run
         had (``_fit``), as of ``since``: a row not written since then holds
         its scores already, so that the run's batches score the customers
-        whose figures changed during the run, and a rerun the same day with
-        nothing changed scores nobody. TRUE otherwise."""
+        whose figures changed during the run and those never scored, and a
+        rerun the same day with nothing changed scores nobody. TRUE
+        otherwise."""
         scored = stats.get("scored")
         if not scored or scored["day"] != str(day):
             return SQL("TRUE")
-        return SQL("f.write_date >= %s", scored["since"])
+        return SQL(
+            "(f.write_date >= %s OR f.model_alive_band IS NULL)", scored["since"]
+        )
 
     @api.model
     def _write_scores(self, scope, ids, columns):

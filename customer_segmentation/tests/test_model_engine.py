@@ -221,9 +221,12 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
         """The fit scores every customer at once and writes what changed: the
         batches' own scoring then finds nothing to write; a customer whose
         purchases are gone gets no model figures, although no batch scores
-        it when its figures were refreshed before the fit."""
+        it when its figures were refreshed before the fit; a customer never
+        scored is left to its batch, which scores it whatever the run's
+        start."""
         run = self._run(self._recompute_all())
         company = self.env.company
+        newcomer = self.population[0]
         self.env.flush_all()
         self.env.cr.execute(
             """UPDATE customer_segmentation_figure
@@ -232,6 +235,14 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
                                            ELSE purchase_days END
                 WHERE company_id = %s""",
             [self.lapsed.id, company.id],
+        )
+        self.env.cr.execute(
+            """UPDATE customer_segmentation_figure
+                  SET model_alive_probability = NULL, model_expected_purchases = NULL,
+                      model_expected_value = NULL, model_alive_band = NULL,
+                      model_purchases_band = NULL
+                WHERE company_id = %s AND partner_id = %s""",
+            [company.id, newcomer.id],
         )
         self.env.invalidate_all()
         Model = self.env["customer.segmentation.purchase.model"]
@@ -243,9 +254,13 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
             self.assertFalse(self.lapsed[name], name)
         self.assertGreater(self.steady.model_alive_probability, 0.7)
         self.assertTrue(self.steady.model_value_band)
-        stats = {"model": parameters}
+        self.assertFalse(newcomer.model_alive_band)
         scope = self.env["customer.segmentation.pipeline"]._scope(company)
-        self.assertEqual(Model._score(scope, TODAY, stats), 0)
+        scored = {"day": str(TODAY), "since": "2100-01-01 00:00:00"}
+        stats = {"model": parameters, "scored": scored}
+        self.assertEqual(Model._score(scope, TODAY, stats), 1)
+        self.assertTrue(newcomer.model_alive_band)
+        self.assertEqual(Model._score(scope, TODAY, {"model": parameters}), 0)
 
     def _age_figures(self, run):
         """Date the figures rows and ``run``'s classification back, as if the
