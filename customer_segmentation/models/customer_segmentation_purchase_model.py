@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools import purchase_model as pm
@@ -52,6 +52,18 @@ SCORE_COLUMNS = (
     "purchases_band",
     "value_band",
 )
+# Rows of scores sent in one statement: their values as Python objects and
+# as SQL text cost memory.
+SCORE_WRITE_ROWS = 20_000
+# Column of customer.segmentation.figure and SQL type of each.
+SCORE_FIELDS = {
+    "alive": ("model_alive_probability", "float8"),
+    "purchases": ("model_expected_purchases", "float8"),
+    "value": ("model_expected_value", "numeric"),
+    "alive_band": ("model_alive_band", "varchar"),
+    "purchases_band": ("model_purchases_band", "varchar"),
+    "value_band": ("model_value_band", "varchar"),
+}
 
 
 class CustomerSegmentationPurchaseModel(models.AbstractModel):
@@ -70,19 +82,24 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         :param previous: ``{'parameters', 'since'}`` of the company's run
             earlier that day (``customer.segmentation.run._previous_scoring``):
             when the fit finds its parameters again and no customer's figures
-            were written since, its value cut-offs, which rank every
-            customer, are kept instead of scoring everyone again
+            were written since, its scores and value cut-offs, which rank
+            every customer, are kept instead of scoring everyone again
+
+        Otherwise every customer is scored and its figures written here
+        (``_score_company``): the value cut-offs rank them all.
 
         :return: ``{'customers', 'repeat_buyers', 'message', 'parameters',
-            'holdout'}``: ``parameters`` is None (and ``message`` says why)
+            'holdout', 'scored_since'}``: ``parameters`` is None (and
+            ``message`` says why)
             when the company has too few repeat buyers or the data do not
             identify the model, else ``{'r', 'alpha', 'a', 'b', 'p', 'q',
             'gamma', 'log_likelihood', 'spend_log_likelihood',
             'value_cutoffs'}`` (alpha in days); ``holdout`` is a dict of
-            figures or a message
+            figures or a message; ``scored_since``: every customer's
+            figures row not written since then holds its scores under
+            ``parameters`` (see ``_unscored_sql``)
         """
         buyers = self._count_buyers(company)
-        sampled = buyers > FIT_SAMPLE
         data = self._read_summaries(
             company, day, params, self._sample_sql(FIT_SAMPLE / max(buyers, 1))
         )
@@ -110,17 +127,22 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
             "gamma": spend_fit.gamma,
             "spend_log_likelihood": spend_fit.log_likelihood,
         }
-        if params["value_method"] == "fixed":
-            cutoffs = self._value_cutoffs(None, params)
-        elif self._same_ranking(company, parameters, previous):
-            cutoffs = previous["parameters"]["value_cutoffs"]
-        elif sampled:
-            # the tiers rank every customer, not the sample
-            values = self._expected_values(company, day, params, parameters)
-            cutoffs = self._value_cutoffs(values, params)
+        if self._same_ranking(company, parameters, previous):
+            # every customer holds its scores under these parameters already
+            result["scored_since"] = previous["since"]
+            values = None
+            earlier = previous["parameters"]["value_cutoffs"]
         else:
-            values = scores(parameters, x, t_x, T, spend)["value"]
-            cutoffs = self._value_cutoffs(values, params)
+            result["scored_since"] = fields.Datetime.to_string(self.env.cr.now())
+            values = self._score_company(company, day, parameters)
+            earlier = None
+        cutoffs = (
+            earlier
+            if values is None and params["value_method"] != "fixed"
+            else self._value_cutoffs(values, params)
+        )
+        if cutoffs != earlier:
+            self._write_value_bands(company, cutoffs)
         parameters["value_cutoffs"] = cutoffs
         result["parameters"] = parameters
         result["holdout"] = self._holdout(data, params["model_holdout_days"])
@@ -176,25 +198,146 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         )
 
     @api.model
-    def _expected_values(self, company, day, params, parameters):
-        """Every customer's expected value over the next 12 months under
-        ``parameters``, read and scored ``FIT_SAMPLE`` customers at a time
-        (a float each is kept)."""
+    def _score_company(self, company, day, parameters):
+        """Score every customer of ``company`` with a purchase as of ``day``
+        under ``parameters``, ``FIT_SAMPLE`` customers at a time, and write
+        the figures of those scored before where they changed, the value band
+        aside (it needs the cut-offs, which rank these values:
+        ``_write_value_bands``); empty the figures of those without a
+        purchase.
+
+        :return: the expected values (an array, a float per customer)
+        """
+        pipeline = self.env["customer.segmentation.pipeline"]
         values = []
-        after = 0
-        while True:
-            data = self._read_summaries(
-                company, day, params, SQL("f.partner_id > %s", after), FIT_SAMPLE
-            )
+        for scope in pipeline._batches(company, FIT_SAMPLE):
+            data = self._read_scoring(scope, day)
             if not len(data):
-                return np.concatenate(values) if values else np.zeros(0)
-            values.append(scores(parameters, *data[:, :4].T)["value"])
-            after = int(data[-1, SUMMARY_COLUMNS])
+                continue
+            result = scores(parameters, *data[:, :4].T)
+            values.append(result["value"])
+            computed = np.column_stack(
+                [
+                    result["alive"],
+                    result["purchases"],
+                    result["value"],
+                    _band_positions(result["alive"], ALIVE_BAND_LIMITS),
+                    _band_positions(result["purchases"], PURCHASES_BAND_LIMITS),
+                ]
+            )
+            # a customer never scored is left to its batch (all of them on
+            # the company's first run: written once, with its segments)
+            changed = np.flatnonzero(
+                (computed != data[:, 4:9]).any(axis=1) & (data[:, 7] > 0)
+            )
+            for start in range(0, len(changed), SCORE_WRITE_ROWS):
+                rows = changed[start : start + SCORE_WRITE_ROWS]
+                self._write_scores(
+                    scope,
+                    data[rows, -1].astype(int).tolist(),
+                    {
+                        name: result[name][rows].tolist()
+                        for name in SCORE_COLUMNS
+                        if name != "value_band"
+                    },
+                )
+        self._empty_scores(company)
+        return np.concatenate(values) if values else np.zeros(0)
 
     @api.model
-    def _read_summaries(self, company, day, params, condition, limit=None):
+    def _read_scoring(self, scope, day):
+        """The customers of ``scope`` with a purchase, a row each: x, t_x,
+        T, repeat spend, their stored probability, purchases and value (-1
+        for none), alive and purchases band (their position in the limits, 0
+        for none), and the figures row's id. Read as one text (see
+        ``_read_summaries``)."""
+        self.env["customer.segmentation.figure"].flush_model()
+        text = self.env.execute_query(
+            SQL(
+                """
+            SELECT string_agg(concat_ws(',',
+                       f.purchase_days - 1,
+                       f.last_order_date - f.first_order_date,
+                       %(day)s::date - f.first_order_date,
+                       COALESCE(f.repeat_spend, 0),
+                       COALESCE(f.model_alive_probability, -1),
+                       COALESCE(f.model_expected_purchases, -1),
+                       COALESCE(f.model_expected_value, -1),
+                       COALESCE(array_position(%(alive_bands)s::varchar[],
+                                               f.model_alive_band), 0),
+                       COALESCE(array_position(%(purchases_bands)s::varchar[],
+                                               f.model_purchases_band), 0),
+                       f.id), ',')
+              FROM customer_segmentation_figure f
+             WHERE f.company_id = %(company)s AND f.purchase_days > 0
+               AND %(narrowing)s AND f.partner_id IN (%(customers)s)
+                """,
+                day=day,
+                alive_bands=[band for _low, band in ALIVE_BAND_LIMITS],
+                purchases_bands=[band for _low, band in PURCHASES_BAND_LIMITS],
+                company=scope.company.id,
+                narrowing=scope.narrowing_sql(SQL("f.partner_id")),
+                customers=scope.customers_sql(),
+            )
+        )[0][0]
+        if not text:
+            return np.zeros((0, 10))
+        return np.fromstring(text, sep=",").reshape(-1, 10)
+
+    @api.model
+    def _empty_scores(self, company):
+        """Empty the model's figures of ``company``'s customers who no
+        longer have a purchase."""
+        pipeline = self.env["customer.segmentation.pipeline"]
+        self.env.execute_query(
+            SQL(
+                """
+            UPDATE customer_segmentation_figure f
+               SET model_alive_probability = NULL, model_expected_purchases = NULL,
+                   model_expected_value = NULL, model_alive_band = NULL,
+                   model_purchases_band = NULL, model_value_band = NULL
+             WHERE f.company_id = %s AND f.model_alive_band IS NOT NULL
+               AND COALESCE(f.purchase_days, 0) = 0 AND f.partner_id IN (%s)
+                """,
+                company.id,
+                pipeline._scope(company).customers_sql(),
+            )
+        )
+        self.env["customer.segmentation.figure"].invalidate_model()
+
+    @api.model
+    def _write_value_bands(self, company, cutoffs):
+        """Set the value band of ``company``'s scored customers against the
+        ``[high, medium]`` cut-offs, where it changed (``_value_bands`` in
+        SQL: a cut-off of None is reached by nobody)."""
+        pipeline = self.env["customer.segmentation.pipeline"]
+        band = SQL(
+            """CASE WHEN f.model_expected_value >= %s THEN 'high'
+                    WHEN f.model_expected_value >= %s THEN 'medium'
+                    ELSE 'low' END""",
+            *cutoffs,
+        )
+        self.env["customer.segmentation.figure"].flush_model()
+        self.env.execute_query(
+            SQL(
+                """
+            UPDATE customer_segmentation_figure f SET model_value_band = %(band)s
+             WHERE f.company_id = %(company)s
+               AND f.model_expected_value IS NOT NULL
+               AND f.model_value_band IS DISTINCT FROM %(band)s
+               AND f.partner_id IN (%(customers)s)
+                """,
+                band=band,
+                company=company.id,
+                customers=pipeline._scope(company).customers_sql(),
+            )
+        )
+        self.env["customer.segmentation.figure"].invalidate_model()
+
+    @api.model
+    def _read_summaries(self, company, day, params, condition):
         """One row per customer of ``company`` with a purchase whose figures
-        row ``f`` meets ``condition`` (SQL), the ``limit`` first by id: x,
+        row ``f`` meets ``condition`` (SQL), by id: x,
         t_x, T, repeat spend, then the same up to the holdout period (x, t_x,
         T; x is -1 for a customer whose first purchase is in it), its
         purchase days in the holdout period, and its id. Read as one text: a
@@ -221,14 +364,13 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
               FROM (SELECT f.* FROM customer_segmentation_figure f
                      WHERE f.company_id = %(company)s AND f.purchase_days > 0
                        AND f.partner_id IN (%(customers)s) AND %(condition)s
-                  ORDER BY f.partner_id %(limit)s) f
+                  ORDER BY f.partner_id) f
                 """,
                 day=day,
                 calibration_end=calibration_end,
                 company=company.id,
                 customers=pipeline._scope(company).customers_sql(),
                 condition=condition,
-                limit=SQL("LIMIT %s", limit) if limit else SQL(),
             )
         )[0][0]
         if not text:
@@ -400,47 +542,49 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
 
         A score depends on the row's figures, the day and the parameters
         only. ``stats["scored"]`` (set by ``customer.segmentation.run``) is
-        ``{'day', 'since'}`` when the company's previous run scored every
-        customer on that day with the same parameters, its classification
-        starting at ``since``: a row not written since then holds its scores
-        already (a rerun the same day, nothing changed, rescored nobody where
-        it rescored a million customers). TRUE otherwise."""
+        ``{'day', 'since'}`` when the run's fit scored every customer on that
+        day with its parameters, or found that the company's previous run
+        had (``_fit``), as of ``since``: a row not written since then holds
+        its scores already, so that the run's batches score the customers
+        whose figures changed during the run and those never scored, and a
+        rerun the same day with nothing changed scores nobody. TRUE
+        otherwise."""
         scored = stats.get("scored")
         if not scored or scored["day"] != str(day):
             return SQL("TRUE")
-        return SQL("f.write_date >= %s", scored["since"])
+        return SQL(
+            "(f.write_date >= %s OR f.model_alive_band IS NULL)", scored["since"]
+        )
 
     @api.model
     def _write_scores(self, scope, ids, columns):
-        """Write ``{SCORE_COLUMNS name: [value per id]}`` on the figure rows
-        ``ids`` of ``scope``, where they differ."""
+        """Write ``{SCORE_COLUMNS name: [value per id]}`` (all of them, or
+        some) on the figure rows ``ids`` of ``scope``, where they differ."""
+        names = [name for name in SCORE_COLUMNS if name in columns]
         rows = self.env.execute_query(
             SQL(
                 """
-            UPDATE customer_segmentation_figure f
-               SET model_alive_probability = s.alive,
-                   model_expected_purchases = s.purchases,
-                   model_expected_value = s.value,
-                   model_alive_band = s.alive_band,
-                   model_purchases_band = s.purchases_band,
-                   model_value_band = s.value_band
-              FROM unnest(%s::int[], %s::float8[], %s::float8[], %s::numeric[],
-                          %s::varchar[], %s::varchar[], %s::varchar[])
-                   AS s(id, alive, purchases, value, alive_band, purchases_band,
-                        value_band)
-             WHERE f.id = s.id AND f.company_id = %s AND %s
-               AND (f.model_alive_probability, f.model_expected_purchases,
-                    f.model_expected_value, f.model_alive_band,
-                    f.model_purchases_band, f.model_value_band)
-                   IS DISTINCT FROM
-                   (s.alive, s.purchases, s.value, s.alive_band,
-                    s.purchases_band, s.value_band)
+            UPDATE customer_segmentation_figure f SET (%(targets)s) = ROW(%(sources)s)
+              FROM unnest(%(ids)s::int[], %(arrays)s) AS s(id, %(names)s)
+             WHERE f.id = s.id AND f.company_id = %(company)s AND %(narrowing)s
+               AND (%(stored)s) IS DISTINCT FROM (%(sources)s)
          RETURNING f.id
                 """,
-                ids,
-                *(columns[name] for name in SCORE_COLUMNS),
-                scope.company.id,
-                scope.narrowing_sql(SQL("f.partner_id")),
+                targets=SQL(", ").join(
+                    SQL.identifier(SCORE_FIELDS[name][0]) for name in names
+                ),
+                sources=SQL(", ").join(SQL.identifier("s", name) for name in names),
+                ids=ids,
+                arrays=SQL(", ").join(
+                    SQL("%s::" + SCORE_FIELDS[name][1] + "[]", columns[name])
+                    for name in names
+                ),
+                names=SQL(", ").join(SQL.identifier(name) for name in names),
+                company=scope.company.id,
+                narrowing=scope.narrowing_sql(SQL("f.partner_id")),
+                stored=SQL(", ").join(
+                    SQL.identifier("f", SCORE_FIELDS[name][0]) for name in names
+                ),
             )
         )
         self.env["customer.segmentation.figure"].invalidate_model()
@@ -499,6 +643,16 @@ def _significant(values, digits):
     magnitude = np.floor(np.log10(np.maximum(np.abs(values), 1.0)))
     unit = np.maximum(10.0 ** (magnitude - digits + 1), 1.0)
     return np.round(values / unit) * unit
+
+
+def _band_positions(values, limits):
+    """The position (from 1) in ``limits`` of each value's band (see
+    ``_bands``), as ``_read_scoring`` reads the stored ones."""
+    return np.select(
+        [values >= low for low, _band in limits],
+        range(1, len(limits) + 1),
+        len(limits),
+    )
 
 
 def _value_bands(values, cutoffs):

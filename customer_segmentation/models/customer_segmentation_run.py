@@ -418,8 +418,13 @@ class CustomerSegmentationRun(models.Model):
                 self.company_id, self.date, params, previous
             )
             stats["model"] = fitted["parameters"]
-            if previous and previous["parameters"] == stats["model"]:
-                stats["scored"] = {"day": str(self.date), "since": previous["since"]}
+            if stats["model"]:
+                # the fit scored every customer: the batches score those
+                # whose figures are written since (_unscored_sql)
+                stats["scored"] = {
+                    "day": str(self.date),
+                    "since": fitted["scored_since"],
+                }
             self.write(
                 {
                     "phase": "classify",

@@ -210,13 +210,13 @@ class TestModelCdnow(SegmentationCase):
         again.classify_started_at -= datetime.timedelta(minutes=30)
         Model = type(self.env["customer.segmentation.purchase.model"])
         ranked = []
-        expected_values = Model._expected_values
+        expected_values = Model._score_company
 
         def counting(model, *args):
             ranked.append(args)
             return expected_values(model, *args)
 
-        self.patch(Model, "_expected_values", counting)
+        self.patch(Model, "_score_company", counting)
         third = self._run(self._recompute_all())
         self.assertFalse(ranked)
         self.assertEqual(third.stats["model"], again.stats["model"])

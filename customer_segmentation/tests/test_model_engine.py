@@ -165,8 +165,10 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
 
     def test_rerun_the_same_day_rescores_only_changed_customers(self):
         """A score depends on the figures, the day and the parameters only: a
-        rerun the same day with the same parameters leaves the customers whose
-        figures were not written since the previous run's classification."""
+        rerun the same day with nothing written since the previous run's
+        classification began scores nobody; once a customer's figures are
+        written, the fit scores every customer again (the value cut-offs rank
+        them all), and writes those whose scores differ."""
         first = self._run(self._recompute_all())
         figures = {
             customer: self._figure_row(customer)
@@ -176,36 +178,100 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
         # as in production, where each batch is a transaction of its own: the
         # figures were written before the run started classifying; then a
         # stored score that no longer matches (to see who is scored again)
-        self.env.flush_all()
+        self._age_figures(first)
         self.env.cr.execute(
-            """UPDATE customer_segmentation_figure
-                  SET write_date = write_date - interval '1 hour',
-                      model_alive_probability = 0.5"""
+            "UPDATE customer_segmentation_figure SET model_alive_probability = 0.5"
         )
         self.env["customer.segmentation.figure"].invalidate_model()
-        first.classify_started_at -= datetime.timedelta(minutes=30)
-        # the steady buyer's figures were written again since (the same
-        # figures: a new order would move the fit's parameters too)
-        self.env.cr.execute(
-            "UPDATE customer_segmentation_figure SET write_date = now()"
-            " WHERE partner_id = %s",
-            [self.steady.id],
-        )
 
         second = self._run(self._recompute_all())
         self.assertEqual(second.stats["model"], first.stats["model"])
         self.assertEqual(second.stats["scored"]["day"], str(TODAY))
         self.assertEqual(figures[self.lapsed].model_alive_probability, 0.5)
+        self.assertEqual(figures[self.steady].model_alive_probability, 0.5)
+
+        # the steady buyer's figures written since (the same figures: a new
+        # order would move the fit's parameters too): everybody is scored
+        self._age_figures(second)
+        self.env.cr.execute(
+            "UPDATE customer_segmentation_figure SET write_date = now()"
+            " WHERE partner_id = %s",
+            [self.steady.id],
+        )
+        third = self._run(self._recompute_all())
+        self.assertEqual(third.stats["model"], first.stats["model"])
+        self.assertEqual(figures[self.lapsed].model_alive_probability, true_probability)
         self.assertGreater(figures[self.steady].model_alive_probability, 0.7)
 
-        # the next day, or other parameters: everybody is scored again
+        # the next day: everybody is scored with the day's parameters
+        self._age_figures(third)
+        self.env.cr.execute(
+            "UPDATE customer_segmentation_figure SET model_alive_probability = 0.5"
+        )
+        self.env["customer.segmentation.figure"].invalidate_model()
         with freeze_time(noon(1)):
-            third = self._run(self._recompute_all())
-        self.assertNotIn("scored", third.stats)
+            fourth = self._run(self._recompute_all())
+        self.assertEqual(fourth.stats["scored"]["day"], str(noon(1).date()))
         self.assertNotEqual(figures[self.lapsed].model_alive_probability, 0.5)
         self.assertAlmostEqual(
             figures[self.lapsed].model_alive_probability, true_probability, delta=0.02
         )
+
+    def test_fit_scores_every_customer(self):
+        """The fit scores every customer at once and writes what changed: the
+        batches' own scoring then finds nothing to write; a customer whose
+        purchases are gone gets no model figures, although no batch scores
+        it when its figures were refreshed before the fit; a customer never
+        scored is left to its batch, which scores it whatever the run's
+        start."""
+        run = self._run(self._recompute_all())
+        company = self.env.company
+        newcomer = self.population[0]
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE customer_segmentation_figure
+                  SET model_alive_probability = 0.5, model_value_band = NULL,
+                      purchase_days = CASE WHEN partner_id = %s THEN 0
+                                           ELSE purchase_days END
+                WHERE company_id = %s""",
+            [self.lapsed.id, company.id],
+        )
+        self.env.cr.execute(
+            """UPDATE customer_segmentation_figure
+                  SET model_alive_probability = NULL, model_expected_purchases = NULL,
+                      model_expected_value = NULL, model_alive_band = NULL,
+                      model_purchases_band = NULL
+                WHERE company_id = %s AND partner_id = %s""",
+            [company.id, newcomer.id],
+        )
+        self.env.invalidate_all()
+        Model = self.env["customer.segmentation.purchase.model"]
+        parameters = run.stats["model"]
+        values = Model._score_company(company, TODAY, parameters)
+        Model._write_value_bands(company, parameters["value_cutoffs"])
+        self.assertEqual(len(values), 121)
+        for name in ("model_alive_band", "model_alive_probability", "model_value_band"):
+            self.assertFalse(self.lapsed[name], name)
+        self.assertGreater(self.steady.model_alive_probability, 0.7)
+        self.assertTrue(self.steady.model_value_band)
+        self.assertFalse(newcomer.model_alive_band)
+        scope = self.env["customer.segmentation.pipeline"]._scope(company)
+        scored = {"day": str(TODAY), "since": "2100-01-01 00:00:00"}
+        stats = {"model": parameters, "scored": scored}
+        self.assertEqual(Model._score(scope, TODAY, stats), 1)
+        self.assertTrue(newcomer.model_alive_band)
+        self.assertEqual(Model._score(scope, TODAY, {"model": parameters}), 0)
+
+    def _age_figures(self, run):
+        """Date the figures rows and ``run``'s classification back, as if the
+        run had classified in transactions of their own an hour ago."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE customer_segmentation_figure
+                  SET write_date = write_date - interval '1 hour'"""
+        )
+        self.env["customer.segmentation.figure"].invalidate_model()
+        run.classify_started_at -= datetime.timedelta(minutes=30)
 
     def _figure_row(self, customer):
         return self.env["customer.segmentation.figure"].search(
