@@ -1409,6 +1409,11 @@ class ResPartner(models.Model):
             self.env._("assign a salesperson to")
         )
         user = self._segmentation_checked_salesperson(user_id)
+        # those the salesperson manages already are left as they are: no
+        # write, no pool move
+        customers = customers.filtered(
+            lambda customer: customer.user_id != user or customer.segmentation_in_pool
+        )
         customers.segmentation_figure_id.write(
             {"segmentation_in_pool": False, "segmentation_pool_date": False}
         )

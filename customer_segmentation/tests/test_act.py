@@ -89,6 +89,15 @@ class TestAct(SegmentationCase):
         )
         self.assertEqual(selection.user_id, self.colleague)
 
+    def test_assigning_the_current_salesperson_changes_nothing(self):
+        selection = self.colleagues | self.orphan
+        self._as(self.sales_manager, selection).action_assign_salesperson(
+            self.colleague.id
+        )
+        self.assertEqual(selection.user_id, self.colleague)
+        moves = self.Move.search([("partner_id", "in", selection.ids)])
+        self.assertEqual(moves.partner_id, self.orphan)
+
     def test_salesperson_must_be_a_salesperson_of_the_company(self):
         partners = self._as(self.sales_manager, self.mine)
         elsewhere = new_test_user(
