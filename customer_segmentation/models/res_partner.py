@@ -625,6 +625,7 @@ class ResPartner(models.Model):
         "churn_typical_gap_days",
         "last_order_date",
         "model_alive_probability",
+        "purchase_days",
     )
     @api.depends_context("lang", "company")
     def _compute_churn_risk_explanation(self):
@@ -644,7 +645,9 @@ class ResPartner(models.Model):
                     threshold=round(100 * threshold),
                 )
                 continue
-            partner.churn_signal = _(
+            # no signal for a customer without a rhythm, rather than a
+            # reassuring "0/100" beside At-Risk
+            partner.churn_signal = partner.purchase_days > 1 and _(
                 "Churn risk %(risk)s/100", risk=partner.churn_risk_score
             )
             gap = partner.churn_typical_gap_days
@@ -816,6 +819,15 @@ class ResPartner(models.Model):
                 )
             ]
         if not self.churn_alert and stage.code in ("at_risk", "churned"):
+            if not self.churn_signal:
+                return [
+                    _(
+                        "No churn warning although %(stage)s: the warning "
+                        "compares the silence with this customer's own rhythm, "
+                        "and fewer than two purchase days show none yet.",
+                        stage=stage.name,
+                    )
+                ]
             return [
                 _(
                     "No churn warning although %(stage)s: the lifecycle stage "

@@ -177,6 +177,20 @@ class TestChurn(SegmentationCase):
         self.assertEqual(self.single.churn_risk_explanation, NO_GAP)
         self.assertEqual(self.never.churn_risk_explanation, NO_GAP)
 
+    def test_no_rhythm_no_signal(self):
+        """One purchase day gives no usual gap: no churn signal on the card
+        (not a reassuring 0/100 beside At-Risk), and a sentence saying why."""
+        self.env["res.partner"].recompute_all_segments()
+        self._apply()
+        self.assertFalse(self.single.churn_signal)
+        self.assertFalse(self.never.churn_signal)
+        self.assertEqual(self.late[40].churn_signal, "Churn risk 50/100")
+        self.assertIn(self.single.segment_lifecycle_id.code, ("at_risk", "churned"))
+        self.assertIn(
+            "fewer than two purchase days show none yet",
+            self.single.segmentation_explanation,
+        )
+
     def test_salesman_reads_the_risk(self):
         self._apply()
         [values] = (

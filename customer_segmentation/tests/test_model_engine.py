@@ -336,7 +336,12 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
             partner = B.browse(partner.id)
             self.assertFalse(partner.model_alive_band)
             self.assertFalse(partner.model_explanation)
-            self.assertTrue(partner.churn_signal.startswith("Churn risk"))
+        # the usual-gap rule; in B, the steady buyer bought on one day only:
+        # no rhythm, no signal (not a reassuring 0/100)
+        self.assertTrue(B.browse(self.customer_b.id).churn_signal.startswith("Churn"))
+        steady_b = B.browse(self.steady.id)
+        self.assertFalse(steady_b.churn_signal)
+        self.assertIn("Fewer than two purchase days", steady_b.churn_risk_explanation)
         # the shared customer keeps A's figures in A
         self.assertEqual(self.steady.model_alive_band, "high")
         # an order of B's customer scores it with B's (absent) model
