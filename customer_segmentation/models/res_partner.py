@@ -1629,11 +1629,17 @@ class ResPartner(models.Model):
         can estimate: with the id form it expected 0.5% of the partners and
         chose nested loops over the orders.
         """
+        return self._segmentation_domain_sql(
+            self._segmentation_customer_domain(), alias
+        )
+
+    @api.model
+    def _segmentation_domain_sql(self, domain, alias="res_partner"):
+        """``domain`` as an SQL condition on the partner table aliased
+        ``alias``, archived partners included."""
         Partner = self.with_context(active_test=False)
         query = Query(self.env, alias, SQL.identifier(self._table))
-        condition = expression.expression(
-            self._segmentation_customer_domain(), Partner, alias, query
-        )
+        condition = expression.expression(domain, Partner, alias, query)
         return condition.query.where_clause
 
     @api.model

@@ -302,6 +302,7 @@ class CustomerSegmentationPerformanceReport(models.Model):
     def _query_held(self, company, today):
         """Today's active commercial customers of each salesperson in
         ``company``, outside the pool."""
+        Partner = self.env["res.partner"]
         return SQL(
             """
             SELECT %(today)s::date AS date, 'held' AS kind, p.user_id,
@@ -321,16 +322,14 @@ class CustomerSegmentationPerformanceReport(models.Model):
                -- not the companies of the database nor the contacts of
                -- internal users, whom no customer view lists: a
                -- salesperson's own contact is its own salesperson
-               AND p.commercial_partner_id NOT IN (
-                       SELECT partner_id FROM res_company
-                        WHERE partner_id IS NOT NULL)
-               AND p.id NOT IN (
-                       SELECT partner_id FROM res_users
-                        WHERE NOT share AND partner_id IS NOT NULL)
+               AND %(not_own)s
             """,
             company=company.id,
             key=str(company.id),
-            customer=self.env["res.partner"]._segmentation_customer_sql("p"),
+            customer=Partner._segmentation_customer_sql("p"),
+            not_own=Partner._segmentation_domain_sql(
+                [("segmentation_own_contact", "=", False)], "p"
+            ),
             today=today,
         )
 
