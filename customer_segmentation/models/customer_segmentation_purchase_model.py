@@ -32,8 +32,6 @@ VALUE_DIGITS = 2
 # Lower bounds of the bands (customer.segmentation.figure's selections).
 ALIVE_BAND_LIMITS = ((0.7, "high"), (0.3, "medium"), (0.0, "low"))
 PURCHASES_BAND_LIMITS = ((2.0, "many"), (0.5, "some"), (0.0, "none"))
-# Columns of a customer's summary, read for the fit.
-SUMMARY_COLUMNS = 8
 # The models are fitted on at most this many customers of a company: a
 # larger company's are a random sample of them (the same customers every
 # day), so that the fit's memory and time do not grow with the customers.
@@ -249,40 +247,25 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         """The customers of ``scope`` with a purchase, a row each: x, t_x,
         T, repeat spend, their stored probability, purchases and value (-1
         for none), alive and purchases band (their position in the limits, 0
-        for none), and the figures row's id. Read as one text (see
-        ``_read_summaries``)."""
-        self.env["customer.segmentation.figure"].flush_model()
-        text = self.env.execute_query(
+        for none), and the figures row's id."""
+        return self._read_numbers(
+            [
+                *_summary_sql(day),
+                SQL("COALESCE(f.model_alive_probability, -1)"),
+                SQL("COALESCE(f.model_expected_purchases, -1)"),
+                SQL("COALESCE(f.model_expected_value, -1)"),
+                _band_position_sql("model_alive_band", ALIVE_BAND_LIMITS),
+                _band_position_sql("model_purchases_band", PURCHASES_BAND_LIMITS),
+                SQL("f.id"),
+            ],
             SQL(
-                """
-            SELECT string_agg(concat_ws(',',
-                       f.purchase_days - 1,
-                       f.last_order_date - f.first_order_date,
-                       %(day)s::date - f.first_order_date,
-                       COALESCE(f.repeat_spend, 0),
-                       COALESCE(f.model_alive_probability, -1),
-                       COALESCE(f.model_expected_purchases, -1),
-                       COALESCE(f.model_expected_value, -1),
-                       COALESCE(array_position(%(alive_bands)s::varchar[],
-                                               f.model_alive_band), 0),
-                       COALESCE(array_position(%(purchases_bands)s::varchar[],
-                                               f.model_purchases_band), 0),
-                       f.id), ',')
-              FROM customer_segmentation_figure f
-             WHERE f.company_id = %(company)s AND f.purchase_days > 0
-               AND %(narrowing)s AND f.partner_id IN (%(customers)s)
-                """,
-                day=day,
-                alive_bands=[band for _low, band in ALIVE_BAND_LIMITS],
-                purchases_bands=[band for _low, band in PURCHASES_BAND_LIMITS],
-                company=scope.company.id,
-                narrowing=scope.narrowing_sql(SQL("f.partner_id")),
-                customers=scope.customers_sql(),
-            )
-        )[0][0]
-        if not text:
-            return np.zeros((0, 10))
-        return np.fromstring(text, sep=",").reshape(-1, 10)
+                """f.company_id = %s AND f.purchase_days > 0 AND %s
+                   AND f.partner_id IN (%s)""",
+                scope.company.id,
+                scope.narrowing_sql(SQL("f.partner_id")),
+                scope.customers_sql(),
+            ),
+        )
 
     @api.model
     def _empty_scores(self, company):
@@ -337,45 +320,52 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
     @api.model
     def _read_summaries(self, company, day, params, condition):
         """One row per customer of ``company`` with a purchase whose figures
-        row ``f`` meets ``condition`` (SQL), by id: x,
-        t_x, T, repeat spend, then the same up to the holdout period (x, t_x,
-        T; x is -1 for a customer whose first purchase is in it), its
-        purchase days in the holdout period, and its id. Read as one text: a
-        hundred thousand customers take megabytes, not Python objects.
-        Every value is a number (``concat_ws`` would skip a NULL and shift
-        the columns)."""
+        row ``f`` meets ``condition`` (SQL), by id: x, t_x, T, repeat spend,
+        then the same up to the holdout period (x, t_x, T; x is -1 for a
+        customer whose first purchase is in it), its purchase days in the
+        holdout period, and its id."""
         calibration_end = day - datetime.timedelta(days=params["model_holdout_days"])
         pipeline = self.env["customer.segmentation.pipeline"]
+        return self._read_numbers(
+            [
+                *_summary_sql(day),
+                SQL("COALESCE(f.holdout_calibration_days, 0) - 1"),
+                SQL(
+                    """COALESCE(f.holdout_calibration_last_date
+                                - f.first_order_date, 0)"""
+                ),
+                SQL("GREATEST(%s::date - f.first_order_date, 0)", calibration_end),
+                SQL("COALESCE(f.holdout_purchase_days, 0)"),
+                SQL("f.partner_id"),
+            ],
+            SQL(
+                """f.company_id = %s AND f.purchase_days > 0
+                   AND f.partner_id IN (%s) AND %s""",
+                company.id,
+                pipeline._scope(company).customers_sql(),
+                condition,
+            ),
+        )
+
+    @api.model
+    def _read_numbers(self, columns, condition):
+        """The values of ``columns`` (SQL on the figures row ``f``) of the
+        rows meeting ``condition`` (SQL), a row each by customer id, as an
+        array. Read as one text: a hundred thousand customers take
+        megabytes, not Python objects. Every value must be a number
+        (``concat_ws`` would skip a NULL and shift the columns)."""
         self.env["customer.segmentation.figure"].flush_model()
         text = self.env.execute_query(
             SQL(
-                """
-            SELECT string_agg(concat_ws(',',
-                       f.purchase_days - 1,
-                       f.last_order_date - f.first_order_date,
-                       %(day)s::date - f.first_order_date,
-                       COALESCE(f.repeat_spend, 0),
-                       COALESCE(f.holdout_calibration_days, 0) - 1,
-                       COALESCE(f.holdout_calibration_last_date
-                                - f.first_order_date, 0),
-                       GREATEST(%(calibration_end)s::date - f.first_order_date, 0),
-                       COALESCE(f.holdout_purchase_days, 0),
-                       f.partner_id), ',' ORDER BY f.partner_id)
-              FROM (SELECT f.* FROM customer_segmentation_figure f
-                     WHERE f.company_id = %(company)s AND f.purchase_days > 0
-                       AND f.partner_id IN (%(customers)s) AND %(condition)s
-                  ORDER BY f.partner_id) f
-                """,
-                day=day,
-                calibration_end=calibration_end,
-                company=company.id,
-                customers=pipeline._scope(company).customers_sql(),
-                condition=condition,
+                """SELECT string_agg(concat_ws(',', %s), ',' ORDER BY f.partner_id)
+                     FROM customer_segmentation_figure f WHERE %s""",
+                SQL(", ").join(columns),
+                condition,
             )
         )[0][0]
         if not text:
-            return np.zeros((0, SUMMARY_COLUMNS + 1))
-        return np.fromstring(text, sep=",").reshape(-1, SUMMARY_COLUMNS + 1)
+            return np.zeros((0, len(columns)))
+        return np.fromstring(text, sep=",").reshape(-1, len(columns))
 
     @api.model
     def _fit_models(self, x, t_x, T, spend):
@@ -643,6 +633,28 @@ def _significant(values, digits):
     magnitude = np.floor(np.log10(np.maximum(np.abs(values), 1.0)))
     unit = np.maximum(10.0 ** (magnitude - digits + 1), 1.0)
     return np.round(values / unit) * unit
+
+
+def _summary_sql(day):
+    """x, t_x, T and repeat spend (time in days) of the figures row ``f`` of
+    a customer with a purchase, as of ``day``: the purchase model's summary
+    of a customer."""
+    return [
+        SQL("f.purchase_days - 1"),
+        SQL("f.last_order_date - f.first_order_date"),
+        SQL("%s::date - f.first_order_date", day),
+        SQL("COALESCE(f.repeat_spend, 0)"),
+    ]
+
+
+def _band_position_sql(column, limits):
+    """``_band_positions`` of the band stored in ``column`` of ``f``: its
+    position (from 1) in ``limits``, 0 for none."""
+    return SQL(
+        "COALESCE(array_position(%s::varchar[], %s), 0)",
+        [band for _low, band in limits],
+        SQL.identifier("f", column),
+    )
 
 
 def _band_positions(values, limits):
