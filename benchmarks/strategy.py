@@ -250,12 +250,7 @@ class StrategyBenchmark:
                 },
             )
             customer_ids = [row[0] for row in cr.fetchall()]
-            cr.execute(
-                """INSERT INTO customer_segmentation_queue (partner_id, company_id)
-                   SELECT id, %s FROM unnest(%s::int[]) AS id
-                   ON CONFLICT DO NOTHING""",
-                [self.company_id, customer_ids],
-            )
+            env[QUEUE]._enqueue((id_, self.company_id) for id_ in customer_ids)
             return len(customer_ids)
 
     def recompute(self):
