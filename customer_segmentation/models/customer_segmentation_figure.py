@@ -19,6 +19,13 @@ PURCHASE_FIGURES = (
     "holdout_first_date",
     "pending_next_date",
 )
+# The churn early warning's usual gap between purchase days: the purchases
+# decide it too.
+CHURN_FIGURES = ("churn_typical_gap_days",)
+# Figures of the refresh's day: written with the others, never compared with
+# them (a row is not stale because days passed: the strategy job makes the
+# churn risk grow every night, see _churn_risk_sql).
+DATED_FIGURES = ("churn_risk_score",)
 # Figures of a customer without purchases (the row is kept, emptied).
 EMPTY_FIGURES = {
     "first_order_date": SQL("NULL"),
@@ -34,6 +41,8 @@ EMPTY_FIGURES = {
     "window_first_date": SQL("NULL"),
     "holdout_first_date": SQL("NULL"),
     "pending_next_date": SQL("NULL"),
+    "churn_typical_gap_days": SQL("NULL"),
+    "churn_risk_score": SQL("0"),
 }
 SCORES = ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
 # Days of the average last purchase are counted from this day (the R x F x M
@@ -72,7 +81,13 @@ WITH day_agg AS (
       FROM (%(orders)s) o
   GROUP BY customer_id, date
 ),
-agg AS (
+day_gap AS (
+    -- days since the customer's previous purchase day, on purchase days
+    SELECT *, CASE WHEN purchase THEN date - lag(date) OVER (
+                  PARTITION BY customer_id, purchase ORDER BY date) END AS gap
+      FROM day_agg
+),
+summary AS (
     SELECT customer_id,
            min(date) FILTER (WHERE purchase) AS first_order_date,
            max(date) FILTER (WHERE purchase) AS last_order_date,
@@ -99,9 +114,17 @@ agg AS (
            min(date) FILTER (WHERE purchase AND date > %(calibration_end)s)
                AS holdout_first_date,
            min(date) FILTER (WHERE pending AND date > %(day)s)
-               AS pending_next_date
-      FROM day_agg
+               AS pending_next_date,
+           -- the usual gap: the median gap, none before a second purchase day
+           CASE WHEN count(gap) > 0
+                THEN GREATEST(1, round(percentile_cont(0.5)
+                                       WITHIN GROUP (ORDER BY gap)))::int
+           END AS churn_typical_gap_days
+      FROM day_gap
   GROUP BY customer_id
+),
+agg AS (
+    SELECT s.*, %(risk)s AS churn_risk_score FROM summary s
 ),
 customer AS (%(customers)s),
 wanted AS (
@@ -339,8 +362,9 @@ class CustomerSegmentationFigure(models.Model):
         """Write the purchase figures of the customers of ``scope`` in
         ``company`` as of ``day``: dates of the first and last purchase,
         purchases and amount in the look-back window, whether something is
-        pending (a prospect signal), and the purchase model's summary
-        (purchase days, spend per repeat day, holdout figures). A customer
+        pending (a prospect signal), the purchase model's summary
+        (purchase days, spend per repeat day, holdout figures), and the churn
+        early warning's usual gap and risk on ``day``. A customer
         gets its row when it first has something; a row whose purchases are
         gone is emptied, not deleted (it keeps the company's churn and pool
         state). Rows whose figures did not change are not written.
@@ -361,10 +385,12 @@ class CustomerSegmentationFigure(models.Model):
         # the holdout period is the last N days: after day - N, up to day
         calibration_end = day - datetime.timedelta(days=params["model_holdout_days"])
 
-        def names(prefix=""):
+        compared = PURCHASE_FIGURES + CHURN_FIGURES
+        written = compared + DATED_FIGURES
+
+        def names(prefix="", names=written):
             return SQL(", ").join(
-                SQL("%s%s", SQL(prefix), SQL.identifier(name))
-                for name in PURCHASE_FIGURES
+                SQL("%s%s", SQL(prefix), SQL.identifier(name)) for name in names
             )
 
         return SQL(
@@ -380,11 +406,17 @@ class CustomerSegmentationFigure(models.Model):
             agg_names=names("a."),
             names=names(),
             wanted_names=names("w."),
-            figure_names=names("f."),
-            excluded_names=names("EXCLUDED."),
+            figure_names=names("f.", compared),
+            excluded_names=names("EXCLUDED.", compared),
             updates=SQL(", ").join(
                 SQL("%s = EXCLUDED.%s", SQL.identifier(n), SQL.identifier(n))
-                for n in PURCHASE_FIGURES
+                for n in written
+            ),
+            risk=self._churn_risk_sql(
+                day,
+                params,
+                SQL("s.last_order_date"),
+                SQL("s.churn_typical_gap_days"),
             ),
             empty=SQL(", ").join(
                 SQL("%s = %s", SQL.identifier(n), value)
@@ -393,6 +425,25 @@ class CustomerSegmentationFigure(models.Model):
             company=company.id,
             uid=self.env.uid,
             now=SQL("(now() AT TIME ZONE 'UTC')"),
+        )
+
+    @api.model
+    def _churn_risk_sql(self, day, params, last_date, gap):
+        """SQL of the churn risk on ``day`` of a customer whose last purchase
+        is ``last_date`` and usual gap ``gap`` (SQL expressions): it grows
+        from 0, when the last purchase is as old as the usual gap, to 100,
+        when it is ``churn_full_risk_ratio`` gaps old; 0 without a usual
+        gap."""
+        return SQL(
+            """CASE WHEN %(gap)s IS NULL OR %(last)s IS NULL THEN 0
+                    ELSE LEAST(100, GREATEST(0, round(
+                        100 * ((%(day)s::date - %(last)s)::numeric / %(gap)s - 1)
+                        / (%(ratio)s::numeric - 1))))::int
+               END""",
+            gap=gap,
+            last=last_date,
+            day=day,
+            ratio=str(params["churn_full_risk_ratio"]),
         )
 
     @api.model

@@ -107,7 +107,6 @@ class CustomerSegmentationStrategy(models.AbstractModel):
         customers = scope.customers_sql()
         if figures:
             self._update_interactions(company, customers)
-            self._update_churn_gaps(company, today, customers)
             self._update_churn_risk(company, params, today, customers)
         result = {"assigned": self._assign_managers(company, customers)}
         # each step reads with SQL what the ORM wrote in the one before
@@ -223,61 +222,16 @@ class CustomerSegmentationStrategy(models.AbstractModel):
             )
         )
 
-    def _update_churn_gaps(self, company, today, scope):
-        """The usual gap is the median of the days between consecutive
-        purchase days (none before a second purchase day)."""
-        self.env.execute_query(
-            SQL(
-                """
-            WITH customer AS (%(scope)s),
-            dates AS (
-                SELECT DISTINCT customer_id AS id, date FROM (%(purchases)s) pu
-                 WHERE pu.purchase
-            ),
-            gaps AS (
-                SELECT id, date - lag(date) OVER (PARTITION BY id ORDER BY date)
-                           AS gap
-                  FROM dates
-            ),
-            usual AS (
-                SELECT id,
-                       GREATEST(1, round(percentile_cont(0.5)
-                                         WITHIN GROUP (ORDER BY gap)))::int AS gap
-                  FROM gaps WHERE gap IS NOT NULL GROUP BY id
-            )
-            UPDATE customer_segmentation_figure f
-               SET churn_typical_gap_days = u.gap
-              FROM customer c
-              LEFT JOIN usual u ON u.id = c.id
-             WHERE f.partner_id = c.id AND f.company_id = %(company)s
-               AND f.churn_typical_gap_days IS DISTINCT FROM u.gap
-                """,
-                scope=scope,
-                company=company.id,
-                purchases=self.env["customer.segmentation.purchase"]._query(
-                    company, today, customers=SQL("SELECT id FROM customer")
-                ),
-            )
-        )
-
     def _update_churn_risk(self, company, params, today, scope):
-        """The risk grows from 0, when the last purchase is as old as the
-        usual gap, to 100, when it is ``churn_full_risk_ratio`` gaps old. A
-        dismissal holds until the customer buys again. From the usual gaps
-        stored: the nightly job updates every risk at once, as they grow with
-        the days."""
+        """The churn risks on ``today``, from the usual gaps the figures
+        store (``customer.segmentation.figure._churn_risk_sql``): the nightly
+        job updates every risk at once, as they grow with the days. A
+        dismissal holds until the customer buys again."""
         self.env.execute_query(
             SQL(
                 """
             WITH scored AS (
-                SELECT f.id,
-                       CASE WHEN f.churn_typical_gap_days IS NULL
-                                 OR f.last_order_date IS NULL THEN 0
-                            ELSE LEAST(100, GREATEST(0, round(
-                                100 * ((%(today)s::date - f.last_order_date)::numeric
-                                       / f.churn_typical_gap_days - 1)
-                                / (%(ratio)s::numeric - 1))))::int
-                       END AS risk,
+                SELECT f.id, %(risk)s AS risk,
                        COALESCE(f.churn_dismissed, false)
                            AND f.churn_dismissed_order_date
                                IS NOT DISTINCT FROM f.last_order_date
@@ -296,8 +250,12 @@ class CustomerSegmentationStrategy(models.AbstractModel):
                 """,
                 scope=scope,
                 company=company.id,
-                today=today,
-                ratio=str(params["churn_full_risk_ratio"]),
+                risk=self.env["customer.segmentation.figure"]._churn_risk_sql(
+                    today,
+                    params,
+                    SQL("f.last_order_date"),
+                    SQL("f.churn_typical_gap_days"),
+                ),
             )
         )
 

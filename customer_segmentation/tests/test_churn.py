@@ -105,6 +105,25 @@ class TestChurn(SegmentationCase):
         self.assertFalse(self.single.churn_typical_gap_days)
         self.assertFalse(self.never.churn_typical_gap_days)
 
+    def test_classification_alone_gives_gap_and_risk(self):
+        """The usual gap and the risk are figures of the purchases: right
+        after a recompute or an order, not only once the strategy job ran."""
+        self.env["res.partner"].recompute_all_segments()
+        self.assertEqual(self.regular.churn_typical_gap_days, 30)
+        self.assertEqual(self.skewed.churn_typical_gap_days, 10)
+        self.assertEqual(self.late[40].churn_typical_gap_days, 20)
+        self.assertEqual(self.late[40].churn_risk_score, 50)
+        self.assertEqual(self.late[40].churn_signal, "Churn risk 50/100")
+        self.assertFalse(self.single.churn_typical_gap_days)
+        self.assertFalse(self.single.churn_risk_score)
+        # a new order: the classification of the order refreshes them
+        self._make_order(self.late[60], 100.0, days_ago(5))
+        self.assertEqual(self.late[60].churn_typical_gap_days, 20)
+        self.assertEqual(self.late[60].churn_risk_score, 0)
+        self._make_order(self.single, 100.0, days_ago(50))
+        self.assertEqual(self.single.churn_typical_gap_days, 150)
+        self.assertEqual(self.single.churn_signal, "Churn risk 0/100")
+
     def test_risk_grows_linearly_from_one_gap_to_full_risk_ratio(self):
         self._apply()
         self.assertEqual(

@@ -281,8 +281,8 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
     def test_one_churn_signal(self):
         self._recompute_all()
         lapsed, steady = self.lapsed, self.steady
-        # the model decides, before any strategy job computed a churn risk
-        self.assertEqual(lapsed.churn_risk_score, 0)
+        # the model decides, whatever the churn risk from the usual gap says
+        self.assertEqual(lapsed.churn_risk_score, 100)
         self.assertTrue(lapsed.churn_alert)
         self.assertFalse(steady.churn_alert)
         self.assertEqual(
