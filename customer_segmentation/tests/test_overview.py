@@ -413,6 +413,23 @@ class TestOverviewScreen(OverviewCase):
         company = cls._make_customer("Overview Company", is_company=True)
         contact = cls._make_customer("Overview Buyer", parent_id=company.id)
         cls._make_order(contact, 200.0, days_ago(200))
+        # one movement this month, on the value tiers only
+        cls.env["customer.segment.history"].create(
+            {
+                "partner_id": cls.customer.id,
+                "company_id": cls.env.company.id,
+                "dimension": "value",
+                "old_segment_id": cls.env.ref(
+                    "customer_segmentation.segment_value_low"
+                ).id,
+                "new_segment_id": cls.env.ref(
+                    "customer_segmentation.segment_value_high"
+                ).id,
+                "movement": "upgrade",
+                "cause": "rule",
+                "date": datetime.datetime(2026, 6, 3, 8),
+            }
+        )
         Snapshot = cls.env["customer.segmentation.snapshot"]
         Snapshot._store(cls.env.company, TODAY - relativedelta(months=1))
         Snapshot._store(cls.env.company, TODAY)
@@ -468,6 +485,38 @@ class TestOverviewScreen(OverviewCase):
                 self.assertTrue(classified, "the fixture classifies customers")
                 self.assertEqual(total["customers"], classified)
         self.assertEqual(codes, {"value", "lifecycle", "rfm"})
+
+    def test_movements_panel_leaves_out_rows_without_movements(self):
+        """Every segment has a row each day for its size; the movements
+        panel lists, per dimension and, drilled down, per segment, only
+        those where something moved."""
+        board = self.env["board.board"].with_user(self.salesman)
+        arch = etree.fromstring(
+            board.get_view(self.env.ref(OVERVIEW_VIEW).id, "form")["arch"]
+        )
+        movements = self.env.ref(
+            "customer_segmentation.customer_segmentation_snapshot_action_movements"
+        )
+        [panel] = arch.xpath(f"//action[@name='{movements.id}']")
+        domain = safe_eval(
+            panel.get("domain"),
+            {"context_today": lambda: TODAY, "relativedelta": relativedelta},
+        )
+        Snapshot = self.env["customer.segmentation.snapshot"].with_user(self.salesman)
+        measures = ["upgrades", "downgrades", "churned", "won_back"]
+        unmoved = [("is_latest", "=", True)] + [(m, "=", 0) for m in measures]
+        self.assertTrue(Snapshot.search_count(unmoved), "the fixture has such rows")
+        high = self._segment("value", "high")
+        moved = {"dimension_id": high.dimension_id.id, "segment_id": high.id}
+        for groupby, moved_id in moved.items():
+            rows = Snapshot.read_group(
+                domain, [f"{m}:sum" for m in measures], [groupby], lazy=False
+            )
+            with self.subTest(rows=groupby):
+                self.assertEqual(
+                    {row[groupby][0]: [row[m] for m in measures] for row in rows},
+                    {moved_id: [1, 0, 0, 0]},
+                )
 
     def test_trend_charts_fit_their_column(self):
         """The month-by-month charts carry the class of the backend style
