@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools.misc import clean_context
 
 
 class UtmCampaign(models.Model):
@@ -24,22 +25,29 @@ class UtmCampaign(models.Model):
     ]
 
     @api.model
-    def _segmentation_campaign(self, segment):
-        """The campaign of ``segment`` in the current company, created on its
-        first mailing and named after the segment, its dimension and the
-        company."""
-        company = self.env.company
-        # an archived campaign is still the segment's: one per company
-        campaign = self.with_context(active_test=False).search(
+    def _segmentation_campaign_of(self, segment, company):
+        """The campaign of ``segment`` in ``company``, if it has one yet (an
+        archived campaign is still the segment's: one per company)."""
+        return self.with_context(active_test=False).search(
             [
                 ("customer_segment_id", "=", segment.id),
                 ("company_id", "=", company.id),
             ],
             limit=1,
         )
+
+    @api.model
+    def _segmentation_campaign(self, segment, company):
+        """The campaign of ``segment`` in ``company``, created when the
+        segment's first mailing there is saved, named after the segment, its
+        dimension and the company."""
+        campaign = self._segmentation_campaign_of(segment, company)
         if campaign:
             return campaign
-        return self.create(
+        # the context of the mailing's form holds the mailing's defaults
+        # (default_*): a new context without them, not one with more keys
+        context = clean_context(self.env.context)
+        return self.with_context(context).create(  # pylint: disable=context-overridden
             {
                 "title": f"{segment.dimension_id.name}: {segment.name} "
                 f"({company.name})",
