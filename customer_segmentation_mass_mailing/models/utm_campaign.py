@@ -1,5 +1,4 @@
 from odoo import api, fields, models
-from odoo.tools.misc import clean_context
 
 
 class UtmCampaign(models.Model):
@@ -25,6 +24,15 @@ class UtmCampaign(models.Model):
     ]
 
     @api.model
+    def default_get(self, fields_list):
+        """A segment's campaign is made by ``_segmentation_campaign`` only:
+        the ``default_customer_segment_id`` of a segment mailing's form is the
+        mailing's, not that of a campaign made there (A/B testing's own)."""
+        return super().default_get(
+            [name for name in fields_list if name != "customer_segment_id"]
+        )
+
+    @api.model
     def _segmentation_campaign_of(self, segment, company):
         """The campaign of ``segment`` in ``company``, if it has one yet (an
         archived campaign is still the segment's: one per company)."""
@@ -44,10 +52,7 @@ class UtmCampaign(models.Model):
         campaign = self._segmentation_campaign_of(segment, company)
         if campaign:
             return campaign
-        # the context of the mailing's form holds the mailing's defaults
-        # (default_*): a new context without them, not one with more keys
-        context = clean_context(self.env.context)
-        return self.with_context(context).create(  # pylint: disable=context-overridden
+        return self.create(
             {
                 "title": f"{segment.dimension_id.name}: {segment.name} "
                 f"({company.name})",

@@ -207,6 +207,36 @@ class TestSegmentMailing(TwoCompaniesMixin, SegmentationCase):
         campaign.active = False
         self.assertEqual(self._send_mailing(self.high).campaign_id, campaign)
 
+    def test_ab_test_of_a_segment_is_in_the_segment_campaign(self):
+        """Saved with A/B testing on, a segment's first mailing is in the
+        segment's campaign, not in one Odoo makes for the test."""
+        action = self._open_mailing(self.low)
+        Mailing = self.env["mailing.mailing"].with_user(self.mailer_a)
+        ab_test = Mailing.with_context(**action["context"]).create(
+            {"subject": "A/B", "ab_testing_enabled": True, "ab_testing_pc": 10}
+        )
+        self.assertEqual(ab_test.customer_segment_id, self.low)
+        campaign = ab_test.campaign_id
+        self.assertEqual(campaign.customer_segment_id, self.low)
+        self.assertEqual(
+            campaign.title,
+            f"{self.low.dimension_id.name}: {self.low.name} ({self.company_a.name})",
+        )
+        self.assertEqual(
+            self.env["utm.campaign"].search_count(
+                [("customer_segment_id", "=", self.low.id)]
+            ),
+            1,
+        )
+        # a campaign made in the mailing's form is no segment's
+        other = (
+            self.env["utm.campaign"]
+            .with_user(self.mailer_a)
+            .with_context(**action["context"])
+            .create({"title": "Spring"})
+        )
+        self.assertFalse(other.customer_segment_id)
+
     def _trace(self, mailing, partner, status):
         return {
             "mass_mailing_id": mailing.id,
