@@ -21,6 +21,12 @@ registry.category("web_tour.tours").add("customer_segmentation_mass_mailing_tour
                 ".o_mass_mailing_mailing_form .o_field_widget[name='customer_segment_id']",
         },
         {
+            // as a user sees it: discarding while the editor still loads
+            // trips over Odoo's own mailing editor
+            content: "Its editor is ready: the templates show",
+            trigger: "[name='body_arch'] :iframe .o_mail_theme_selector_new",
+        },
+        {
             content: "Only looking: discard it, back to the segment",
             trigger: ".o_form_status_indicator .o_form_button_cancel",
             run: "click",
@@ -34,6 +40,10 @@ registry.category("web_tour.tours").add("customer_segmentation_mass_mailing_tour
             content: "The new mailing selects the customers of the segment again",
             trigger:
                 ".o_mass_mailing_mailing_form .o_field_widget[name='customer_segment_id']",
+        },
+        {
+            content: "Its editor is ready again",
+            trigger: "[name='body_arch'] :iframe .o_mail_theme_selector_new",
         },
         {
             content: "Send it now (which saves it)",
