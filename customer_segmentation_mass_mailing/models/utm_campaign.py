@@ -11,7 +11,8 @@ class UtmCampaign(models.Model):
         index="btree_not_null",
         ondelete="set null",
         help="The campaign of this customer segment's mailings in the campaign's "
-        "company: Send a Mailing on the segment creates it once, then reuses it.",
+        "company: created when the segment's first mailing there is saved, then "
+        "reused.",
     )
 
     _sql_constraints = [
