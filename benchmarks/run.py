@@ -269,10 +269,16 @@ def _per_customer(orders):
 
 # The orders aggregated once per commercial partner, in two parts combined:
 # the few orders needing a rate lookup apart, so that the lookups keep
-# PostgreSQL from aggregating the others in parallel.
+# PostgreSQL from aggregating the others in parallel. The amount is rounded
+# to the company currency's decimal places, as the module stores it.
 ORDER_AGGREGATE = f"""
 SELECT customer_id, min(first_date) AS first_date, max(last_date) AS last_date,
-       sum(frequency)::bigint AS frequency, sum(monetary) AS monetary,
+       sum(frequency)::bigint AS frequency,
+       round(sum(monetary),
+             (SELECT cur.decimal_places
+                FROM res_company co
+                JOIN res_currency cur ON cur.id = co.currency_id
+               WHERE co.id = %(company)s)) AS monetary,
        bool_or(quoted) AS quoted
   FROM ({_per_customer(OWN_RATE_ORDERS)}
         UNION ALL {_per_customer(FALLBACK_RATE_ORDERS)}) parts

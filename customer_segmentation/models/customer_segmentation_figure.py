@@ -3,6 +3,8 @@ import datetime
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .customer_segmentation_purchase import currency_round
+
 # Figures the purchases decide (the classification writes the scores).
 PURCHASE_FIGURES = (
     "first_order_date",
@@ -93,8 +95,8 @@ summary AS (
            max(date) FILTER (WHERE purchase) AS last_order_date,
            COALESCE(sum(purchases) FILTER (WHERE date >= %(window)s), 0)
                AS rfm_frequency,
-           COALESCE(sum(amount) FILTER (WHERE date >= %(window)s), 0)
-               AS rfm_monetary,
+           -- rounded to the company currency, as the ORM stores amounts
+           %(monetary)s AS rfm_monetary,
            bool_or(pending) AS pending,
            count(*) FILTER (WHERE purchase) AS purchase_days,
            (sum(spend) FILTER (WHERE purchase)
@@ -397,6 +399,10 @@ class CustomerSegmentationFigure(models.Model):
             REFRESH_SQL,
             day=day,
             window=window_start,
+            monetary=currency_round(
+                SQL("COALESCE(sum(amount) FILTER (WHERE date >= %s), 0)", window_start),
+                company.currency_id,
+            ),
             calibration_end=calibration_end,
             orders=self.env["customer.segmentation.purchase"]._query_orders(
                 company, day, customers=scope.customer_ids_sql()

@@ -467,3 +467,15 @@ def _order_rates(orders, currency, dated):
         when=when,
         order=order,
     )
+
+
+def currency_round(amount, currency):
+    """SQL of ``amount`` rounded to ``currency``'s decimal places, as
+    ``currency.round`` and a Monetary field written by the ORM round it (and
+    as Odoo's own SQL does, e.g. account's ``ROUND(..., decimal_places)``).
+
+    Amounts the module stores are rounded so: a total of them, in a report or
+    a kanban column, is then the total of the amounts users see, one by one,
+    in a list.
+    """
+    return SQL("round((%s)::numeric, %s)", amount, currency.decimal_places)

@@ -7,7 +7,7 @@ from dateutil.relativedelta import relativedelta
 from lxml import etree
 
 from odoo.exceptions import AccessError
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 from odoo.tools.safe_eval import safe_eval
 
 from .common import TODAY, SegmentationCase, days_ago
@@ -120,6 +120,99 @@ class TestSnapshotValues(OverviewCase):
                 Snapshot.search([*company, ("is_month_end", "=", True)]).mapped("date")
             ),
             {may, TODAY},
+        )
+
+
+class TestValueAtStakeRounding(OverviewCase):
+    """The value at stake is one amount wherever it shows: the overview's
+    panel, the Churn Risk list (which adds up the amounts it shows, one per
+    customer) and the churn warning bar of a kanban column."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._start_without_strategies()
+        cls._set_params(value_high_amount=1000, value_medium_amount=100)
+        # two customers buying every 30 days in the other currency, silent
+        # for 150 days (warned): 100.01 of it is 50.005 in the company
+        # currency, so each has 200.005 in the window, shown as 200.01
+        cls.lapsing = cls.env["res.partner"]
+        for name in ("Lapsing Abroad", "Lapsing Abroad Too"):
+            customer = cls._make_customer(name)
+            for age, amount in (
+                (150, 100.01),
+                (180, 100.0),
+                (210, 100.0),
+                (240, 100.0),
+            ):
+                cls._make_order(
+                    customer, amount, days_ago(age), currency=cls.other_currency
+                )
+            cls.lapsing |= customer
+        cls.env["res.partner"].apply_segment_strategies()
+        cls.env["customer.segmentation.snapshot"]._store(cls.env.company, TODAY)
+
+    def _action_domain(self, xmlid):
+        action = self.env.ref(f"customer_segmentation.{xmlid}")
+        return safe_eval(action.domain or "[]")
+
+    def test_each_customer_amount_is_stored_rounded(self):
+        Figure = self.env["customer.segmentation.figure"]
+        Figure.flush_model()
+        stored = self.env.execute_query(
+            SQL(
+                "SELECT rfm_monetary::text FROM customer_segmentation_figure "
+                "WHERE company_id = %s AND partner_id IN %s",
+                self.env.company.id,
+                tuple(self.lapsing.ids),
+            )
+        )
+        self.assertEqual(sorted(stored), [("200.01",), ("200.01",)])
+
+    def test_overview_churn_list_and_kanban_agree(self):
+        self.assertEqual(len(self.lapsing.filtered("churn_alert")), 2)
+        # the overview's panel: its domain's total, as the pivot shows it
+        board = self.env["board.board"].with_user(self.salesman)
+        arch = etree.fromstring(
+            board.get_view(self.env.ref(OVERVIEW_VIEW).id, "form")["arch"]
+        )
+        stake = self.env.ref(
+            "customer_segmentation.customer_segmentation_snapshot_action_stake"
+        )
+        [panel] = arch.xpath(f"//action[@name='{stake.id}']")
+        context = {"context_today": lambda: TODAY, "relativedelta": relativedelta}
+        Snapshot = self.env["customer.segmentation.snapshot"].with_user(self.salesman)
+        [overview] = Snapshot.read_group(
+            safe_eval(panel.get("domain"), context),
+            ["warned_customers:sum", "value_at_stake:sum"],
+            [],
+            lazy=False,
+        )
+        self.assertEqual(overview["warned_customers"], 2)
+        # the Churn Risk list: the amounts it reads, added up as its Total
+        Partner = self.env["res.partner"].with_user(self.salesman)
+        listed = Partner.web_search_read(
+            self._action_domain("res_partner_action_churn_risk"),
+            {"rfm_monetary": {}},
+        )["records"]
+        self.assertEqual(len(listed), 2)
+        # a kanban column's churn warning bar (its revenue, one grouped read)
+        bars = dict(
+            Partner._read_group(
+                self._action_domain("res_partner_action_customers_list"),
+                ["segmentation_churn_state"],
+                ["segmentation_revenue:sum"],
+            )
+        )
+        self.assertEqual(
+            {
+                "overview": overview["value_at_stake"],
+                "churn risk list": sum(r["rfm_monetary"] for r in listed),
+                "kanban warning bar": bars["warning"],
+            },
+            dict.fromkeys(
+                ("overview", "churn risk list", "kanban warning bar"), 400.02
+            ),
         )
 
 
@@ -320,6 +413,23 @@ class TestOverviewScreen(OverviewCase):
         company = cls._make_customer("Overview Company", is_company=True)
         contact = cls._make_customer("Overview Buyer", parent_id=company.id)
         cls._make_order(contact, 200.0, days_ago(200))
+        # one movement this month, on the value tiers only
+        cls.env["customer.segment.history"].create(
+            {
+                "partner_id": cls.customer.id,
+                "company_id": cls.env.company.id,
+                "dimension": "value",
+                "old_segment_id": cls.env.ref(
+                    "customer_segmentation.segment_value_low"
+                ).id,
+                "new_segment_id": cls.env.ref(
+                    "customer_segmentation.segment_value_high"
+                ).id,
+                "movement": "upgrade",
+                "cause": "rule",
+                "date": datetime.datetime(2026, 6, 3, 8),
+            }
+        )
         Snapshot = cls.env["customer.segmentation.snapshot"]
         Snapshot._store(cls.env.company, TODAY - relativedelta(months=1))
         Snapshot._store(cls.env.company, TODAY)
@@ -375,6 +485,38 @@ class TestOverviewScreen(OverviewCase):
                 self.assertTrue(classified, "the fixture classifies customers")
                 self.assertEqual(total["customers"], classified)
         self.assertEqual(codes, {"value", "lifecycle", "rfm"})
+
+    def test_movements_panel_leaves_out_rows_without_movements(self):
+        """Every segment has a row each day for its size; the movements
+        panel lists, per dimension and, drilled down, per segment, only
+        those where something moved."""
+        board = self.env["board.board"].with_user(self.salesman)
+        arch = etree.fromstring(
+            board.get_view(self.env.ref(OVERVIEW_VIEW).id, "form")["arch"]
+        )
+        movements = self.env.ref(
+            "customer_segmentation.customer_segmentation_snapshot_action_movements"
+        )
+        [panel] = arch.xpath(f"//action[@name='{movements.id}']")
+        domain = safe_eval(
+            panel.get("domain"),
+            {"context_today": lambda: TODAY, "relativedelta": relativedelta},
+        )
+        Snapshot = self.env["customer.segmentation.snapshot"].with_user(self.salesman)
+        measures = ["upgrades", "downgrades", "churned", "won_back"]
+        unmoved = [("is_latest", "=", True)] + [(m, "=", 0) for m in measures]
+        self.assertTrue(Snapshot.search_count(unmoved), "the fixture has such rows")
+        high = self._segment("value", "high")
+        moved = {"dimension_id": high.dimension_id.id, "segment_id": high.id}
+        for groupby, moved_id in moved.items():
+            rows = Snapshot.read_group(
+                domain, [f"{m}:sum" for m in measures], [groupby], lazy=False
+            )
+            with self.subTest(rows=groupby):
+                self.assertEqual(
+                    {row[groupby][0]: [row[m] for m in measures] for row in rows},
+                    {moved_id: [1, 0, 0, 0]},
+                )
 
     def test_trend_charts_fit_their_column(self):
         """The month-by-month charts carry the class of the backend style

@@ -121,14 +121,18 @@ class CustomerSegment(models.Model):
             segment.mailing_revenue = campaign.invoiced_amount
 
     def action_send_mailing(self):
-        """Create a draft mailing to the segment's customers in the current
-        company, in the segment's campaign, and open it. Its recipients are a
-        domain evaluated when the mailing is sent, not a list frozen now.
+        """Open a new mailing's form, filled in for the segment's customers in
+        the current company, as Odoo's own "mail these" actions do: nothing
+        is written until the user saves it, so one who only looks leaves no
+        draft behind. Its recipients are a domain evaluated when the mailing
+        is sent, not a list frozen now. Saved, it is in the segment's
+        campaign (see ``mailing.mailing.create``).
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'customer.segment',
         'action_send_mailing', [[id]])``: one segment id.
 
-        :return: a window action on the new mailing's form
+        :return: a window action on a new mailing's form, its values as
+            ``default_*`` keys of its context
         :raise UserError: the segment has no customers in the company, or none
             of them has an email address
         """
@@ -137,17 +141,15 @@ class CustomerSegment(models.Model):
         Mailing.check_access("create")
         domain = segment._mailing_recipients_domain()
         segment._check_mailing_recipients(domain)
-        campaign = self.env["utm.campaign"]._segmentation_campaign(segment)
-        mailing = Mailing.create(
-            Mailing._segmentation_draft_values(
-                segment.name,
-                domain,
-                campaign_id=campaign.id,
-                customer_segment_id=segment.id,
-                segmentation_company_id=self.env.company.id,
-            )
+        company = self.env.company
+        campaign = self.env["utm.campaign"]._segmentation_campaign_of(segment, company)
+        return Mailing._segmentation_form_action(
+            segment.name,
+            domain,
+            campaign_id=campaign.id,
+            customer_segment_id=segment.id,
+            segmentation_company_id=company.id,
         )
-        return mailing._segmentation_form_action()
 
     def _mailing_recipients_domain(self):
         """The segment's customers, as a domain on contacts to store in a

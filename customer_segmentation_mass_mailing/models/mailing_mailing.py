@@ -35,34 +35,63 @@ class MailingMailing(models.Model):
         Partner = self.env["res.partner"].with_company(company)
         return [("id", "in", Partner._search(domain))]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        """A mailing to a segment, saved without a campaign, gets the
+        segment's campaign in its company (created on the segment's first
+        mailing there): the segment's results are its campaign's. Set before
+        Odoo's own create, whose A/B testing would otherwise make a campaign
+        of its own. The segment often comes from the form's context (a
+        read-only field's ``default_*``, which the web client does not send)."""
+        defaults = self.default_get(
+            ["customer_segment_id", "segmentation_company_id", "campaign_id"]
+        )
+        for vals in vals_list:
+            values = {**defaults, **vals}
+            if values.get("campaign_id") or not values.get("customer_segment_id"):
+                continue
+            company = self.env["res.company"].browse(
+                values.get("segmentation_company_id")
+            )
+            vals["campaign_id"] = (
+                self.env["utm.campaign"]
+                ._segmentation_campaign(
+                    self.env["customer.segment"].browse(values["customer_segment_id"]),
+                    company or self.env.company,
+                )
+                .id
+            )
+        return super().create(vals_list)
+
     @api.model
-    def _segmentation_draft_values(self, subject, domain, **values):
-        """Values of a draft mailing on contacts selected by ``domain``, not
-        blacklisted (as Odoo's mailings on contacts are by default)."""
+    def _segmentation_form_action(self, subject, domain, **defaults):
+        """A window action on a new mailing's form, filled in as a mailing on
+        contacts selected by ``domain``, not blacklisted (as Odoo's mailings
+        on contacts are by default), with ``defaults`` (field values, falsy
+        ones left out): the way Odoo's own actions open a mailing to an
+        event's attendees, nothing is written until the user saves it."""
         model = self.env["ir.model"]._get("res.partner")
         default_domain = self.new(
             {"mailing_model_id": model.id}
         )._get_default_mailing_domain()
-        return {
+        values = {
             "subject": subject,
             "mailing_type": "mail",
             "mailing_model_id": model.id,
             "mailing_domain": repr(expression.AND([default_domain, domain])),
-            **values,
+            **defaults,
         }
-
-    def _segmentation_form_action(self):
-        """The mailing's form, in Email Marketing's action."""
-        self.ensure_one()
         action = self.env["ir.actions.actions"]._for_xml_id(
             "mass_mailing.mailing_mailing_action_mail"
         )
         action.update(
             {
-                "res_id": self.id,
                 "views": [(False, "form")],
                 "view_mode": "form",
                 "target": "current",
+                "context": {
+                    f"default_{name}": value for name, value in values.items() if value
+                },
             }
         )
         return action

@@ -8,12 +8,14 @@ class ResPartner(models.Model):
     _inherit = "res.partner"
 
     def action_send_mailing(self):
-        """Create a draft mailing to these contacts and open it.
+        """Open a new mailing's form, filled in for these contacts: nothing
+        is written until the user saves it.
 
         XML-RPC: ``execute_kw(db, uid, pwd, 'res.partner',
         'action_send_mailing', [ids])``: the contacts' ids.
 
-        :return: a window action on the new mailing's form
+        :return: a window action on a new mailing's form, its values as
+            ``default_*`` keys of its context
         :raise UserError: none of the contacts has an email address
         """
         partners = checked_records(self, "ids", self.env._("Customers"))
@@ -29,8 +31,7 @@ class ResPartner(models.Model):
             if len(partners) == 1
             else self.env._("%(count)s customers", count=len(partners))
         )
-        mailing = Mailing.create(Mailing._segmentation_draft_values(subject, domain))
-        return mailing._segmentation_form_action()
+        return Mailing._segmentation_form_action(subject, domain)
 
     @api.model
     def _check_mailing_emails(self, domain, recipients):

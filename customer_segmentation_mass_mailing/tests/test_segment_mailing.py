@@ -1,12 +1,12 @@
-"""A mailing to a segment: a draft on contacts whose domain selects the
-segment's customers of the company when it is sent, in the segment's campaign,
-and the results of that campaign per segment."""
+"""A mailing to a segment: a new mailing's form, saved as a draft on contacts
+whose domain selects the segment's customers of the company when it is sent,
+in the segment's campaign, and the results of that campaign per segment."""
 
 from ast import literal_eval
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from odoo.addons.customer_segmentation.tests.common import SegmentationCase, days_ago
 from odoo.addons.customer_segmentation.tests.test_multi_company import (
@@ -57,11 +57,33 @@ class TestSegmentMailing(TwoCompaniesMixin, SegmentationCase):
             company_ids=[Command.set(cls.company_b.ids)],
         )
 
-    def _send_mailing(self, segment, user=None):
-        """The draft mailing Send a Mailing creates on ``segment``."""
+    def _open_mailing(self, segment, user=None):
+        """The action of Send a Mailing on ``segment``: a new mailing's
+        form, nothing written yet."""
         action = segment.with_user(user or self.mailer_a).action_send_mailing()
         self.assertEqual(action["res_model"], "mailing.mailing")
-        return self.env["mailing.mailing"].browse(action["res_id"])
+        self.assertEqual(action["views"], [(False, "form")])
+        self.assertFalse(action.get("res_id"))
+        return action
+
+    def _save_form(self, action, user=None):
+        """The mailing a user gets by saving, unchanged, the form that
+        ``action`` opens."""
+        Mailing = self.env["mailing.mailing"].with_user(user or self.mailer_a)
+        form = Form(Mailing.with_context(**action["context"]))
+        return self.env["mailing.mailing"].browse(form.save().id)
+
+    def _send_mailing(self, segment, user=None):
+        """The draft mailing Send a Mailing on ``segment`` gives once saved."""
+        return self._save_form(self._open_mailing(segment, user), user)
+
+    def _counts(self):
+        """Mailings, campaigns and UTM sources (a mailing's name) in the
+        database."""
+        return {
+            model: self.env[model].with_context(active_test=False).search_count([])
+            for model in ("mailing.mailing", "utm.campaign", "utm.source")
+        }
 
     def _recipients(self, mailing, user=None, company=None):
         mailing = mailing.with_user(user or self.mailer_a)
@@ -82,6 +104,52 @@ class TestSegmentMailing(TwoCompaniesMixin, SegmentationCase):
         # customer_b is high value in company B only
         self.assertEqual(self._recipients(mailing), self.shared)
         self.assertEqual(mailing.with_user(self.mailer_a).total, 1)
+
+    def test_nothing_is_written_before_the_form_is_saved(self):
+        """A user who opens Send a Mailing and only looks leaves no draft
+        and no campaign behind; saving the form makes both."""
+        before = self._counts()
+        action = self._open_mailing(self.high)
+        self.assertEqual(self._counts(), before)
+        context = action["context"]
+        self.assertEqual(context["default_customer_segment_id"], self.high.id)
+        self.assertEqual(context["default_segmentation_company_id"], self.company_a.id)
+        self.assertEqual(context["default_subject"], self.high.name)
+        self.assertEqual(
+            context["default_mailing_model_id"],
+            self.env["ir.model"]._get_id("res.partner"),
+        )
+        self.assertIn(
+            ("segment_value_id", "=", self.high.id),
+            literal_eval(context["default_mailing_domain"]),
+        )
+        # the segment's first mailing in A: no campaign yet
+        self.assertNotIn("default_campaign_id", context)
+        mailing = self._save_form(action)
+        self.assertEqual(
+            self._counts(),
+            {
+                "mailing.mailing": before["mailing.mailing"] + 1,
+                "utm.campaign": before["utm.campaign"] + 1,
+                "utm.source": before["utm.source"] + 1,
+            },
+        )
+        self.assertEqual(mailing.subject, self.high.name)
+        self.assertEqual(mailing.campaign_id.customer_segment_id, self.high)
+        # the next one opens in the segment's campaign
+        again = self._open_mailing(self.high)
+        self.assertEqual(
+            again["context"]["default_campaign_id"], mailing.campaign_id.id
+        )
+        # so does a selection of contacts: nothing before saving
+        before = self._counts()
+        action = (
+            (self.shared + self.customer_a)
+            .with_user(self.mailer_a)
+            .action_send_mailing()
+        )
+        self.assertFalse(action.get("res_id"))
+        self.assertEqual(self._counts(), before)
 
     def test_domain_is_evaluated_when_the_mailing_is_sent(self):
         mailing = self._send_mailing(self.high)
@@ -138,6 +206,36 @@ class TestSegmentMailing(TwoCompaniesMixin, SegmentationCase):
         # an archived campaign is still the segment's
         campaign.active = False
         self.assertEqual(self._send_mailing(self.high).campaign_id, campaign)
+
+    def test_ab_test_of_a_segment_is_in_the_segment_campaign(self):
+        """Saved with A/B testing on, a segment's first mailing is in the
+        segment's campaign, not in one Odoo makes for the test."""
+        action = self._open_mailing(self.low)
+        Mailing = self.env["mailing.mailing"].with_user(self.mailer_a)
+        ab_test = Mailing.with_context(**action["context"]).create(
+            {"subject": "A/B", "ab_testing_enabled": True, "ab_testing_pc": 10}
+        )
+        self.assertEqual(ab_test.customer_segment_id, self.low)
+        campaign = ab_test.campaign_id
+        self.assertEqual(campaign.customer_segment_id, self.low)
+        self.assertEqual(
+            campaign.title,
+            f"{self.low.dimension_id.name}: {self.low.name} ({self.company_a.name})",
+        )
+        self.assertEqual(
+            self.env["utm.campaign"].search_count(
+                [("customer_segment_id", "=", self.low.id)]
+            ),
+            1,
+        )
+        # a campaign made in the mailing's form is no segment's
+        other = (
+            self.env["utm.campaign"]
+            .with_user(self.mailer_a)
+            .with_context(**action["context"])
+            .create({"title": "Spring"})
+        )
+        self.assertFalse(other.customer_segment_id)
 
     def _trace(self, mailing, partner, status):
         return {
@@ -224,11 +322,11 @@ class TestSegmentMailing(TwoCompaniesMixin, SegmentationCase):
         # nobody is medium value in A
         medium = self._segment("value", "medium")
         with self.assertRaisesRegex(UserError, r"no customers.*Customers: 0"):
-            self._send_mailing(medium)
+            self._open_mailing(medium)
         # the low value customer has no email address
         self.customer_a.email = False
         with self.assertRaisesRegex(UserError, r"Email \(email\)"):
-            self._send_mailing(self.low)
+            self._open_mailing(self.low)
         with self.assertRaisesRegex(UserError, r"Email \(email\)"):
             self.customer_a.with_user(self.mailer_a).action_send_mailing()
         with self.assertRaisesRegex(UserError, "exactly one"):
@@ -240,8 +338,7 @@ class TestSegmentMailing(TwoCompaniesMixin, SegmentationCase):
 
     def test_selection_of_customers(self):
         partners = (self.shared + self.customer_a).with_user(self.mailer_a)
-        action = partners.action_send_mailing()
-        mailing = self.env["mailing.mailing"].browse(action["res_id"])
+        mailing = self._save_form(partners.action_send_mailing())
         self.assertEqual(mailing.state, "draft")
         self.assertFalse(mailing.customer_segment_id)
         self.assertEqual(self._recipients(mailing), self.shared + self.customer_a)

@@ -34,18 +34,23 @@ class TestSegmentMailingTour(SegmentationTourCase):
     def _tour_mailing(self, lang):
         self.assertEqual(self.segment.code, "high")
         Mailing = self.env["mailing.mailing"]
+        Campaign = self.env["utm.campaign"].with_context(active_test=False)
         before = Mailing.search([])
+        campaigns_before = Campaign.search([])
         self._start_tour(
             lang,
             "customer_segmentation_mass_mailing_tour",
             url=f"/odoo/action-customer_segmentation.customer_segment_action/{self.segment.id}",
         )
+        # the mailing discarded left nothing: one mailing, one campaign
         mailing = Mailing.search([]) - before
         self.assertEqual(len(mailing), 1)
         self.assertEqual(mailing.customer_segment_id, self.segment)
         self.assertEqual(mailing.state, "in_queue")
         self.assertIn(self.customer.id, mailing._get_recipients())
-        self.assertTrue(mailing.campaign_id)
+        campaign = Campaign.search([]) - campaigns_before
+        self.assertEqual(mailing.campaign_id, campaign)
+        self.assertEqual(campaign.customer_segment_id, self.segment)
 
     def test_mailing_en(self):
         self._tour_mailing("en_US")
