@@ -1,4 +1,6 @@
 import datetime
+import math
+import random
 from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
@@ -65,8 +67,11 @@ PARTNERS = (
 # With the sale demo's Gemini Furniture (R5 F5), Lumber Inc (R5 F1) and Joel
 # Willis (R4 F1), 40 customers buy in the look-back window: 8 in each recency
 # and each frequency quintile (F1..F5 = 1..5 orders in the window), with
-# distinct last-order days, so that every RFM segment has members. Orders older
-# than 365 days are history: they date the first purchase, nothing else.
+# distinct last-order days, so that every RFM segment has members. The
+# generated buyers (below) move the quintiles' bounds a little: Sofia
+# Martínez ends in Need Attention, 陈静 and 武汉长江建材 in At Risk, 刘洋 in
+# Hibernating. Orders older than 365 days are history: they date the first
+# purchase, nothing else.
 # fmt: off
 ORDERS = {
     # Champions (R5 F4-5)
@@ -165,8 +170,167 @@ ORDER_TIME = datetime.time(9, 0)
 REPLAYED_MONTHS = 12
 
 
+# Generated buyers: smaller customers beside the hand-made ones, so that the
+# purchase model has a customer base to learn from. The hand-made customers
+# tell the segments' stories, but they are few and buy like clockwork, and
+# several of the most frequent stopped (the At Risk and Can't Lose Them
+# stories): fitted on them alone, every customer seems to stop with the same
+# probability, the BG/NBD dropout parameters a and b run to infinity and the
+# company gets no model. The buyers' rhythms are drawn from the model itself
+# with a seeded generator, the same on every installation, relative to today:
+# a first purchase in the last BUYER_HISTORY_DAYS days; a purchase rate per
+# day ~ gamma(shape 2, rate 120 days), an order every 60 days on average;
+# after each repeat purchase, a chance of stopping ~ beta(0.5, 2), one in
+# five on average (BUYER_RHYTHM); an amount per order ~ gamma(p, v) with
+# v ~ gamma(q, ...) per buyer, the Gamma-Gamma model, BUYER_MEAN_SPEND on
+# average in the buyer's currency (BUYER_SPEND). BUYER_SEED is one whose
+# buyers leave members in every RFM segment and most hand-made customers in
+# the segment of their comment above. test_demo.py checks that the model fits
+# on every day a replayed run or its holdout check can fall on, whatever the
+# day of the installation, and on the month after it.
+BUYERS = 60
+BUYER_SEED = 387
+BUYER_HISTORY_DAYS = 730
+BUYER_RHYTHM = (2.0, 120.0, 0.5, 2.0)
+BUYER_SPEND = (4.0, 3.0)
+# Mean amount of an order and the unit it is rounded to, in yuan in China,
+# in the company currency elsewhere.
+BUYER_MEAN_SPEND = {"CN": (25000, 100), "other": (3000, 10)}
+# Every other buyer is in China. A Chinese buyer's name is its city, a brand,
+# its trade and 有限公司; its key (and e-mail domain) the pinyin of the brand
+# and the trade. Other buyers are named by a place name and their trade.
+# fmt: off
+BUYER_CITIES_CN = (
+    ("佛山", "粤"), ("中山", "粤"), ("温州", "浙"), ("嘉兴", "浙"), ("无锡", "苏"),
+    ("常州", "苏"), ("长沙", "湘"), ("郑州", "豫"), ("济南", "鲁"), ("烟台", "鲁"),
+    ("福州", "闽"), ("泉州", "闽"), ("合肥", "皖"), ("昆明", "滇"), ("南昌", "赣"),
+    ("大连", "辽"), ("石家庄", "冀"), ("太原", "晋"), ("南宁", "桂"), ("贵阳", "黔"),
+)
+BUYER_BRANDS_CN = (
+    ("鑫源", "xinyuan"), ("恒昌", "hengchang"), ("金诚", "jincheng"),
+    ("瑞祥", "ruixiang"), ("德丰", "defeng"), ("众诚", "zhongcheng"),
+    ("天祥", "tianxiang"), ("博源", "boyuan"), ("永昌", "yongchang"),
+    ("嘉利", "jiali"), ("宝隆", "baolong"), ("广利", "guangli"),
+    ("润昌", "runchang"), ("盛源", "shengyuan"), ("同兴", "tongxing"),
+    ("海源", "haiyuan"), ("鑫达", "xinda"), ("恒兴", "hengxing"),
+    ("金泰", "jintai"), ("德源", "deyuan"), ("天利", "tianli"),
+    ("博信", "boxin"), ("永兴", "yongxing"), ("嘉源", "jiayuan"),
+    ("宝丰", "baofeng"), ("广源", "guangyuan"), ("润达", "runda"),
+    ("盛昌", "shengchang"), ("同利", "tongli"), ("海祥", "haixiang"),
+    ("鑫隆", "xinlong"), ("金隆", "jinlong"), ("瑞兴", "ruixing"),
+    ("德诚", "decheng"), ("天源", "tianyuan"), ("博达", "boda"),
+)
+BUYER_TRADES_CN = (
+    ("五金制品", "wujin", "C"), ("包装材料", "baozhuang", "C"),
+    ("电气设备", "dianqi", "C"), ("办公用品", "bangong", "G"),
+    ("建材", "jiancai", "F"), ("餐饮管理", "canyin", "I"),
+    ("印刷", "yinshua", "C"), ("汽车配件", "qipei", "G"),
+    ("物流", "wuliu", "H"), ("纺织", "fangzhi", "C"), ("食品", "shipin", "C"),
+    ("机电设备", "jidian", "G"), ("装饰工程", "zhuangshi", "F"),
+    ("医疗器械", "yiliao", "G"),
+)
+BUYER_CITIES = (
+    ("Austin", "US", "TX"), ("Columbus", "US", "OH"), ("Phoenix", "US", "AZ"),
+    ("Raleigh", "US", "NC"), ("Minneapolis", "US", "MN"),
+    ("Sacramento", "US", "CA"), ("Pittsburgh", "US", "PA"),
+    ("Nashville", "US", "TN"), ("Leeds", "GB", None), ("Glasgow", "GB", None),
+    ("Nottingham", "GB", None), ("Calgary", "CA", "AB"), ("Ottawa", "CA", "ON"),
+    ("Vancouver", "CA", "BC"), ("Melbourne", "AU", "VIC"), ("Perth", "AU", "WA"),
+    ("Adelaide", "AU", "SA"), ("Auckland", "NZ", None), ("Cork", "IE", None),
+)
+BUYER_PLACES = (
+    "Oakridge", "Silver Creek", "Bayside", "Summit", "Pinecrest", "Riverside",
+    "Granite", "Lakeshore", "Northgate", "Westfield", "Brightwater", "Cedar Point",
+    "Highland", "Meadowbrook", "Stonebridge", "Clearview", "Ironwood", "Kingfisher",
+    "Foxglove", "Harborview", "Willow Lane", "Copperfield", "Blue Ridge", "Sterling",
+    "Maplewood", "Eastgate", "Fairview", "Ashford", "Beacon", "Larkspur",
+    "Hillcrest", "Millbrook", "Redstone", "Seaside", "Thornbury", "Juniper",
+)
+BUYER_TRADES = (
+    ("Hardware", "G"), ("Print Works", "C"), ("Dental Care", "Q"),
+    ("Catering", "I"), ("Auto Parts", "G"), ("Office Supplies", "G"),
+    ("Building Supplies", "F"), ("Electrical", "F"), ("Packaging", "C"),
+    ("Veterinary Clinic", "M"), ("Fitness", "R"), ("Florists", "G"),
+    ("Plumbing", "F"), ("Coffee Roasters", "C"), ("Logistics", "H"),
+    ("Cleaning Services", "N"),
+)
+BUYER_SUFFIXES = {
+    "US": ("LLC", "Inc."), "GB": ("Ltd",), "IE": ("Ltd",), "CA": ("Inc.", "Ltd."),
+    "AU": ("Pty Ltd",), "NZ": ("Ltd",),
+}
+# fmt: on
+
+
 def _xmlid(key):
     return f"customer_segmentation.res_partner_{key}_demo"
+
+
+def generated_buyers():
+    """The generated buyers, the same on every call: ``(partners, orders)``,
+    rows shaped as ``PARTNERS``' and ``{key: [(days before today, amount in
+    the customer's currency)]}`` as ``ORDERS``."""
+    # the names from a generator of their own: renaming keeps the rhythms
+    partners = _buyer_partners(random.Random(BUYER_SEED + 1))
+    rng = random.Random(BUYER_SEED)
+    orders = {}
+    for key, _name, _is_company, _city, country, *_rest in partners:
+        mean, unit = BUYER_MEAN_SPEND["CN" if country == "CN" else "other"]
+        orders[key] = _buyer_orders(rng, mean, unit)
+    return tuple(partners), orders
+
+
+def _buyer_orders(rng, mean, unit):
+    """One buyer's orders as ``[(days before today, amount)]``, oldest first,
+    drawn with ``rng`` from the purchase model (see BUYER_RHYTHM): amounts
+    of ``mean`` on average over the buyers, rounded to ``unit``."""
+    shape, rate_scale, dropout_a, dropout_b = BUYER_RHYTHM
+    spend_shape, spend_q = BUYER_SPEND
+    first = rng.randint(1, BUYER_HISTORY_DAYS)
+    rate = rng.gammavariate(shape, 1 / rate_scale)
+    dropout = rng.betavariate(dropout_a, dropout_b)
+    spend_rate = rng.gammavariate(spend_q, spend_shape / (mean * (spend_q - 1)))
+    days = [first]
+    day = first
+    while True:
+        day -= rng.expovariate(rate)
+        if day < 0:
+            break
+        days.append(math.floor(day))
+        # a customer stops only after a repeat purchase (BG/NBD)
+        if rng.random() < dropout:
+            break
+    orders = []
+    for day in days:
+        amount = rng.gammavariate(spend_shape, 1 / spend_rate)
+        orders.append((day, max(unit, round(amount / unit) * unit)))
+    return orders
+
+
+def _buyer_partners(rng):
+    """The generated buyers' rows, shaped as ``PARTNERS``': every other one in
+    China, names drawn with ``rng`` without repeating a brand or a place."""
+    count_cn = (BUYERS + 1) // 2
+    brands = rng.sample(BUYER_BRANDS_CN, count_cn)
+    places = rng.sample(BUYER_PLACES, BUYERS - count_cn)
+    rows = []
+    for index in range(BUYERS):
+        if index % 2 == 0:
+            brand, brand_key = brands[index // 2]
+            trade, trade_key, industry = rng.choice(BUYER_TRADES_CN)
+            city, state = rng.choice(BUYER_CITIES_CN)
+            name = f"{city}{brand}{trade}有限公司"
+            rows.append(
+                (f"{brand_key}_{trade_key}", name, True, city, "CN", state, industry)
+            )
+        else:
+            place = places[index // 2]
+            trade, industry = rng.choice(BUYER_TRADES)
+            city, country, state = rng.choice(BUYER_CITIES)
+            suffix = rng.choice(BUYER_SUFFIXES[country])
+            name = f"{place} {trade} {suffix}"
+            key = "_".join(f"{place} {trade}".lower().split())
+            rows.append((key, name, True, city, country, state, industry))
+    return rows
 
 
 class CustomerSegmentationDemo(models.AbstractModel):
@@ -188,9 +352,10 @@ class CustomerSegmentationDemo(models.AbstractModel):
         # classified meanwhile, so the history shows where customers went,
         # not the steps of building the demo.
         generator = self.with_context(segmentation_skip_refresh=True)
-        partners = generator._generate_partners()
+        buyers, buyer_orders = generated_buyers()
+        partners = generator._generate_partners(PARTNERS + buyers)
         product = self.env.ref("customer_segmentation.product_segmentation_demo")
-        generator._generate_orders(partners, product)
+        generator._generate_orders(partners, product, ORDERS | buyer_orders)
 
     @api.model
     def _replay_year(self):
@@ -255,25 +420,26 @@ class CustomerSegmentationDemo(models.AbstractModel):
         ).write({"date": moment})
         self.env["customer.segmentation.snapshot"]._store(company, day)
 
-    def _generate_partners(self):
-        """Create the customers of ``PARTNERS``; return them by key, together
-        with the demo XML's contacts that place orders."""
+    def _generate_partners(self, rows):
+        """Create the customers of ``rows`` (shaped as ``PARTNERS``); return
+        them by key, together with the demo XML's contacts that place
+        orders."""
         ref = self.env.ref
         countries = self.env["res.country"].search(
-            [("code", "in", list({row[4] for row in PARTNERS}))]
+            [("code", "in", list({row[4] for row in rows}))]
         )
         country_ids = {country.code: country.id for country in countries}
         states = self.env["res.country.state"].search(
             [
                 ("country_id", "in", countries.ids),
-                ("code", "in", list({row[5] for row in PARTNERS if row[5]})),
+                ("code", "in", list({row[5] for row in rows if row[5]})),
             ]
         )
         state_ids = {(state.country_id.code, state.code): state.id for state in states}
         salespeople = (ref("base.user_admin"), ref("base.user_demo"))
         yuan_pricelist = ref("customer_segmentation.product_pricelist_cny_demo")
         vals_list = []
-        for index, row in enumerate(PARTNERS):
+        for index, row in enumerate(rows):
             key, name, is_company, city, country, state, industry = row
             vals_list.append(
                 {
@@ -294,7 +460,7 @@ class CustomerSegmentationDemo(models.AbstractModel):
                 }
             )
         partners = self.env["res.partner"].create(vals_list)
-        by_key = dict(zip((row[0] for row in PARTNERS), partners, strict=True))
+        by_key = dict(zip((row[0] for row in rows), partners, strict=True))
         self.env["ir.model.data"]._update_xmlids(
             [
                 {"xml_id": _xmlid(key), "record": partner, "noupdate": True}
@@ -332,13 +498,14 @@ class CustomerSegmentationDemo(models.AbstractModel):
         )
         orders.action_confirm()
 
-    def _generate_orders(self, partners, product):
-        """Create the orders of ``ORDERS`` and ``QUOTATIONS`` of ``product``
-        for ``partners`` (by key), bring them to their state and date them."""
+    def _generate_orders(self, partners, product, confirmed):
+        """Create the orders of ``confirmed`` (shaped as ``ORDERS``) and the
+        quotations of ``QUOTATIONS``, of ``product``, for ``partners`` (by
+        key), bring them to their state and date them."""
         today = fields.Date.context_today(self)
         rows = [
             (key, days, amount, "sale")
-            for key, orders in ORDERS.items()
+            for key, orders in confirmed.items()
             for days, amount in orders
         ]
         rows += [

@@ -1,6 +1,7 @@
 """The demo data's story: a year of nightly recomputes replayed, one per
 month end, then today's run and the strategies, so that a new user sees
-months of movements, churn warnings and follow-ups.
+months of movements, churn warnings and follow-ups, and the purchase model
+fitted on every one of these runs.
 
 The test database is installed without demo data: the tests load the demo
 files themselves, as Odoo does when it installs the module with them.
@@ -9,15 +10,22 @@ files themselves, as Odoo does when it installs the module with them.
 import datetime
 from collections import Counter
 
+import numpy as np
+
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tests.common import BaseCase
 from odoo.tools import SQL
 from odoo.tools.convert import convert_file
 
-from odoo.addons.customer_segmentation.models.customer_segmentation_demo import (
+from ..models.customer_segmentation_demo import (
     LATE_ORDERS,
     ORDERS,
+    PARTNERS,
+    generated_buyers,
 )
-
+from ..models.customer_segmentation_purchase_model import MIN_REPEAT_BUYERS
+from ..models.segmentation_params import PARAMS
+from ..tools import purchase_model as pm
 from .common import NOW, TODAY
 
 DEMO_FILES = (
@@ -56,6 +64,16 @@ class TestDemoStory(TransactionCase):
         cls.env["sale.order"].search([("state", "!=", "cancel")]).write(
             {"state": "cancel"}
         )
+        # the currency rates of a database with demo data (base's demo
+        # data): the demo's customers in China buy in yuan
+        convert_file(
+            cls.env,
+            "base",
+            "data/res_currency_rate_demo.xml",
+            {},
+            mode="init",
+            kind="demo",
+        )
         for filename in DEMO_FILES:
             convert_file(
                 cls.env,
@@ -72,12 +90,13 @@ class TestDemoStory(TransactionCase):
         )
 
     def _demo_customers(self):
-        """The customers of the demo's orders (companies and individuals)."""
+        """The customers of the demo's orders (companies and individuals),
+        the generated buyers included."""
         return (
             self.env["res.partner"]
             .browse(
                 self.env.ref(f"customer_segmentation.res_partner_{key}_demo").id
-                for key in ORDERS
+                for key in ORDERS | generated_buyers()[1]
             )
             .commercial_partner_id
         )
@@ -266,3 +285,147 @@ class TestDemoStory(TransactionCase):
             {row[0] for row in months},
             {day.replace(day=1) for day in self.month_ends[1:]},
         )
+
+    def test_every_segment_has_members(self):
+        """Every value tier, lifecycle stage and segment of the ten RFM
+        segments has members, as README says."""
+        Partner = self.env["res.partner"].with_company(self.company)
+        segments = self.env["customer.segment"].search(
+            [
+                ("dimension", "in", ("value", "lifecycle", "rfm")),
+                ("rfm_preset", "!=", "rfm8"),
+            ]
+        )
+        self.assertEqual(len(segments), 3 + 5 + 10)
+        for segment in segments:
+            with self.subTest(segment=segment.name):
+                self.assertTrue(
+                    Partner.search_count(
+                        [(f"segment_{segment.dimension}_id", "=", segment.id)]
+                    )
+                )
+
+    def test_purchase_model_fitted(self):
+        """The demo's customers fit the purchase model: every run with
+        enough repeat buyers holds its parameters, and a new user sees the
+        model's figures, churn signal and sentences on the customers."""
+        for run in self.runs:
+            with self.subTest(date=run.date):
+                if run.model_repeat_buyers >= MIN_REPEAT_BUYERS:
+                    self.assertEqual(run.model_state, "fitted", run.model_message)
+        today = self.runs[-1]
+        self.assertEqual(today.model_state, "fitted", today.model_message)
+        # sensible figures: a purchase every one to six months on average, a
+        # dropout probability of 5 to 50 % per purchase, spend per purchase
+        # with a finite mean, a holdout check
+        self.assertTrue(30 < today.model_alpha / today.model_r < 180)
+        self.assertTrue(0.05 < today.model_a / (today.model_a + today.model_b) < 0.5)
+        self.assertGreater(today.model_q, 1)
+        self.assertTrue(today.holdout_customers and today.holdout_actual)
+        customers = self._demo_customers().with_company(self.company)
+        buyers = customers.filtered("purchase_days")
+        self.assertGreaterEqual(len(buyers), 80)
+        for partner in buyers:
+            with self.subTest(customer=partner.name):
+                self.assertTrue(partner.model_alive_band)
+                self.assertTrue(0 <= partner.model_alive_probability <= 1)
+                self.assertGreater(partner.model_expected_value, 0)
+                self.assertIn("likely still active", partner.churn_signal)
+                self.assertTrue(partner.model_explanation)
+        # the model tells customers still buying from those who stopped
+        alive = {
+            key: self.env.ref(f"customer_segmentation.res_partner_{key}_demo")
+            .commercial_partner_id.with_company(self.company)
+            .model_alive_probability
+            for key in ("northwind_laura", "huasheng", "shancheng", "fabrikam")
+        }
+        self.assertGreater(min(alive["northwind_laura"], alive["huasheng"]), 0.7)
+        self.assertLess(max(alive["shancheng"], alive["fabrikam"]), 0.3)
+        self.assertTrue(buyers.filtered("churn_alert"))
+        self.assertEqual(
+            set(buyers.mapped("model_value_band")), {"high", "medium", "low"}
+        )
+        # as an XML-RPC client sees it
+        manager = new_test_user(
+            self.env,
+            "cs_demo_manager",
+            groups="sales_team.group_sale_manager",
+        )
+        summary = self.env["res.partner"].with_user(manager).recompute_all_segments()
+        for name in ("r", "alpha", "a", "b"):
+            self.assertGreater(summary[name], 0, name)
+
+
+class TestDemoPurchaseModelEveryDay(BaseCase):
+    """The demo's data are dated relative to the day it is installed: its
+    replayed runs fall on the month ends of the year before that day, and
+    the nightly recompute goes on after it. The purchase model must fit on
+    all of these days, not on one lucky date."""
+
+    # base's demo rate of the yuan (data/res_currency_rate_demo.xml), in
+    # which the demo's customers in China buy
+    YUAN_PER_DOLLAR = 8.7556
+
+    def _orders(self):
+        """``{key: [(days before the installation, amount in dollars)]}``
+        of every customer of the demo's own data, with the orders placed
+        on the day of the installation after its runs."""
+        buyers, buyer_orders = generated_buyers()
+        yuan = {row[0] for row in PARTNERS + buyers if row[4] == "CN"}
+        yuan.add("minghui_wang")  # for 上海明辉机械, in the demo XML
+        orders = {}
+        for key, rows in (ORDERS | buyer_orders).items():
+            rate = self.YUAN_PER_DOLLAR if key in yuan else 1
+            orders[key] = [(days, amount / rate) for days, amount in rows]
+        late = {
+            key: [(0, amount / (self.YUAN_PER_DOLLAR if key in yuan else 1))]
+            for key, amount in LATE_ORDERS.items()
+        }
+        return orders, late
+
+    def _summaries(self, orders, day):
+        """The purchase model's summaries (x, t_x, T, repeat spend per
+        purchase day) as of ``day`` days after the installation (before it
+        when negative), as the figures count them: purchase days, not
+        orders."""
+        rows = []
+        for customer_orders in orders.values():
+            spend = Counter()
+            for days, amount in customer_orders:
+                if days >= -day:
+                    spend[days] += amount
+            if not spend:
+                continue
+            dates = sorted(spend, reverse=True)
+            repeat = [spend[days] for days in dates[1:]]
+            rows.append(
+                (
+                    len(repeat),
+                    dates[0] - dates[-1],
+                    dates[0] + day,
+                    sum(repeat) / len(repeat) if repeat else 0,
+                )
+            )
+        return np.array(rows, dtype=float).T
+
+    def test_fits_on_every_replayed_day_and_after(self):
+        orders, late = self._orders()
+        with_late = {
+            key: orders.get(key, []) + late.get(key, []) for key in orders | late
+        }
+        holdout = PARAMS["model_holdout_days"].default
+        # a replayed run falls up to a year and a month end before the day
+        # of the installation, its holdout check fits the history until
+        # the holdout period before; the nights after it see the late orders
+        for day in range(-366 - holdout, 31):
+            x, t_x, T, spend = self._summaries(with_late if day > 0 else orders, day)
+            if day < -366 and (x > 0).sum() < MIN_REPEAT_BUYERS:
+                # the oldest runs' holdout checks: too few repeat buyers, as
+                # the run says
+                continue
+            with self.subTest(day=day):
+                pm.fit_bgnbd(x, t_x, T, min_repeat_buyers=MIN_REPEAT_BUYERS)
+                spending = (x > 0) & (spend > 0)
+                pm.fit_gamma_gamma(
+                    x[spending], spend[spending], min_repeat_buyers=MIN_REPEAT_BUYERS
+                )
