@@ -638,7 +638,11 @@ class ResPartner(models.Model):
         for partner in self:
             if partner.model_alive_band:
                 alive = round(100 * partner.model_alive_probability)
-                partner.churn_signal = _("%(alive)s%% likely still active", alive=alive)
+                # the model counts a customer as lost only after a repeat
+                # purchase: no "100% likely still active" after one purchase
+                partner.churn_signal = partner.purchase_days > 1 and _(
+                    "%(alive)s%% likely still active", alive=alive
+                )
                 partner.churn_risk_explanation = _(
                     "%(model)s. Churn warning below %(threshold)s%%.",
                     model=partner.model_explanation,
@@ -799,7 +803,37 @@ class ResPartner(models.Model):
             lines.append(
                 _("Purchase model: %(reason)s.", reason=self.model_explanation)
             )
-        return lines + self._segmentation_explain_churn()
+        return (
+            lines
+            + self._segmentation_explain_recency()
+            + self._segmentation_explain_churn()
+        )
+
+    def _segmentation_explain_recency(self):
+        """A sentence saying why the lifecycle stage and the RFM segment
+        seem to disagree on how recent the last purchase is, when they do:
+        recent by the stage and among the least recent customers by the RFM
+        recency score, or the reverse."""
+        stage, rfm = self.segment_lifecycle_id, self.segment_rfm_id
+        score = self.rfm_recency_score
+        if not (stage and rfm and score and self.last_order_date):
+            return []
+        lapsed_stage = stage.code in ("at_risk", "churned")
+        recent_stage = stage.code in ("new", "active")
+        if not (recent_stage and score <= 2 or lapsed_stage and score >= 4):
+            return []
+        return [
+            self.env._(
+                "%(stage)s although %(rfm)s: the lifecycle stage compares the "
+                "last purchase, %(days)s days ago, with the company's fixed "
+                "periods, the RFM segment with the other customers' last "
+                "purchases (recency score %(score)s of 5).",
+                stage=stage.name,
+                rfm=rfm.name,
+                days=self.rfm_recency_days,
+                score=score,
+            )
+        ]
 
     def _segmentation_explain_churn(self):
         """A sentence saying why the churn warning and the lifecycle stage or

@@ -278,6 +278,29 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
             [("partner_id", "=", customer.id), ("company_id", "=", self.env.company.id)]
         )
 
+    def test_no_model_signal_after_one_purchase_day(self):
+        """The model counts a customer as lost only after a repeat purchase:
+        a customer who bought on one day, long ago, is not shown as "100%
+        likely still active" beside Churned, and a sentence says why."""
+        once = self._make_customer("Bought Once Long Ago")
+        insert_orders(self, [(once.id, days_ago(480), 300.0)])
+        summary = self._recompute_all()
+        self.assertEqual(self._run(summary).model_state, "fitted")
+        self.assertEqual(once.model_alive_probability, 1.0)
+        self.assertFalse(once.churn_signal)
+        self.assertFalse(once.churn_alert)
+        self.assertSegments(once, lifecycle="churned")
+        self.assertIn("only after a second purchase day", once.model_explanation)
+        self.assertIn(
+            "fewer than two purchase days show none yet",
+            once.segmentation_explanation,
+        )
+        # a repeat buyer keeps the model's signal
+        self.assertEqual(
+            self.steady.churn_signal,
+            f"{round(100 * self.steady.model_alive_probability)}% likely still active",
+        )
+
     def test_one_churn_signal(self):
         self._recompute_all()
         lapsed, steady = self.lapsed, self.steady

@@ -72,6 +72,38 @@ class TestRfm(SegmentationCase):
         self._recompute_all()
         self._assert_population()
 
+    def test_lifecycle_and_rfm_disagreeing_say_why(self):
+        """The lifecycle stage compares the last purchase with fixed periods,
+        the RFM segment with the other customers': where one says recent and
+        the other lapsed, the explanation says why."""
+        sentence = "the lifecycle stage compares the last purchase"
+        # a long active period: "Can't Lose Them" (200 days, R 2) is active
+        self._set_params(active_days=250, churn_days=400)
+        self._recompute_all()
+        cant_lose = self.population["cant_lose"]
+        self.assertSegments(cant_lose, lifecycle="active", rfm="cant_lose")
+        self.assertIn(
+            "Active Customer although Can't Lose Them: the lifecycle stage "
+            "compares the last purchase, 200 days ago, with the company's fixed "
+            "periods, the RFM segment with the other customers' last purchases "
+            "(recency score 2 of 5).",
+            cant_lose.segmentation_explanation,
+        )
+        for name in ("champions", "loyal", "need_attention", "hibernating"):
+            with self.subTest(customer=name):
+                self.assertNotIn(
+                    sentence, self.population[name].segmentation_explanation
+                )
+        # a short one: "Loyal Customers" (50 days, R 4) is at risk
+        self._set_params(new_days=30, active_days=40, churn_days=400)
+        self._recompute_all()
+        loyal = self.population["loyal"]
+        self.assertSegments(loyal, lifecycle="at_risk", rfm="loyal")
+        self.assertIn(sentence, loyal.segmentation_explanation)
+        self.assertNotIn(
+            sentence, self.population["cant_lose"].segmentation_explanation
+        )
+
     def test_segment_map_covers_the_ten_segments(self):
         self._recompute_all()
         segments = (
