@@ -1,6 +1,7 @@
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
+from ..models.customer_segmentation_purchase import currency_round
 from ..models.res_partner import _segmentation_today
 
 # The dimensions on which a customer's upgrades, downgrades and churn count.
@@ -187,8 +188,8 @@ class CustomerSegmentationPerformanceReport(models.Model):
         today = _segmentation_today()
         since = today if today_only else None
         columns = SQL(", ").join(SQL.identifier(name) for name in MEASURES)
-        aggregates = SQL(", ").join(SQL(expression) for expression in MEASURES.values())
         for company in companies:
+            aggregates = self._aggregates_sql(company)
             # two refreshes of a company at once (the nightly run's end and a
             # manager's) would each insert the figures after the other's
             # delete: the second waits for the first to commit
@@ -229,6 +230,19 @@ class CustomerSegmentationPerformanceReport(models.Model):
                 )
             )
         self.invalidate_model()
+
+    @api.model
+    def _aggregates_sql(self, company):
+        """The ``MEASURES`` of ``company``'s rows, in their order; the
+        revenue rounded to the company currency, as the ORM stores an amount
+        (orders converted from another currency leave fractions of a cent):
+        a pivot then adds up the amounts its rows show."""
+        return SQL(", ").join(
+            currency_round(SQL(expression), company.currency_id)
+            if name == "revenue"
+            else SQL(expression)
+            for name, expression in MEASURES.items()
+        )
 
     @api.model
     def _forget_states(self, company, before):

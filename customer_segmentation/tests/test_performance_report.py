@@ -416,6 +416,31 @@ class TestPerformanceReport(SegmentationMixin, TransactionCase):
             },
         )
 
+    def test_revenue_is_stored_rounded(self):
+        """A day's revenue converted from another currency is stored to the
+        cent, as the ORM stores an amount: 100.01 at half the rate is 50.01,
+        not 50.005."""
+        order = self._make_order(
+            self.alice_small,
+            100.01,
+            self._noon(60),
+            currency=self.other_currency,
+        )
+        order.user_id = self.alice
+        self._refresh()
+        self.Report.flush_model()
+        stored = self.env.execute_query(
+            SQL(
+                "SELECT revenue::text FROM customer_segmentation_performance_report"
+                " WHERE company_id = %s AND user_id = %s AND date = %s"
+                " AND revenue <> 0",
+                self.env.company.id,
+                self.alice.id,
+                self._day(60),
+            )
+        )
+        self.assertEqual(stored, [("50.01",)])
+
     def test_pool_claims(self):
         self.assertEqual(
             self._figures([], ["user_id", "date:day"], ["pool_claim_count:sum"]),
