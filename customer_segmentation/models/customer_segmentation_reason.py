@@ -65,13 +65,13 @@ REASONS = {
     "rfm_scores": Reason(
         _lt(
             "recency score %(r)s (last purchase %(recency)s days ago), frequency "
-            "score %(f)s (%(purchases)s purchases), monetary score %(m)s"
+            "score %(f)s (purchases: %(purchases)s), monetary score %(m)s"
         )
     ),
     "rfm_classes": Reason(
         _lt(
             "last purchase %(recency)s days ago (average %(average_recency)s), "
-            "%(purchases)s purchases (average %(average_purchases)s), "
+            "purchases: %(purchases)s (average %(average_purchases)s), "
             "%(amount)s bought (average %(average_amount)s)"
         ),
         ("amount", "average_amount"),
