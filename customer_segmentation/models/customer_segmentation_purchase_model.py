@@ -41,19 +41,11 @@ FIT_SAMPLE = 100_000
 # A customer is in the sample when the hash of its id, in 2^20 buckets,
 # falls below the share of the buckets.
 SAMPLE_BUCKETS = 1 << 20
-# The model's figures of a customer, in the order _write_scores writes them.
-SCORE_COLUMNS = (
-    "alive",
-    "purchases",
-    "value",
-    "alive_band",
-    "purchases_band",
-    "value_band",
-)
 # Rows of scores sent in one statement: their values as Python objects and
 # as SQL text cost memory.
 SCORE_WRITE_ROWS = 20_000
-# Column of customer.segmentation.figure and SQL type of each.
+# The model's figures of a customer, in the order _write_scores writes them:
+# column of customer.segmentation.figure and SQL type of each.
 SCORE_FIELDS = {
     "alive": ("model_alive_probability", "float8"),
     "purchases": ("model_expected_purchases", "float8"),
@@ -62,6 +54,7 @@ SCORE_FIELDS = {
     "purchases_band": ("model_purchases_band", "varchar"),
     "value_band": ("model_value_band", "varchar"),
 }
+SCORE_COLUMNS = tuple(SCORE_FIELDS)
 
 
 class CustomerSegmentationPurchaseModel(models.AbstractModel):
