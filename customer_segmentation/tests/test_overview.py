@@ -47,6 +47,21 @@ class OverviewCase(SegmentationCase):
             company or self.env.company, day
         )
 
+    def _panel_domains(self, action):
+        """The domains of the overview's panels showing ``action`` (an xmlid
+        of this module), evaluated as the board evaluates them for the
+        salesman, one per panel in the board's order."""
+        board = self.env["board.board"].with_user(self.salesman)
+        arch = etree.fromstring(
+            board.get_view(self.env.ref(OVERVIEW_VIEW).id, "form")["arch"]
+        )
+        action_id = self.env.ref(f"customer_segmentation.{action}").id
+        context = {"context_today": lambda: TODAY, "relativedelta": relativedelta}
+        return [
+            safe_eval(panel.get("domain"), context)
+            for panel in arch.xpath(f"//action[@name='{action_id}']")
+        ]
+
 
 class TestSnapshotValues(OverviewCase):
     @classmethod
@@ -172,18 +187,10 @@ class TestValueAtStakeRounding(OverviewCase):
     def test_overview_churn_list_and_kanban_agree(self):
         self.assertEqual(len(self.lapsing.filtered("churn_alert")), 2)
         # the overview's panel: its domain's total, as the pivot shows it
-        board = self.env["board.board"].with_user(self.salesman)
-        arch = etree.fromstring(
-            board.get_view(self.env.ref(OVERVIEW_VIEW).id, "form")["arch"]
-        )
-        stake = self.env.ref(
-            "customer_segmentation.customer_segmentation_snapshot_action_stake"
-        )
-        [panel] = arch.xpath(f"//action[@name='{stake.id}']")
-        context = {"context_today": lambda: TODAY, "relativedelta": relativedelta}
+        [domain] = self._panel_domains("customer_segmentation_snapshot_action_stake")
         Snapshot = self.env["customer.segmentation.snapshot"].with_user(self.salesman)
         [overview] = Snapshot.read_group(
-            safe_eval(panel.get("domain"), context),
+            domain,
             ["warned_customers:sum", "value_at_stake:sum"],
             [],
             lazy=False,
@@ -454,20 +461,12 @@ class TestOverviewScreen(OverviewCase):
         """The Total of each sizes panel of the overview (its domain's
         figures summed, as the pivot's Total row) is the number of customers
         in one of the dimension's segments: no dimension adds up another's."""
-        board = self.env["board.board"].with_user(self.salesman)
-        arch = etree.fromstring(
-            board.get_view(self.env.ref(OVERVIEW_VIEW).id, "form")["arch"]
-        )
-        sizes = self.env.ref(
-            "customer_segmentation.customer_segmentation_snapshot_action_sizes"
-        )
-        panels = arch.xpath(f"//action[@name='{sizes.id}']")
-        context = {"context_today": lambda: TODAY, "relativedelta": relativedelta}
         Snapshot = self.env["customer.segmentation.snapshot"].with_user(self.salesman)
         Partner = self.env["res.partner"].with_user(self.sales_manager)
         codes = set()
-        for panel in panels:
-            domain = safe_eval(panel.get("domain"), context)
+        for domain in self._panel_domains(
+            "customer_segmentation_snapshot_action_sizes"
+        ):
             [code] = [leaf[2] for leaf in domain if leaf[0] == "dimension_id.code"]
             codes.add(code)
             [total] = Snapshot.read_group(domain, ["customers:sum"], [], lazy=False)
@@ -481,7 +480,7 @@ class TestOverviewScreen(OverviewCase):
                     ("parent_id", "=", False),
                 ]
             )
-            with self.subTest(panel=panel.get("string")):
+            with self.subTest(dimension=code):
                 self.assertTrue(classified, "the fixture classifies customers")
                 self.assertEqual(total["customers"], classified)
         self.assertEqual(codes, {"value", "lifecycle", "rfm"})
@@ -490,17 +489,8 @@ class TestOverviewScreen(OverviewCase):
         """Every segment has a row each day for its size; the movements
         panel lists, per dimension and, drilled down, per segment, only
         those where something moved."""
-        board = self.env["board.board"].with_user(self.salesman)
-        arch = etree.fromstring(
-            board.get_view(self.env.ref(OVERVIEW_VIEW).id, "form")["arch"]
-        )
-        movements = self.env.ref(
-            "customer_segmentation.customer_segmentation_snapshot_action_movements"
-        )
-        [panel] = arch.xpath(f"//action[@name='{movements.id}']")
-        domain = safe_eval(
-            panel.get("domain"),
-            {"context_today": lambda: TODAY, "relativedelta": relativedelta},
+        [domain] = self._panel_domains(
+            "customer_segmentation_snapshot_action_movements"
         )
         Snapshot = self.env["customer.segmentation.snapshot"].with_user(self.salesman)
         measures = ["upgrades", "downgrades", "churned", "won_back"]
