@@ -104,6 +104,19 @@ class TestRfm(SegmentationCase):
             sentence, self.population["cant_lose"].segmentation_explanation
         )
 
+    def test_reason_counts_the_purchases(self):
+        """The RFM reason gives the count as a value: "purchases: 1", not
+        "1 purchases"."""
+        self._recompute_all()
+        self.assertIn(
+            "frequency score 1 (purchases: 1)",
+            self.population["new"].segmentation_explanation,
+        )
+        self.assertIn(
+            "frequency score 5 (purchases: 5)",
+            self.population["champions"].segmentation_explanation,
+        )
+
     def test_segment_map_covers_the_ten_segments(self):
         self._recompute_all()
         segments = (
