@@ -390,9 +390,9 @@ class CustomerSegmentationFigure(models.Model):
         compared = PURCHASE_FIGURES + CHURN_FIGURES
         written = compared + DATED_FIGURES
 
-        def names(prefix="", names=written):
+        def names(prefix="", columns=written):
             return SQL(", ").join(
-                SQL("%s%s", SQL(prefix), SQL.identifier(name)) for name in names
+                SQL("%s%s", SQL(prefix), SQL.identifier(name)) for name in columns
             )
 
         return SQL(
