@@ -161,6 +161,23 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         )
 
     @api.model
+    def _average_spend(self, company):
+        """The spend per purchase day the company's latest fitted model
+        expects of a customer it knows nothing of yet, as of every customer
+        with one purchase day (Gamma-Gamma's population mean p gamma /
+        (q - 1)), rounded as the expected values are; None without a model."""
+        run = (
+            self.env["customer.segmentation.run"]
+            .sudo()
+            .search([("company_id", "=", company.id), ("stats", "!=", False)], limit=1)
+        )
+        model = (run.stats or {}).get("model")
+        if not model:
+            return None
+        average = model["p"] * model["gamma"] / (model["q"] - 1)
+        return float(_significant(np.array(average), VALUE_DIGITS))
+
+    @api.model
     def _count_buyers(self, company):
         """Customers of ``company`` with a purchase."""
         pipeline = self.env["customer.segmentation.pipeline"]

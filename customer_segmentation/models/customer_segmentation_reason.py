@@ -90,9 +90,10 @@ REASONS = {
             "one purchase day, %(silent)s days ago: the model judges whether a "
             "customer is lost only after a second purchase day; %(purchases)s "
             "purchases expected in the next 90 days, expected value next year "
-            "%(value)s"
+            "%(value)s, at an average customer's %(spend)s a purchase day (one "
+            "purchase day does not show this customer's own yet)"
         ),
-        ("value",),
+        ("value", "spend"),
     ),
     # geography, business scale, job level, custom dimensions, needs
     "geo_no_country": Reason(_lt("no country in the address")),

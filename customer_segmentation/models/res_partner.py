@@ -682,6 +682,9 @@ class ResPartner(models.Model):
     def _compute_model_explanation(self):
         today = _segmentation_today()
         currency = self.env.company.currency_id
+        average_spend = self.env["customer.segmentation.purchase.model"]._average_spend(
+            self.env.company
+        )
         for partner in self:
             if not partner.model_alive_band or not partner.last_order_date:
                 partner.model_explanation = False
@@ -699,6 +702,7 @@ class ResPartner(models.Model):
                 values["gap"] = round(span / repeat_days)
             else:
                 code = "model_single"
+                values["spend"] = average_spend
             partner.model_explanation = render_reason(self.env, code, values, currency)
 
     @api.depends_context("company")

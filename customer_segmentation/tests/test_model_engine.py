@@ -11,6 +11,7 @@ from freezegun import freeze_time
 import odoo
 from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools.misc import formatLang
 
 from ..models.customer_segmentation_rule import RFM8_CODES
 from ..tools import purchase_model as pm
@@ -285,8 +286,22 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
         once = self._make_customer("Bought Once Long Ago")
         insert_orders(self, [(once.id, days_ago(480), 300.0)])
         summary = self._recompute_all()
-        self.assertEqual(self._run(summary).model_state, "fitted")
+        run = self._run(summary)
+        self.assertEqual(run.model_state, "fitted")
         self.assertEqual(once.model_alive_probability, 1.0)
+        # its expected value rests on the average customer's spend, and the
+        # sentence says so with that spend (Gamma-Gamma: p gamma / (q - 1))
+        average = run.model_p * run.model_gamma / (run.model_q - 1)
+        self.assertNotAlmostEqual(average, 300.0, delta=10.0)
+        # rounded as the expected values are, to two significant digits
+        digits = 2 - len(str(int(average)))
+        amount = formatLang(
+            self.env, round(average, digits), currency_obj=self.env.company.currency_id
+        )
+        self.assertIn(
+            f"at an average customer's {amount} a purchase day",
+            once.model_explanation,
+        )
         self.assertFalse(once.churn_signal)
         self.assertFalse(once.churn_alert)
         self.assertSegments(once, lifecycle="churned")
