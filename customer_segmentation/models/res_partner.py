@@ -643,10 +643,15 @@ class ResPartner(models.Model):
                 partner.churn_signal = partner.purchase_days > 1 and _(
                     "%(alive)s%% likely still active", alive=alive
                 )
-                partner.churn_risk_explanation = _(
-                    "%(model)s. Churn warning below %(threshold)s%%.",
-                    model=partner.model_explanation,
-                    threshold=round(100 * threshold),
+                partner.churn_risk_explanation = (
+                    _(
+                        "%(model)s. Churn warning below %(threshold)s%%.",
+                        model=partner.model_explanation,
+                        threshold=round(100 * threshold),
+                    )
+                    if partner.churn_signal
+                    # no warning to come until a second purchase day
+                    else f"{partner.model_explanation}."
                 )
                 continue
             # no signal for a customer without a rhythm, rather than a

@@ -304,6 +304,9 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
         )
         self.assertFalse(once.churn_signal)
         self.assertFalse(once.churn_alert)
+        # and no threshold it could fall below until a second purchase day
+        self.assertEqual(once.churn_risk_explanation, f"{once.model_explanation}.")
+        self.assertIn("Churn warning below 30%.", self.steady.churn_risk_explanation)
         self.assertSegments(once, lifecycle="churned")
         self.assertIn("only after a second purchase day", once.model_explanation)
         self.assertIn(
