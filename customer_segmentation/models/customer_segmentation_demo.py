@@ -169,6 +169,19 @@ ORDER_TIME = datetime.time(9, 0)
 # twelve monthly points.
 REPLAYED_MONTHS = 12
 
+# The account managers' follow-ups of the replayed year (Staff Performance's
+# follow-ups on time, late and overdue): at each replayed month end, one
+# managed customer in FOLLOWUP_SHARE (a different one each month) gets a
+# follow-up due FOLLOWUP_DAYS later, done two days early, or, for every
+# FOLLOWUP_LATE-th, FOLLOWUP_LATE_DAYS late; OVERDUE_FOLLOWUPS of the
+# follow-ups the strategies schedule today are left a week past their
+# deadline.
+FOLLOWUP_SHARE = 4
+FOLLOWUP_DAYS = 7
+FOLLOWUP_LATE = 5
+FOLLOWUP_LATE_DAYS = 4
+OVERDUE_FOLLOWUPS = 3
+
 
 # Generated buyers: smaller customers beside the hand-made ones, so that the
 # purchase model has a customer base to learn from. The hand-made customers
@@ -382,6 +395,90 @@ class CustomerSegmentationDemo(models.AbstractModel):
         self.env["customer.segmentation.queue"]._process()
         # and the job the runs' end wakes, the overview and Staff Performance
         Run._cron_refresh_reports()
+
+    @api.model
+    def _replay_followups(self):
+        """The follow-ups of the replayed year, done by the account managers
+        at their dates (see FOLLOWUP_SHARE), and a few of today's overdue.
+
+        Called by the demo data after the strategies, once: a database whose
+        demo customers already have a done follow-up is left unchanged.
+        """
+        followup = self.env.ref(
+            "customer_segmentation.mail_activity_type_segment_followup"
+        )
+        Activity = self.env["mail.activity"].sudo()
+        keys = [row[0] for row in PARTNERS] + list(generated_buyers()[1])
+        customers = (
+            self.env["res.partner"]
+            .browse(self.env.ref(_xmlid(key)).id for key in keys)
+            .commercial_partner_id.filtered("user_id")
+            .sorted("id")
+        )
+        done_before = Activity.with_context(active_test=False).search_count(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "in", customers.ids),
+                ("activity_type_id", "=", followup.id),
+                ("active", "=", False),
+            ],
+            limit=1,
+        )
+        if done_before:
+            return
+        today = _segmentation_today()
+        planned = []
+        for month, day in enumerate(self._replayed_days()):
+            for position, customer in enumerate(customers):
+                if (position + month) % FOLLOWUP_SHARE:
+                    continue
+                deadline = day + datetime.timedelta(days=FOLLOWUP_DAYS)
+                late = len(planned) % FOLLOWUP_LATE == FOLLOWUP_LATE - 1
+                done = deadline + datetime.timedelta(
+                    days=FOLLOWUP_LATE_DAYS if late else -2
+                )
+                if done < today:
+                    planned.append((customer, deadline, done))
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        activities = Activity.create(
+            [
+                {
+                    "res_model_id": model_id,
+                    "res_id": customer.id,
+                    "activity_type_id": followup.id,
+                    "summary": followup.summary,
+                    "date_deadline": deadline,
+                    "user_id": customer.user_id.id,
+                }
+                for customer, deadline, _done in planned
+            ]
+        )
+        batches = defaultdict(lambda: Activity)
+        for activity, (customer, _deadline, done) in zip(
+            activities, planned, strict=True
+        ):
+            batches[customer.user_id, done] |= activity
+        for (user, done), batch in batches.items():
+            # done by the account manager: the chatter says who, and when
+            messages, _next = batch.with_user(user)._action_done(
+                feedback=self.env._("Called the customer.")
+            )
+            messages.sudo().write({"date": datetime.datetime.combine(done, ORDER_TIME)})
+            batch.write({"date_done": done})
+        overdue = Activity.search(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "in", customers.ids),
+                ("activity_type_id", "=", followup.id),
+            ],
+            order="res_id",
+            limit=OVERDUE_FOLLOWUPS,
+        )
+        overdue.write({"date_deadline": today - datetime.timedelta(days=7)})
+        # Staff Performance counts them
+        Report = self.env["customer.segmentation.performance.report"].sudo()
+        for company in self.env["res.company"].sudo().search([]):
+            Report._refresh(company)
 
     @api.model
     def _replayed_days(self):

@@ -20,6 +20,7 @@ from odoo.tools.convert import convert_file
 from ..models.customer_segmentation_demo import (
     LATE_ORDERS,
     ORDERS,
+    OVERDUE_FOLLOWUPS,
     PARTNERS,
     generated_buyers,
 )
@@ -285,6 +286,46 @@ class TestDemoStory(TransactionCase):
             {row[0] for row in months},
             {day.replace(day=1) for day in self.month_ends[1:]},
         )
+
+    def test_staff_performance_has_a_year_of_followups(self):
+        """The account managers' follow-ups of the replayed year: done on
+        time every month, some late, and a few of today's overdue."""
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT date_trunc('month', date)::date,
+                          sum(followup_on_time_count), sum(followup_late_count),
+                          sum(followup_overdue_count)
+                     FROM customer_segmentation_performance_report
+                    WHERE company_id = %s
+                 GROUP BY 1""",
+                self.company.id,
+            )
+        )
+        on_time = {month for month, done, _late, _overdue in rows if done}
+        self.assertGreaterEqual(
+            on_time, {day.replace(day=1) for day in self.month_ends[1:]}
+        )
+        self.assertTrue(sum(late for _month, _done, late, _overdue in rows))
+        self.assertEqual(
+            sum(overdue for _month, _done, _late, overdue in rows), OVERDUE_FOLLOWUPS
+        )
+        # done by the account managers, as the chatter says
+        done = (
+            self.env["mail.activity"]
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("res_model", "=", "res.partner"),
+                    ("res_id", "in", self._demo_customers().ids),
+                    ("active", "=", False),
+                ]
+            )
+        )
+        self.assertTrue(done)
+        for activity in done:
+            partner = self.env["res.partner"].browse(activity.res_id)
+            self.assertEqual(activity.user_id, partner.user_id, partner.name)
 
     def test_every_segment_has_members(self):
         """Every value tier, lifecycle stage and segment of the ten RFM
