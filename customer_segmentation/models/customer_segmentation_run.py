@@ -298,16 +298,22 @@ class CustomerSegmentationRun(models.Model):
         """
         self.ensure_one()
         started = time.monotonic()
+        plan = {}
         while self.state == "running":
             run_batch(
-                self.env, partial(self._process_batch, batch_size), self._job_name()
+                self.env,
+                partial(self._process_batch, batch_size, plan),
+                self._job_name(),
             )
             if time_budget and time.monotonic() - started > time_budget:
                 break
 
-    def _process_batch(self, batch_size):
-        """One batch of the current phase, or the step to the next phase."""
-        scope, upper, count = self._next_scope(batch_size)
+    def _process_batch(self, batch_size, plan=None):
+        """One batch of the current phase, or the step to the next phase.
+
+        :param plan: the batches ``_process`` planned (see ``_planned_upper``)
+        """
+        scope, upper, count = self._next_scope(batch_size, plan)
         pipeline = self.env["customer.segmentation.pipeline"]
         params = self._run_params()
         if upper is None:
@@ -331,7 +337,7 @@ class CustomerSegmentationRun(models.Model):
             counts = pipeline._classify(scope, self.date, params, self.stats, run=self)
             self._add_counts(counts, upper, count)
 
-    def _next_scope(self, batch_size):
+    def _next_scope(self, batch_size, plan=None):
         """``(scope, highest id, customers)`` of the next batch of the
         company's customers after the resume point, or ``(None, None, 0)``
         when none is left. A whole run (no batch size) needs no id filter."""
@@ -339,18 +345,24 @@ class CustomerSegmentationRun(models.Model):
             return self._next_changed(batch_size)
         pipeline = self.env["customer.segmentation.pipeline"]
         company_scope = pipeline._scope(self.company_id)
-        limit = SQL("LIMIT %s", batch_size) if batch_size else SQL()
-        self.env["res.partner"].flush_model(["is_company", "parent_id", "company_id"])
-        [(upper, count)] = self.env.execute_query(
-            SQL(
-                """SELECT max(id), count(*) FROM (
-                       SELECT id FROM (%s) c WHERE id > %s ORDER BY id %s
-                   ) batch""",
-                company_scope.customers_sql(),
-                self.last_customer_id,
-                limit,
+        upper = self._planned_upper(batch_size, plan) if batch_size else None
+        if upper is not None:
+            count = batch_size
+        else:
+            limit = SQL("LIMIT %s", batch_size) if batch_size else SQL()
+            self.env["res.partner"].flush_model(
+                ["is_company", "parent_id", "company_id"]
             )
-        )
+            [(upper, count)] = self.env.execute_query(
+                SQL(
+                    """SELECT max(id), count(*) FROM (
+                           SELECT id FROM (%s) c WHERE id > %s ORDER BY id %s
+                       ) batch""",
+                    company_scope.customers_sql(),
+                    self.last_customer_id,
+                    limit,
+                )
+            )
         if upper is None:
             return None, None, 0
         if not batch_size:
@@ -359,6 +371,48 @@ class CustomerSegmentationRun(models.Model):
             self.company_id, id_range=(self.last_customer_id, upper)
         )
         return scope, upper, count
+
+    def _planned_upper(self, batch_size, plan):
+        """The highest id of the next batch of ``batch_size`` customers after
+        the resume point, from the phase's full batches, numbered once in
+        ``plan`` (a dict ``_process`` keeps across its batches) instead of
+        searched batch by batch (10 ms a batch at 1M customers); None past
+        them (the last, short batch, with the customers created since, is
+        searched) or without a plan.
+
+        A customer archived or turned into a contact after the numbering
+        still counts in its batch's count."""
+        if plan is None:
+            return None
+        key = (self.id, self.phase, batch_size)
+        if plan.get("key") != key:
+            plan.update(key=key, uppers=self._full_batch_uppers(batch_size))
+        uppers = plan["uppers"]
+        while uppers and uppers[0] <= self.last_customer_id:
+            uppers.pop(0)
+        return uppers[0] if uppers else None
+
+    def _full_batch_uppers(self, batch_size):
+        """Highest ids of the successive full batches of ``batch_size`` of the
+        company's customers after the resume point, in ascending order."""
+        company_scope = self.env["customer.segmentation.pipeline"]._scope(
+            self.company_id
+        )
+        self.env["res.partner"].flush_model(["is_company", "parent_id", "company_id"])
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT id FROM (
+                       SELECT id, row_number() OVER (ORDER BY id) AS position
+                         FROM (%s) c WHERE id > %s
+                   ) numbered
+                    WHERE mod(position, %s) = 0
+                 ORDER BY id""",
+                company_scope.customers_sql(),
+                self.last_customer_id,
+                batch_size,
+            )
+        )
+        return [row[0] for row in rows]
 
     def _next_changed(self, batch_size):
         """``_next_scope`` of a run refreshing the figures of the changed

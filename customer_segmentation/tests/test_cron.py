@@ -155,6 +155,27 @@ class TestCron(SegmentationCase):
             ],
         )
 
+    def test_batches_numbered_once_take_new_customers_last(self):
+        """A run numbers a phase's batches once (``_planned_upper``), not in a
+        query per batch; a customer created meanwhile, whose id is higher,
+        falls in the last batch, and the counts stay exact."""
+        self._clear_segmentation()
+        with freeze_time(NOW):
+            [run] = self.env["customer.segmentation.run"]._cron_runs()
+            run._process_batch(None)  # every customer's figures at once
+            run._process_batch(None)  # the company's thresholds
+            plan = {}
+            run._process_batch(2, plan)
+            self.assertEqual(plan["key"], (run.id, "classify", 2))
+            first_upper = run.last_customer_id
+            late = self._make_customer("Late Customer")
+            while run.state == "running":
+                run._process_batch(2, plan)
+        self.assertNotEqual(first_upper, late.id)
+        self.assertEqual(run.last_customer_id, late.id)
+        self.assertEqual(run.customers_done, self._commercial_partner_count())
+        self.assertSegments(self.population["champions"], rfm="champions")
+
     def test_unfinished_run_of_today_resumes(self):
         split = self.population["cant_lose"]
         self._run_one_batch(split)
