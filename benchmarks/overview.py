@@ -129,14 +129,15 @@ def measure(registry, repeat, past_days):
         results.append((f"panel: {title}", times))
 
     for groupby in ("segment_value_id", "segment_lifecycle_id"):
-        times = []
+        times = {part: [] for part in KANBAN_PARTS}
         for index in range(repeat + 1):
             with environment(registry) as env:
-                started = time.perf_counter()
-                load_kanban(env(user=user), groupby)
+                seconds = load_kanban(env(user=user), groupby)
                 if index:
-                    times.append(time.perf_counter() - started)
-        results.append((f"kanban: customers by {groupby}, revenue, bar", times))
+                    for part, value in seconds.items():
+                        times[part].append(value)
+        for part, label in KANBAN_PARTS.items():
+            results.append((f"kanban: customers by {groupby}, {label}", times[part]))
 
     times = []
     for index in range(repeat + 1):
@@ -201,15 +202,45 @@ def overview_panels(env, uid):
     return panels
 
 
+# The server calls of the customers' kanban as the web client opens it, in
+# seconds each: the client sends the first two together, then one
+# web_search_read per open column.
+KANBAN_PARTS = {
+    "columns": "columns and revenue (web_read_group)",
+    "bar": "churn bar (read_progress_bar)",
+    "records": "each open column's first cards (web_search_read)",
+    "sum": "all these calls one after the other",
+}
+# Odoo 18's web client: 40 cards a kanban column, counted up to 10,000.
+KANBAN_LIMIT = 40
+KANBAN_COUNT_LIMIT = 10_000
+
+
 def load_kanban(env, groupby):
     """The customers' kanban grouped by ``groupby`` as the web client opens
-    it: its columns with their 12-month revenue, and the churn progress bar."""
+    it: its columns with their 12-month revenue, the churn progress bar, and
+    the first cards of each open column (the column of customers without a
+    segment opens folded). Returns the seconds of each part (KANBAN_PARTS)."""
     from odoo.tools.safe_eval import safe_eval
 
     Partner = env["res.partner"]
     action = env.ref(CUSTOMERS_ACTION).sudo()
     domain = safe_eval(action.domain or "[]")
-    Partner.web_read_group(domain, ["segmentation_revenue:sum"], [groupby], lazy=True)
+    arch = etree.fromstring(
+        Partner.get_views([(False, "kanban")])["views"]["kanban"]["arch"]
+    )
+    specification = {
+        name: {}
+        for name in {node.get("name") for node in arch.iter("field")}
+        if name in Partner._fields
+    }
+    seconds = {}
+    started = time.perf_counter()
+    groups = Partner.web_read_group(
+        domain, ["segmentation_revenue:sum"], [groupby], lazy=True
+    )["groups"]
+    seconds["columns"] = time.perf_counter() - started
+    started = time.perf_counter()
     Partner.read_progress_bar(
         domain,
         groupby,
@@ -219,6 +250,19 @@ def load_kanban(env, groupby):
             "sum_field": "segmentation_revenue",
         },
     )
+    seconds["bar"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for group in groups:
+        if group[groupby]:
+            Partner.web_search_read(
+                group["__domain"],
+                specification,
+                limit=KANBAN_LIMIT,
+                count_limit=KANBAN_COUNT_LIMIT + 1,
+            )
+    seconds["records"] = time.perf_counter() - started
+    seconds["sum"] = seconds["columns"] + seconds["bar"] + seconds["records"]
+    return seconds
 
 
 def load_panel(env, model, view_id, mode, domain):
