@@ -1,4 +1,5 @@
 import datetime
+import itertools
 import math
 import random
 from collections import defaultdict
@@ -428,8 +429,13 @@ class CustomerSegmentationDemo(models.AbstractModel):
             return
         today = _segmentation_today()
         planned = []
+        # each account manager's own customers take turns
+        positions, managed = {}, defaultdict(int)
+        for customer in customers:
+            positions[customer] = managed[customer.user_id]
+            managed[customer.user_id] += 1
         for month, day in enumerate(self._replayed_days()):
-            for position, customer in enumerate(customers):
+            for customer, position in positions.items():
                 if (position + month) % FOLLOWUP_SHARE:
                     continue
                 deadline = day + datetime.timedelta(days=FOLLOWUP_DAYS)
@@ -465,16 +471,23 @@ class CustomerSegmentationDemo(models.AbstractModel):
             )
             messages.sudo().write({"date": datetime.datetime.combine(done, ORDER_TIME)})
             batch.write({"date_done": done})
-        overdue = Activity.search(
+        # the overdue ones spread over the account managers
+        open_followups = Activity.search(
             [
                 ("res_model", "=", "res.partner"),
                 ("res_id", "in", customers.ids),
                 ("activity_type_id", "=", followup.id),
             ],
             order="res_id",
-            limit=OVERDUE_FOLLOWUPS,
         )
-        overdue.write({"date_deadline": today - datetime.timedelta(days=7)})
+        by_user = defaultdict(list)
+        for activity in open_followups:
+            by_user[activity.user_id].append(activity)
+        turns = itertools.zip_longest(*by_user.values())
+        overdue = Activity.union(*(a for turn in turns for a in turn if a))
+        overdue[:OVERDUE_FOLLOWUPS].write(
+            {"date_deadline": today - datetime.timedelta(days=7)}
+        )
         # Staff Performance counts them
         Report = self.env["customer.segmentation.performance.report"].sudo()
         for company in self.env["res.company"].sudo().search([]):

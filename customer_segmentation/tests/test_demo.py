@@ -326,6 +326,28 @@ class TestDemoStory(TransactionCase):
         for activity in done:
             partner = self.env["res.partner"].browse(activity.res_id)
             self.assertEqual(activity.user_id, partner.user_id, partner.name)
+        # every account manager has some in every month, and one overdue
+        managers = self._demo_customers().user_id
+        self.assertEqual(len(managers), 2)
+        for manager in managers:
+            months = {
+                activity.date_done.replace(day=1)
+                for activity in done
+                if activity.user_id == manager
+            }
+            with self.subTest(manager=manager.name):
+                self.assertGreaterEqual(
+                    months, {day.replace(day=1) for day in self.month_ends[1:]}
+                )
+                self.assertTrue(
+                    self.env["mail.activity"].search_count(
+                        [
+                            ("res_model", "=", "res.partner"),
+                            ("user_id", "=", manager.id),
+                            ("date_deadline", "<", TODAY),
+                        ]
+                    )
+                )
 
     def test_every_segment_has_members(self):
         """Every value tier, lifecycle stage and segment of the ten RFM
