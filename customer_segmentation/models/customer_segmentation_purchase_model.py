@@ -174,8 +174,8 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
         model = (run.stats or {}).get("model")
         if not model:
             return None
-        average = model["p"] * model["gamma"] / (model["q"] - 1)
-        return float(_significant(np.array(average), VALUE_DIGITS))
+        average = pm.expected_spend(_spend_fit(model), np.zeros(1), np.zeros(1))
+        return float(_significant(average, VALUE_DIGITS)[0])
 
     @api.model
     def _count_buyers(self, company):
@@ -609,13 +609,7 @@ def scores(parameters, x, t_x, T, spend):
         customers=0,
         repeat_buyers=0,
     )
-    spend_fit = pm.GammaGammaFit(
-        p=parameters["p"],
-        q=parameters["q"],
-        gamma=parameters["gamma"],
-        log_likelihood=parameters["spend_log_likelihood"],
-        customers=0,
-    )
+    spend_fit = _spend_fit(parameters)
     alive = pm.probability_alive(bgnbd, x, t_x, T)
     purchases = pm.expected_purchases(bgnbd, PURCHASES_HORIZON_DAYS, x, t_x, T)
     # The expected value without discount (pm.expected_value); a repeat
@@ -635,6 +629,17 @@ def scores(parameters, x, t_x, T, spend):
         "alive_band": _bands(alive, ALIVE_BAND_LIMITS),
         "purchases_band": _bands(purchases, PURCHASES_BAND_LIMITS),
     }
+
+
+def _spend_fit(parameters):
+    """The Gamma-Gamma fit of ``parameters`` (see ``_fit``)."""
+    return pm.GammaGammaFit(
+        p=parameters["p"],
+        q=parameters["q"],
+        gamma=parameters["gamma"],
+        log_likelihood=parameters["spend_log_likelihood"],
+        customers=0,
+    )
 
 
 def _significant(values, digits):
