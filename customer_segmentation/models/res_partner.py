@@ -651,7 +651,7 @@ class ResPartner(models.Model):
                     )
                     if partner.churn_signal
                     # no warning to come until a second purchase day
-                    else f"{partner.model_explanation}."
+                    else _("%(model)s.", model=partner.model_explanation)
                 )
                 continue
             # no signal for a customer without a rhythm, rather than a

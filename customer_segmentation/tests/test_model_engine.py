@@ -306,6 +306,15 @@ class TestModelEngine(PopulationMixin, SegmentationCase):
         self.assertFalse(once.churn_alert)
         # and no threshold it could fall below until a second purchase day
         self.assertEqual(once.churn_risk_explanation, f"{once.model_explanation}.")
+        # with the reader's full stop
+        self.env["res.lang"]._activate_lang("zh_CN")
+        self.env["ir.module.module"]._load_module_terms(
+            ["customer_segmentation"], ["zh_CN"], overwrite=True
+        )
+        once_zh = once.with_context(lang="zh_CN")
+        self.assertEqual(
+            once_zh.churn_risk_explanation, f"{once_zh.model_explanation}。"
+        )
         self.assertIn("Churn warning below 30%.", self.steady.churn_risk_explanation)
         self.assertSegments(once, lifecycle="churned")
         self.assertIn("only after a second purchase day", once.model_explanation)
