@@ -427,9 +427,21 @@ class CustomerSegmentationDemo(models.AbstractModel):
         )
         if done_before:
             return
+        self._do_followups(followup, self._plan_followups(customers))
+        self._make_overdue(followup, customers)
+        # Staff Performance counts them
+        Report = self.env["customer.segmentation.performance.report"].sudo()
+        for company in self.env["res.company"].sudo().search([]):
+            Report._refresh(company)
+
+    @api.model
+    def _plan_followups(self, customers):
+        """``[(customer, deadline, day done)]``: at each replayed month's end,
+        one in FOLLOWUP_SHARE of each account manager's customers (they take
+        turns), done two days early, or FOLLOWUP_LATE_DAYS late one time in
+        FOLLOWUP_LATE; only those done before today."""
         today = _segmentation_today()
         planned = []
-        # each account manager's own customers take turns
         positions, managed = {}, defaultdict(int)
         for customer in customers:
             positions[customer] = managed[customer.user_id]
@@ -445,6 +457,13 @@ class CustomerSegmentationDemo(models.AbstractModel):
                 )
                 if done < today:
                     planned.append((customer, deadline, done))
+        return planned
+
+    @api.model
+    def _do_followups(self, followup, planned):
+        """Create the ``planned`` follow-ups and mark each done by its account
+        manager on its day: the chatter says who, and when."""
+        Activity = self.env["mail.activity"].sudo()
         model_id = self.env["ir.model"]._get_id("res.partner")
         activities = Activity.create(
             [
@@ -465,13 +484,17 @@ class CustomerSegmentationDemo(models.AbstractModel):
         ):
             batches[customer.user_id, done] |= activity
         for (user, done), batch in batches.items():
-            # done by the account manager: the chatter says who, and when
             messages, _next = batch.with_user(user)._action_done(
                 feedback=self.env._("Called the customer.")
             )
             messages.sudo().write({"date": datetime.datetime.combine(done, ORDER_TIME)})
             batch.write({"date_done": done})
-        # the overdue ones spread over the account managers
+
+    @api.model
+    def _make_overdue(self, followup, customers):
+        """Move OVERDUE_FOLLOWUPS of the customers' open follow-ups a week
+        into the past, spread over the account managers."""
+        Activity = self.env["mail.activity"].sudo()
         open_followups = Activity.search(
             [
                 ("res_model", "=", "res.partner"),
@@ -486,12 +509,8 @@ class CustomerSegmentationDemo(models.AbstractModel):
         turns = itertools.zip_longest(*by_user.values())
         overdue = Activity.union(*(a for turn in turns for a in turn if a))
         overdue[:OVERDUE_FOLLOWUPS].write(
-            {"date_deadline": today - datetime.timedelta(days=7)}
+            {"date_deadline": _segmentation_today() - datetime.timedelta(days=7)}
         )
-        # Staff Performance counts them
-        Report = self.env["customer.segmentation.performance.report"].sudo()
-        for company in self.env["res.company"].sudo().search([]):
-            Report._refresh(company)
 
     @api.model
     def _replayed_days(self):

@@ -104,6 +104,58 @@ NULL_WHEN_NOTHING = (
 ZERO_WHEN_NOTHING = ("rfm_frequency", "rfm_monetary", "churn_risk_score")
 
 
+# One figures row per customer and company, and the partner's pointers to
+# them (see _migrate_figures).
+MIGRATE_FIGURES_SQL = """
+WITH prospect AS (
+    SELECT id FROM customer_segment
+     WHERE dimension = 'lifecycle' AND code = 'prospect'
+),
+legacy AS (
+    SELECT p.id AS partner_id, p.company_id, %(columns)s,
+           p.segmentation_pricelist_id, p.segmentation_previous_pricelist_id,
+           p.specific_property_product_pricelist AS pricelists,
+           p.last_order_date IS NULL AND (
+               p.legacy_segment_lifecycle_id IN (SELECT id FROM prospect)
+               -- a pinned customer: what the rule said
+               OR EXISTS (
+                   SELECT 1 FROM customer_segment_override o
+                    WHERE o.partner_id = p.id AND o.active
+                      AND o.dimension = 'lifecycle'
+                      AND o.rule_segment_id IN (SELECT id FROM prospect))
+           ) AS pending,
+           %(has_data)s OR p.churn_dismissed OR p.segmentation_in_pool
+               AS has_data
+      FROM res_partner p
+     WHERE %(customer)s
+),
+inserted AS (
+    INSERT INTO customer_segmentation_figure AS f (
+           partner_id, company_id, %(columns)s, %(pricelist_columns)s,
+           pending, create_uid, create_date, write_uid, write_date)
+    SELECT l.partner_id, co.id, %(copied)s, %(pricelists)s,
+           COALESCE(l.pending, false),
+           %(uid)s, %(now)s, %(uid)s, %(now)s
+      FROM legacy l
+      JOIN res_company co ON l.company_id IS NULL OR co.id = l.company_id
+     WHERE l.pending OR l.has_data
+    ON CONFLICT (partner_id, company_id) DO NOTHING
+ RETURNING f.id, f.partner_id, f.company_id
+),
+pointed AS (
+    UPDATE res_partner p
+       SET segmentation_figure_id =
+           COALESCE(p.segmentation_figure_id, '{}'::jsonb) || i.pointers
+      FROM (SELECT partner_id,
+                   jsonb_object_agg(company_id::text, id) AS pointers
+              FROM inserted GROUP BY partner_id) i
+     WHERE p.id = i.partner_id
+ RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM pointed)
+"""
+
+
 def migrate(cr, version):
     if not version:
         return
@@ -206,15 +258,34 @@ def _migrate_figures(env):
     the one it replaced go to the companies where the customer still has that
     pricelist: elsewhere the module did not set it, and its next strategy run
     sets it from the customer's pricelist there."""
-    cr = env.cr
-    if not sql.column_exists(cr, "res_partner", "rfm_monetary"):
+    if not sql.column_exists(env.cr, "res_partner", "rfm_monetary"):
         return
-    Partner = env["res.partner"]
-    columns = SQL(", ").join(SQL.identifier(name) for name in FIGURE_COLUMNS)
-    copied = SQL(", ").join(
-        SQL("l.%s", SQL.identifier(name)) for name in FIGURE_COLUMNS
+    rows = env.execute_query(
+        SQL(
+            MIGRATE_FIGURES_SQL,
+            columns=SQL(", ").join(SQL.identifier(name) for name in FIGURE_COLUMNS),
+            copied=SQL(", ").join(
+                SQL("l.%s", SQL.identifier(name)) for name in FIGURE_COLUMNS
+            ),
+            pricelist_columns=SQL(", ").join(
+                SQL.identifier(name) for name in PRICELIST_COLUMNS
+            ),
+            pricelists=_kept_pricelists_sql(),
+            customer=env["res.partner"]._segmentation_customer_sql("p"),
+            has_data=_legacy_has_data_sql(),
+            uid=SUPERUSER_ID,
+            now=SQL("(now() AT TIME ZONE 'UTC')"),
+        )
     )
-    pricelists = SQL(", ").join(
+    _logger.info("customer_segmentation: %s rows of figures for %s customers", *rows[0])
+    for name in (*FIGURE_COLUMNS, *PRICELIST_COLUMNS):
+        _drop_column(env, "res_partner", name)
+
+
+def _kept_pricelists_sql():
+    """The legacy row ``l``'s segment pricelists, for the company ``co``
+    where the customer still has the segment pricelist (else NULL)."""
+    return SQL(", ").join(
         SQL(
             """CASE WHEN (l.pricelists ->> co.id::text)::int
                              = l.segmentation_pricelist_id
@@ -223,8 +294,11 @@ def _migrate_figures(env):
         )
         for name in PRICELIST_COLUMNS
     )
-    # a row for the customers the old module knew something of
-    has_data = SQL(
+
+
+def _legacy_has_data_sql():
+    """Whether the old module knew something of the partner ``p``."""
+    return SQL(
         "num_nonnulls(%s) > 0 OR %s",
         SQL(", ").join(SQL("p.%s", SQL.identifier(name)) for name in NULL_WHEN_NOTHING),
         SQL(" OR ").join(
@@ -232,71 +306,6 @@ def _migrate_figures(env):
             for name in ZERO_WHEN_NOTHING
         ),
     )
-    rows = env.execute_query(
-        SQL(
-            """
-        WITH prospect AS (
-            SELECT id FROM customer_segment
-             WHERE dimension = 'lifecycle' AND code = 'prospect'
-        ),
-        legacy AS (
-            SELECT p.id AS partner_id, p.company_id, %(columns)s,
-                   p.segmentation_pricelist_id, p.segmentation_previous_pricelist_id,
-                   p.specific_property_product_pricelist AS pricelists,
-                   p.last_order_date IS NULL AND (
-                       p.legacy_segment_lifecycle_id IN (SELECT id FROM prospect)
-                       -- a pinned customer: what the rule said
-                       OR EXISTS (
-                           SELECT 1 FROM customer_segment_override o
-                            WHERE o.partner_id = p.id AND o.active
-                              AND o.dimension = 'lifecycle'
-                              AND o.rule_segment_id IN (SELECT id FROM prospect))
-                   ) AS pending,
-                   %(has_data)s OR p.churn_dismissed OR p.segmentation_in_pool
-                       AS has_data
-              FROM res_partner p
-             WHERE %(customer)s
-        ),
-        inserted AS (
-            INSERT INTO customer_segmentation_figure AS f (
-                   partner_id, company_id, %(columns)s, %(pricelist_columns)s,
-                   pending, create_uid, create_date, write_uid, write_date)
-            SELECT l.partner_id, co.id, %(copied)s, %(pricelists)s,
-                   COALESCE(l.pending, false),
-                   %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM legacy l
-              JOIN res_company co ON l.company_id IS NULL OR co.id = l.company_id
-             WHERE l.pending OR l.has_data
-            ON CONFLICT (partner_id, company_id) DO NOTHING
-         RETURNING f.id, f.partner_id, f.company_id
-        ),
-        pointed AS (
-            UPDATE res_partner p
-               SET segmentation_figure_id =
-                   COALESCE(p.segmentation_figure_id, '{}'::jsonb) || i.pointers
-              FROM (SELECT partner_id,
-                           jsonb_object_agg(company_id::text, id) AS pointers
-                      FROM inserted GROUP BY partner_id) i
-             WHERE p.id = i.partner_id
-         RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM pointed)
-            """,
-            columns=columns,
-            copied=copied,
-            pricelist_columns=SQL(", ").join(
-                SQL.identifier(name) for name in PRICELIST_COLUMNS
-            ),
-            pricelists=pricelists,
-            customer=Partner._segmentation_customer_sql("p"),
-            has_data=has_data,
-            uid=SUPERUSER_ID,
-            now=SQL("(now() AT TIME ZONE 'UTC')"),
-        )
-    )
-    _logger.info("customer_segmentation: %s rows of figures for %s customers", *rows[0])
-    for name in (*FIGURE_COLUMNS, *PRICELIST_COLUMNS):
-        _drop_column(env, "res_partner", name)
 
 
 def _migrate_partner_segments(env):
