@@ -454,40 +454,16 @@ class CustomerSegmentationChange(models.AbstractModel):
 
         :return: needs added and removed
         """
-        rules = self.env["customer.segmentation.rule"]._need_rules(scope.company)
-        if not rules:
+        changes = self._need_changes_sql(scope)
+        if changes is None:
             return 0
-        wanted = SQL(" UNION ALL ").join(
-            SQL("SELECT id AS partner_id, %s AS segment_id FROM (%s) m", need_id, q)
-            for need_id, q in rules
-        )
         rows = self.env.execute_query(
             SQL(
-                """
-            WITH scope AS (
-                SELECT id FROM res_partner p WHERE %(partners)s
-            ),
-            wanted AS (
-                SELECT w.partner_id, w.segment_id FROM (%(wanted)s) w
-                 WHERE w.partner_id IN (SELECT id FROM scope)
-            ),
-            held AS (
-                SELECT rel.partner_id, rel.segment_id
-                  FROM res_partner_customer_segment_need_rel rel
-                 WHERE rel.partner_id IN (SELECT id FROM scope)
-                   AND rel.segment_id = ANY(%(need_ids)s)
-            )
-            SELECT segment_id, true, array_agg(partner_id ORDER BY partner_id)
-              FROM (SELECT * FROM wanted EXCEPT SELECT * FROM held) a
-          GROUP BY segment_id
-            UNION ALL
-            SELECT segment_id, false, array_agg(partner_id ORDER BY partner_id)
-              FROM (SELECT * FROM held EXCEPT SELECT * FROM wanted) r
-          GROUP BY segment_id
-                """,
-                partners=scope.partners_sql("p"),
-                wanted=wanted,
-                need_ids=[need_id for need_id, _q in rules],
+                """SELECT segment_id, added, array_agg(partner_id ORDER BY partner_id)
+                     FROM (%s) n
+                 GROUP BY segment_id, added
+                 ORDER BY added DESC, segment_id""",
+                changes,
             )
         )
         Partner = (
@@ -515,6 +491,45 @@ class CustomerSegmentationChange(models.AbstractModel):
         if logged and history:
             self.env["customer.segment.history"].sudo().create(history)
         return sum(len(partner_ids) for _n, _a, partner_ids in rows)
+
+    @api.model
+    def _need_changes_sql(self, scope):
+        """SELECT of ``(partner_id, segment_id, added)``: the needs with a
+        rule that a partner of the scope's customers matches and does not
+        hold (added), or holds and no longer matches; None when no need has
+        a rule."""
+        rules = self.env["customer.segmentation.rule"]._need_rules(scope.company)
+        if not rules:
+            return None
+        wanted = SQL(" UNION ALL ").join(
+            SQL("SELECT id AS partner_id, %s AS segment_id FROM (%s) m", need_id, q)
+            for need_id, q in rules
+        )
+        return SQL(
+            """
+            WITH scope AS (
+                SELECT id FROM res_partner p WHERE %(partners)s
+            ),
+            wanted AS (
+                SELECT w.partner_id, w.segment_id FROM (%(wanted)s) w
+                 WHERE w.partner_id IN (SELECT id FROM scope)
+            ),
+            held AS (
+                SELECT rel.partner_id, rel.segment_id
+                  FROM res_partner_customer_segment_need_rel rel
+                 WHERE rel.partner_id IN (SELECT id FROM scope)
+                   AND rel.segment_id = ANY(%(need_ids)s)
+            )
+            SELECT partner_id, segment_id, true AS added
+              FROM (SELECT * FROM wanted EXCEPT SELECT * FROM held) a
+             UNION ALL
+            SELECT partner_id, segment_id, false
+              FROM (SELECT * FROM held EXCEPT SELECT * FROM wanted) r
+            """,
+            partners=scope.partners_sql("p"),
+            wanted=wanted,
+            need_ids=[need_id for need_id, _q in rules],
+        )
 
 
 # The customers of cs_classified (k) whose figures pointer in the company is

@@ -173,7 +173,6 @@ class CustomerSegmentationPipeline(models.AbstractModel):
         segment (``old_<code>``), the rule's (``rule_<code>``) and the rule's
         reason (``code_<code>``, ``values_<code>``)."""
         self.env.flush_all()
-        scores = self.env["customer.segmentation.rule"]._scores(stats)
         columns = [SQL("x.%s", SQL.identifier(name)) for name in FACT_COLUMNS]
         # the figures row the partner points at in the company
         columns.append(
@@ -197,20 +196,8 @@ class CustomerSegmentationPipeline(models.AbstractModel):
         cr.execute(SQL("DROP TABLE IF EXISTS cs_classified"))
         cr.execute(
             SQL(
-                """
-            CREATE TEMPORARY TABLE cs_classified ON COMMIT DROP AS
-            SELECT %(columns)s
-              FROM (SELECT x.*, %(scores)s FROM (%(facts)s) x) x
-              JOIN res_partner p ON p.id = x.partner_id
-             WHERE %(moving)s
-                """,
-                columns=SQL(", ").join(columns),
-                scores=SQL(", ").join(
-                    SQL("%s AS %s", expression, SQL.identifier(name))
-                    for name, expression in scores.items()
-                ),
-                facts=self._facts(scope, day),
-                moving=self._moving(scope.company, rules),
+                "CREATE TEMPORARY TABLE cs_classified ON COMMIT DROP AS %s",
+                self._moving_sql(scope, day, rules, stats, SQL(", ").join(columns)),
             )
         )
         if cr.rowcount:
@@ -219,6 +206,68 @@ class CustomerSegmentationPipeline(models.AbstractModel):
             # joined on: the statistics of the reasons (jsonb) would cost
             # more than the statement itself
             cr.execute(SQL("ANALYZE cs_classified (partner_id, entity_id, figure_id)"))
+
+    @api.model
+    def _moving_sql(self, scope, day, rules, stats, columns):
+        """SELECT of ``columns`` (SQL) of the partners of the scope's
+        customers that something may change for (``_moving``): their facts
+        ``x``, with their scores, and their ``res_partner`` row ``p``."""
+        scores = self.env["customer.segmentation.rule"]._scores(stats)
+        return SQL(
+            """
+            SELECT %(columns)s
+              FROM (SELECT x.*, %(scores)s FROM (%(facts)s) x) x
+              JOIN res_partner p ON p.id = x.partner_id
+             WHERE %(moving)s
+            """,
+            columns=columns,
+            scores=SQL(", ").join(
+                SQL("%s AS %s", expression, SQL.identifier(name))
+                for name, expression in scores.items()
+            ),
+            facts=self._facts(scope, day),
+            moving=self._moving(scope.company, rules),
+        )
+
+    @api.model
+    def _customers_to_classify(self, scope, day, params, stats, limit):
+        """The ids of the scope's customers, ascending, for whom a batch of
+        the classification would find something to do (at most ``limit`` +
+        1, so that the caller knows when there are more): a partner of
+        theirs that ``_moving`` keeps, figures the purchase model has to
+        score (``_score``) or a need to add or remove (``_apply_needs``).
+
+        One read of the whole scope, without locks: on a normal night most
+        customers hold their segments already, and the batches then lock and
+        classify the others only. A customer edited meanwhile is classified
+        by its edit."""
+        self.env.flush_all()
+        rules = self.env["customer.segmentation.rule"]._rules(
+            scope.company, params, stats
+        )
+        parts = [
+            self._moving_sql(scope, day, rules, stats, SQL("x.entity_id")),
+            self.env["customer.segmentation.purchase.model"]._to_score_sql(
+                scope, day, stats
+            ),
+        ]
+        needs = self.env["customer.segmentation.change"]._need_changes_sql(scope)
+        if needs is not None:
+            parts.append(
+                SQL(
+                    """SELECT p.commercial_partner_id FROM (%s) n
+                         JOIN res_partner p ON p.id = n.partner_id""",
+                    needs,
+                )
+            )
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT id FROM (%s) m(id) ORDER BY id LIMIT %s",
+                SQL(" UNION ").join(parts),
+                limit + 1,
+            )
+        )
+        return [row[0] for row in rows]
 
     @api.model
     def _moving(self, company, rules):

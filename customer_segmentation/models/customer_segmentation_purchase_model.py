@@ -488,18 +488,11 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                    f.model_expected_value, f.model_alive_band,
                    f.model_purchases_band, f.model_value_band
               FROM customer_segmentation_figure f
-             WHERE f.company_id = %(company)s AND %(narrowing)s
-               AND f.partner_id IN (%(customers)s)
-               AND (f.model_alive_band IS NOT NULL
-                    OR %(fitted)s AND f.purchase_days > 0)
-               AND %(unscored)s
+             WHERE %(to_score)s
                 """,
-                unscored=self._unscored_sql(day, stats),
-                narrowing=scope.narrowing_sql(SQL("f.partner_id")),
+                to_score=self._to_score_condition(scope, day, stats),
                 fitted=parameters is not None,
                 day=day,
-                company=scope.company.id,
-                customers=scope.customers_sql(),
             )
         )
         if not rows:
@@ -533,6 +526,33 @@ class CustomerSegmentationPurchaseModel(models.AbstractModel):
                 name: [values[index] for index in changed]
                 for name, values in columns.items()
             },
+        )
+
+    @api.model
+    def _to_score_condition(self, scope, day, stats):
+        """SQL condition on the figures row ``f``: one of the scope's
+        customers whose model figures ``_score`` computes again: scored
+        before (to be emptied without parameters) or with a purchase, and
+        possibly changed since scored (``_unscored_sql``)."""
+        return SQL(
+            """f.company_id = %(company)s AND %(narrowing)s
+               AND f.partner_id IN (%(customers)s)
+               AND (f.model_alive_band IS NOT NULL
+                    OR %(fitted)s AND f.purchase_days > 0)
+               AND %(unscored)s""",
+            company=scope.company.id,
+            narrowing=scope.narrowing_sql(SQL("f.partner_id")),
+            customers=scope.customers_sql(),
+            fitted=stats.get("model") is not None,
+            unscored=self._unscored_sql(day, stats),
+        )
+
+    @api.model
+    def _to_score_sql(self, scope, day, stats):
+        """SELECT of the ids of the customers ``_score`` would score."""
+        return SQL(
+            "SELECT f.partner_id FROM customer_segmentation_figure f WHERE %s",
+            self._to_score_condition(scope, day, stats),
         )
 
     @api.model

@@ -1,3 +1,4 @@
+import bisect
 import json
 import logging
 import time
@@ -26,6 +27,9 @@ SCORING_PARAMS = (
     "value_high_share",
     "value_medium_share",
 )
+# The most customers a run classifies from one search of those that may
+# change (``_planned_moving``); with more, it classifies every customer.
+MOVING_LIMIT = 100_000
 
 
 class CustomerSegmentationRun(models.Model):
@@ -319,6 +323,10 @@ class CustomerSegmentationRun(models.Model):
         if upper is None:
             self._end_phase(params)
             return
+        if scope.customer_ids == ():
+            # customers the search found nothing to do for
+            self._add_counts({}, upper, count)
+            return
         if scope.customer_ids is not None:
             lock_customer_ids(self.env, scope.customer_ids)
         elif batch_size:
@@ -343,6 +351,10 @@ class CustomerSegmentationRun(models.Model):
         when none is left. A whole run (no batch size) needs no id filter."""
         if self.phase == "figures" and self.figures_scope == "changed":
             return self._next_changed(batch_size)
+        if self.phase == "classify" and batch_size and plan is not None:
+            moving = self._planned_moving(batch_size, plan)
+            if moving is not None:
+                return moving
         pipeline = self.env["customer.segmentation.pipeline"]
         company_scope = pipeline._scope(self.company_id)
         upper = self._planned_upper(batch_size, plan) if batch_size else None
@@ -371,6 +383,72 @@ class CustomerSegmentationRun(models.Model):
             self.company_id, id_range=(self.last_customer_id, upper)
         )
         return scope, upper, count
+
+    def _planned_moving(self, batch_size, plan):
+        """``_next_scope`` of the classification from the customers that may
+        change (``_customers_to_classify``), searched once in ``plan``: the
+        next ``batch_size`` of them, then one step over the customers left
+        up to the highest id of the search, which nothing changes for
+        (``customer_ids`` empty). None when the company has no baseline yet
+        (the first run writes every customer), when more than MOVING_LIMIT
+        may change, or past the search: the caller then takes the customers
+        in batches of ids (those created since the search)."""
+        key = (self.id, self.phase, batch_size)
+        if plan.get("moving_key") != key:
+            plan.update(moving_key=key, moving=self._search_moving())
+        moving = plan["moving"]
+        if moving is None:
+            return None
+        # nothing is taken off the list: a batch retried after a conflict
+        # finds its customers again, until its commit moves the resume point
+        start = bisect.bisect_right(moving["ids"], self.last_customer_id)
+        batch = moving["ids"][start : start + batch_size]
+        pipeline = self.env["customer.segmentation.pipeline"]
+        if batch:
+            upper = batch[-1]
+            scope = pipeline._scope(self.company_id, customer_ids=batch)
+        elif self.last_customer_id < moving["until"]:
+            upper = moving["until"]
+            scope = pipeline._scope(self.company_id, customer_ids=())
+        else:
+            return None
+        return scope, upper, self._count_customers(self.last_customer_id, upper)
+
+    def _search_moving(self):
+        """``{'ids', 'until'}``: the customers after the resume point that
+        may change, up to ``until``, the company's highest customer id; None
+        without a baseline or with more than MOVING_LIMIT of them."""
+        if not self._has_baseline(self.company_id):
+            return None
+        pipeline = self.env["customer.segmentation.pipeline"]
+        self.env["res.partner"].flush_model(["is_company", "parent_id", "company_id"])
+        [(until,)] = self.env.execute_query(
+            SQL(
+                "SELECT max(id) FROM (%s) c",
+                pipeline._scope(self.company_id).customers_sql(),
+            )
+        )
+        if until is None or until <= self.last_customer_id:
+            return None
+        scope = pipeline._scope(
+            self.company_id, id_range=(self.last_customer_id, until)
+        )
+        ids = pipeline._customers_to_classify(
+            scope, self.date, self._run_params(), self.stats, MOVING_LIMIT
+        )
+        if len(ids) > MOVING_LIMIT:
+            return None
+        return {"ids": ids, "until": until}
+
+    def _count_customers(self, low, high):
+        """The company's customers with ``low < id <= high``."""
+        scope = self.env["customer.segmentation.pipeline"]._scope(
+            self.company_id, id_range=(low, high)
+        )
+        [(count,)] = self.env.execute_query(
+            SQL("SELECT count(*) FROM (%s) c", scope.customers_sql())
+        )
+        return count
 
     def _planned_upper(self, batch_size, plan):
         """The highest id of the next batch of ``batch_size`` customers after

@@ -177,6 +177,31 @@ class TestConcurrency(SegmentationCase):
         self.assertEqual(self._snapshot(self.partners), expected)
 
     @mute_logger("odoo.sql_db")
+    def test_night_retries_a_batch_of_the_customers_that_may_change(self):
+        """A run with a baseline classifies the customers its search found
+        (``_planned_moving``); a batch of them aborted by PostgreSQL is run
+        again with the same customers, none skipped."""
+        _reference, expected = self._one_statement_run()
+        self.Partner._cron_recompute_segments(batch_size=2)  # the baseline
+        drifted = self.population["champions"] | self.population["loyal"]
+        drifted |= self.population["at_risk"]
+        self.env.cr.execute(
+            "UPDATE res_partner SET segment_rfm_id = NULL WHERE id = ANY(%s)",
+            [drifted.ids],
+        )
+        self.env.invalidate_all()
+        # the run's updates: its phase (no figures to refresh), then the
+        # resume point of its first batch, aborted once
+        self._fail_updates("customer_segmentation_run", {2: "serialization_failure"})
+        with self.assertLogs(BATCH_LOGGER, logging.INFO) as logs:
+            self.Partner._cron_recompute_segments(batch_size=2)
+        self.assertEqual(len(logs.records), 1)
+        run = self.Run.search([("trigger", "=", "cron")], limit=1)
+        self.assertEqual(run.state, "done")
+        self.assertEqual(run.changes_rfm, 3)
+        self.assertEqual(self._snapshot(self.partners), expected)
+
+    @mute_logger("odoo.sql_db")
     def test_manual_recompute_that_keeps_failing_says_so_and_keeps_its_batches(self):
         self._clear_segmentation()
         first_batch = self._batch_size_up_to(self.population["cant_lose"])

@@ -1,7 +1,12 @@
+from unittest.mock import patch
+
 from freezegun import freeze_time
 
 from odoo.tests import tagged
 
+from odoo.addons.customer_segmentation.models import (
+    customer_segmentation_run as run_module,
+)
 from odoo.addons.customer_segmentation.models import res_partner as res_partner_module
 from odoo.addons.customer_segmentation.models.res_partner import PROFILE_FIELDS
 
@@ -156,9 +161,11 @@ class TestCron(SegmentationCase):
         )
 
     def test_batches_numbered_once_take_new_customers_last(self):
-        """A run numbers a phase's batches once (``_planned_upper``), not in a
-        query per batch; a customer created meanwhile, whose id is higher,
-        falls in the last batch, and the counts stay exact."""
+        """A run searches once for the customers that may change
+        (``_planned_moving``) and numbers the batches of those created since
+        once (``_planned_upper``), not in a query per batch: a customer
+        created meanwhile, whose id is higher, falls in the last batch, and
+        the counts stay exact."""
         self._clear_segmentation()
         with freeze_time(NOW):
             [run] = self.env["customer.segmentation.run"]._cron_runs()
@@ -166,14 +173,76 @@ class TestCron(SegmentationCase):
             run._process_batch(None)  # the company's thresholds
             plan = {}
             run._process_batch(2, plan)
-            self.assertEqual(plan["key"], (run.id, "classify", 2))
+            self.assertEqual(plan["moving_key"], (run.id, "classify", 2))
             first_upper = run.last_customer_id
             late = self._make_customer("Late Customer")
             while run.state == "running":
                 run._process_batch(2, plan)
+        self.assertEqual(plan["key"], (run.id, "classify", 2))
         self.assertNotEqual(first_upper, late.id)
         self.assertEqual(run.last_customer_id, late.id)
         self.assertEqual(run.customers_done, self._commercial_partner_count())
+        self.assertSegments(self.population["champions"], rfm="champions")
+
+    def _classified_customers(self, batch_size=2):
+        """Run the nightly job in batches of ``batch_size``: the run, and the
+        customer ids each batch of its classification was given (None for a
+        batch of ids)."""
+        Pipeline = type(self.env["customer.segmentation.pipeline"])
+        original = Pipeline._classify
+        scopes = []
+
+        def spy(pipeline, scope, *args, **kwargs):
+            scopes.append(scope.customer_ids)
+            return original(pipeline, scope, *args, **kwargs)
+
+        with patch.object(Pipeline, "_classify", spy):
+            self.env["res.partner"]._cron_recompute_segments(batch_size=batch_size)
+        return self._cron_runs()[0], scopes
+
+    def test_night_classifies_only_the_customers_that_may_change(self):
+        """Once a company has its baseline, a run reads every customer once
+        to find those that may change, then locks and classifies only them,
+        in batches of their ids; the others are counted, not read again."""
+        Partner = self.env["res.partner"]
+        self._clear_segmentation()
+        with freeze_time(NOW):
+            Partner._cron_recompute_segments(batch_size=2)  # the baseline
+            # nothing changed: no batch at all, every customer counted
+            run, scopes = self._classified_customers()
+            self.assertEqual(scopes, [])
+            self._assert_run_done(run)
+            # a segment lost behind the ORM's back (SQL), and a need whose
+            # new rule a customer matches (no write of that customer)
+            champion = self.population["champions"]
+            self.env.cr.execute(
+                "UPDATE res_partner SET segment_rfm_id = NULL WHERE id = %s",
+                [champion.id],
+            )
+            champion.invalidate_recordset(["segment_rfm_id"])
+            need = self.env["customer.segment"].search(
+                [("dimension", "=", "need")], limit=1
+            )
+            need.write({"rule_domain": repr([("id", "=", self.dormant.id)])})
+            self.assertFalse(self.dormant.segment_need_ids)
+            run, scopes = self._classified_customers()
+        self.assertEqual(scopes, [tuple(sorted((champion | self.dormant).ids))])
+        self._assert_run_done(run)
+        self.assertSegments(champion, rfm="champions")
+        self.assertEqual(self.dormant.segment_need_ids, need)
+
+    def test_night_with_many_changes_takes_every_customer(self):
+        """More customers that may change than MOVING_LIMIT: the run takes
+        every customer in batches of ids, as without a baseline."""
+        Partner = self.env["res.partner"]
+        with freeze_time(NOW):
+            Partner._cron_recompute_segments(batch_size=2)
+            self._clear_segmentation()
+            with patch.object(run_module, "MOVING_LIMIT", 1):
+                run, scopes = self._classified_customers()
+        self.assertTrue(scopes)
+        self.assertEqual(set(scopes), {None})
+        self._assert_run_done(run)
         self.assertSegments(self.population["champions"], rfm="champions")
 
     def test_unfinished_run_of_today_resumes(self):
