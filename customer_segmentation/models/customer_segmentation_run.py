@@ -397,27 +397,26 @@ class CustomerSegmentationRun(models.Model):
         if plan.get("moving_key") != key:
             plan.update(moving_key=key, moving=self._search_moving())
         moving = plan["moving"]
-        if moving is None:
+        if moving is None or self.last_customer_id >= moving["until"]:
             return None
         # nothing is taken off the list: a batch retried after a conflict
         # finds its customers again, until its commit moves the resume point
         start = bisect.bisect_right(moving["ids"], self.last_customer_id)
         batch = moving["ids"][start : start + batch_size]
+        upper = batch[-1] if batch else moving["until"]
         pipeline = self.env["customer.segmentation.pipeline"]
-        if batch:
-            upper = batch[-1]
-            scope = pipeline._scope(self.company_id, customer_ids=batch)
-        elif self.last_customer_id < moving["until"]:
-            upper = moving["until"]
-            scope = pipeline._scope(self.company_id, customer_ids=())
-        else:
-            return None
-        return scope, upper, self._count_customers(self.last_customer_id, upper)
+        scope = pipeline._scope(self.company_id, customer_ids=batch)
+        positions = moving["positions"]
+        done = positions[upper] - positions.get(self.last_customer_id, 0)
+        return scope, upper, done
 
     def _search_moving(self):
-        """``{'ids', 'until'}``: the customers after the resume point that
-        may change, up to ``until``, the company's highest customer id; None
-        without a baseline or with more than MOVING_LIMIT of them."""
+        """``{'ids', 'until', 'positions'}``: the customers after the resume
+        point that may change, up to ``until``, the company's highest
+        customer id, and the position of each of them and of ``until``
+        among the customers after the resume point (so a batch counts the
+        customers it passes); None without a baseline or with more than
+        MOVING_LIMIT of them."""
         if not self._has_baseline(self.company_id):
             return None
         pipeline = self.env["customer.segmentation.pipeline"]
@@ -438,17 +437,20 @@ class CustomerSegmentationRun(models.Model):
         )
         if len(ids) > MOVING_LIMIT:
             return None
-        return {"ids": ids, "until": until}
-
-    def _count_customers(self, low, high):
-        """The company's customers with ``low < id <= high``."""
-        scope = self.env["customer.segmentation.pipeline"]._scope(
-            self.company_id, id_range=(low, high)
+        positions = dict(
+            self.env.execute_query(
+                SQL(
+                    """SELECT id, position FROM (
+                           SELECT id, row_number() OVER (ORDER BY id) AS position
+                             FROM (%s) c
+                       ) numbered
+                        WHERE id = ANY(%s)""",
+                    scope.customers_sql(),
+                    [*ids, until],
+                )
+            )
         )
-        [(count,)] = self.env.execute_query(
-            SQL("SELECT count(*) FROM (%s) c", scope.customers_sql())
-        )
-        return count
+        return {"ids": ids, "until": until, "positions": positions}
 
     def _planned_upper(self, batch_size, plan):
         """The highest id of the next batch of ``batch_size`` customers after
