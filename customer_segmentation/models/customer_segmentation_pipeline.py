@@ -260,6 +260,10 @@ class CustomerSegmentationPipeline(models.AbstractModel):
                     needs,
                 )
             )
+        # PostgreSQL's JIT would compile this one large statement for
+        # longer than it saves (1M customers: 10.2 s with it, 7.0 s without)
+        [(jit,)] = self.env.execute_query(SQL("SELECT current_setting('jit')"))
+        self.env.execute_query(SQL("SELECT set_config('jit', 'off', true)"))
         rows = self.env.execute_query(
             SQL(
                 "SELECT id FROM (%s) m(id) ORDER BY id LIMIT %s",
@@ -267,6 +271,7 @@ class CustomerSegmentationPipeline(models.AbstractModel):
                 limit + 1,
             )
         )
+        self.env.execute_query(SQL("SELECT set_config('jit', %s, true)", jit))
         return [row[0] for row in rows]
 
     @api.model

@@ -1,3 +1,4 @@
+import array
 import bisect
 import json
 import logging
@@ -28,8 +29,9 @@ SCORING_PARAMS = (
     "value_medium_share",
 )
 # The most customers a run classifies from one search of those that may
-# change (``_planned_moving``); with more, it classifies every customer.
-MOVING_LIMIT = 100_000
+# change (``_planned_moving``: 5 MiB of ids); with more, it classifies
+# every customer.
+MOVING_LIMIT = 200_000
 
 
 class CustomerSegmentationRun(models.Model):
@@ -402,20 +404,20 @@ class CustomerSegmentationRun(models.Model):
         # nothing is taken off the list: a batch retried after a conflict
         # finds its customers again, until its commit moves the resume point
         start = bisect.bisect_right(moving["ids"], self.last_customer_id)
-        batch = moving["ids"][start : start + batch_size]
+        batch = moving["ids"][start : start + batch_size].tolist()
         upper = batch[-1] if batch else moving["until"]
         pipeline = self.env["customer.segmentation.pipeline"]
         scope = pipeline._scope(self.company_id, customer_ids=batch)
-        positions = moving["positions"]
-        done = positions[upper] - positions.get(self.last_customer_id, 0)
+        done = _position(moving, upper) - _position(moving, self.last_customer_id)
         return scope, upper, done
 
     def _search_moving(self):
-        """``{'ids', 'until', 'positions'}``: the customers after the resume
-        point that may change, up to ``until``, the company's highest
-        customer id, and the position of each of them and of ``until``
-        among the customers after the resume point (so a batch counts the
-        customers it passes); None without a baseline or with more than
+        """``{'ids', 'until', 'numbered', 'positions'}``: the customers after
+        the resume point that may change (``ids``), up to ``until``, the
+        company's highest customer id; the position of each of them and of
+        ``until`` among the customers after the resume point, so that a
+        batch counts the customers it passes (arrays of integers, by
+        ascending id). None without a baseline or with more than
         MOVING_LIMIT of them."""
         if not self._has_baseline(self.company_id):
             return None
@@ -437,20 +439,24 @@ class CustomerSegmentationRun(models.Model):
         )
         if len(ids) > MOVING_LIMIT:
             return None
-        positions = dict(
-            self.env.execute_query(
-                SQL(
-                    """SELECT id, position FROM (
-                           SELECT id, row_number() OVER (ORDER BY id) AS position
-                             FROM (%s) c
-                       ) numbered
-                        WHERE id = ANY(%s)""",
-                    scope.customers_sql(),
-                    [*ids, until],
-                )
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT id, position FROM (
+                       SELECT id, row_number() OVER (ORDER BY id) AS position
+                         FROM (%s) c
+                   ) numbered
+                    WHERE id = ANY(%s)
+                 ORDER BY id""",
+                scope.customers_sql(),
+                [*ids, until],
             )
         )
-        return {"ids": ids, "until": until, "positions": positions}
+        return {
+            "ids": array.array("q", ids),
+            "until": until,
+            "numbered": array.array("q", (row[0] for row in rows)),
+            "positions": array.array("q", (row[1] for row in rows)),
+        }
 
     def _planned_upper(self, batch_size, plan):
         """The highest id of the next batch of ``batch_size`` customers after
@@ -772,3 +778,13 @@ class CustomerSegmentationRun(models.Model):
                 [("company_id", "=", company.id), ("state", "=", "done")], limit=1
             )
         )
+
+
+def _position(moving, customer_id):
+    """The position of ``customer_id`` among the customers after the resume
+    point of the search ``moving`` (see ``_search_moving``): 0 for the resume
+    point itself."""
+    index = bisect.bisect_left(moving["numbered"], customer_id)
+    if index < len(moving["numbered"]) and moving["numbered"][index] == customer_id:
+        return moving["positions"][index]
+    return 0

@@ -231,6 +231,23 @@ class TestCron(SegmentationCase):
         self.assertSegments(champion, rfm="champions")
         self.assertEqual(self.dormant.segment_need_ids, need)
 
+    def test_search_of_customers_to_classify_keeps_the_jit_setting(self):
+        """The search turns PostgreSQL's JIT off for its one statement only."""
+        Partner = self.env["res.partner"]
+        with freeze_time(NOW):
+            Partner._cron_recompute_segments(batch_size=2)
+            run = self._cron_runs()[0]
+            pipeline = self.env["customer.segmentation.pipeline"]
+            scope = pipeline._scope(run.company_id)
+            for setting in ("on", "off"):
+                self.env.cr.execute("SELECT set_config('jit', %s, true)", [setting])
+                found = pipeline._customers_to_classify(
+                    scope, run.date, run._run_params(), run.stats, 10
+                )
+                self.assertEqual(found, [])
+                self.env.cr.execute("SELECT current_setting('jit')")
+                self.assertEqual(self.env.cr.fetchone()[0], setting)
+
     def test_night_with_many_changes_takes_every_customer(self):
         """More customers that may change than MOVING_LIMIT: the run takes
         every customer in batches of ids, as without a baseline."""
