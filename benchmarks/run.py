@@ -172,6 +172,8 @@ INSTRUMENTED = (
     ("customer.segmentation.purchase.model", "_write_scores"),
     ("customer.segmentation.purchase.model", "_write_value_bands"),
     (ENGINE + "customer_segmentation_run", "lock_customers"),
+    (ENGINE + "customer_segmentation_run", "lock_customer_ids"),
+    ("customer.segmentation.pipeline", "_customers_to_classify"),
     ("customer.segmentation.queue", "_enqueue"),
     ("customer.segmentation.queue", "_process_batch"),
     ("sale.order", "_segmentation_pairs"),
@@ -2015,12 +2017,14 @@ PARTS = (
     ("  history", ("customer.segmentation.change._log",)),
     ("  needs", ("customer.segmentation.change._apply_needs",)),
     (
-        "bookkeeping",
+        "batches and locks",
         (
             "customer.segmentation.run._next_scope",
             "customer_segmentation_run.lock_customers",
+            "customer_segmentation_run.lock_customer_ids",
         ),
     ),
+    ("  search", ("customer.segmentation.pipeline._customers_to_classify",)),
 )
 
 
