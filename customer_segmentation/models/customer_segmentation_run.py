@@ -29,7 +29,7 @@ SCORING_PARAMS = (
     "value_medium_share",
 )
 # The most customers a run classifies from one search of those that may
-# change (``_planned_moving``: 5 MiB of ids); with more, it classifies
+# change (``_planned_moving``: 3 MiB of ids and positions); with more, it classifies
 # every customer.
 MOVING_LIMIT = 200_000
 
@@ -403,22 +403,26 @@ class CustomerSegmentationRun(models.Model):
             return None
         # nothing is taken off the list: a batch retried after a conflict
         # finds its customers again, until its commit moves the resume point
-        start = bisect.bisect_right(moving["ids"], self.last_customer_id)
-        batch = moving["ids"][start : start + batch_size].tolist()
-        upper = batch[-1] if batch else moving["until"]
+        ids, positions = moving["ids"], moving["positions"]
+        start = bisect.bisect_right(ids, self.last_customer_id)
+        batch = ids[start : start + batch_size].tolist()
+        if batch:
+            upper, reached = batch[-1], positions[start + len(batch) - 1]
+        else:
+            upper, reached = moving["until"], moving["total"]
+        # the resume point is the search's start or the last batch's upper
+        passed = positions[start - 1] if start else 0
         pipeline = self.env["customer.segmentation.pipeline"]
         scope = pipeline._scope(self.company_id, customer_ids=batch)
-        done = _position(moving, upper) - _position(moving, self.last_customer_id)
-        return scope, upper, done
+        return scope, upper, reached - passed
 
     def _search_moving(self):
-        """``{'ids', 'until', 'numbered', 'positions'}``: the customers after
-        the resume point that may change (``ids``), up to ``until``, the
-        company's highest customer id; the position of each of them and of
-        ``until`` among the customers after the resume point, so that a
-        batch counts the customers it passes (arrays of integers, by
-        ascending id). None without a baseline or with more than
-        MOVING_LIMIT of them."""
+        """``{'ids', 'positions', 'until', 'total'}``: the customers after
+        the resume point that may change (``ids``, ascending) and their
+        positions among the customers after the resume point (arrays of
+        integers), up to ``until``, the company's highest customer id, the
+        ``total``-th of them: a batch counts the customers it passes. None
+        without a baseline or with more than MOVING_LIMIT of them."""
         if not self._has_baseline(self.company_id):
             return None
         pipeline = self.env["customer.segmentation.pipeline"]
@@ -451,11 +455,12 @@ class CustomerSegmentationRun(models.Model):
                 [*ids, until],
             )
         )
+        # one row per id, by ascending id: ``until``'s is the last
         return {
             "ids": array.array("q", ids),
+            "positions": array.array("q", (row[1] for row in rows[: len(ids)])),
             "until": until,
-            "numbered": array.array("q", (row[0] for row in rows)),
-            "positions": array.array("q", (row[1] for row in rows)),
+            "total": rows[-1][1],
         }
 
     def _planned_upper(self, batch_size, plan):
@@ -778,13 +783,3 @@ class CustomerSegmentationRun(models.Model):
                 [("company_id", "=", company.id), ("state", "=", "done")], limit=1
             )
         )
-
-
-def _position(moving, customer_id):
-    """The position of ``customer_id`` among the customers after the resume
-    point of the search ``moving`` (see ``_search_moving``): 0 for the resume
-    point itself."""
-    index = bisect.bisect_left(moving["numbered"], customer_id)
-    if index < len(moving["numbered"]) and moving["numbered"][index] == customer_id:
-        return moving["positions"][index]
-    return 0
