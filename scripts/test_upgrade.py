@@ -10,6 +10,10 @@ upgrade to the current version; run by scripts/test_upgrade.sh.
         with the current code, after the upgrade: every piece of FILE is
         where the new version keeps it, a recompute of the main company
         changes nothing, and the other company's first run logs its changes.
+        Then runs in small batches, two at a time on two connections (what
+        the tests of the suite cannot do: they never commit), put back
+        segments emptied in SQL as runs one batch at a time do, commit in
+        order and resume after a failure where they stopped.
 
 Exits 1 and lists what failed. Odoo is used as a library, as in
 benchmarks/benchlib.py; the database is written to and committed.
@@ -352,6 +356,7 @@ class Checker:
             self.check_recompute_main,
             self.check_strategies_main,
             self.check_recompute_other,
+            self.check_parallel_batches,
         )
         for step in steps:
             before = (self.checks, len(self.failures))
@@ -724,6 +729,129 @@ class Checker:
                 own.segment_lifecycle_id.code == "churned" and own.rfm_frequency == 0,
                 f"{company.name}'s own customer keeps its classification",
             )
+
+    # -- two batches at once (segmentation_batch.SecondConnection) ---------
+
+    def empty_lifecycle(self):
+        """Empty the main company's lifecycle stage of every partner, in
+        SQL and committed: the next run puts them back through the ORM.
+        Returns how many customers lost theirs."""
+        key = str(self.main.id)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE res_partner SET segment_lifecycle_id = segment_lifecycle_id - %s
+                WHERE segment_lifecycle_id ? %s
+            RETURNING commercial_partner_id = id""",
+            (key, key),
+        )
+        emptied = sum(own for (own,) in self.env.cr.fetchall())
+        self.env.cr.commit()
+        self.env.invalidate_all()
+        return emptied
+
+    def small_run(self, parallel, fail_later_at=None):
+        """A manual run of the main company in batches of 3 customers, with
+        the system parameter of two batches at once set to ``parallel``;
+        the ``fail_later_at``-th batch run on the second connection raises.
+        Returns the run and the batches run on the second connection."""
+        from odoo.addons.customer_segmentation.models import (
+            customer_segmentation_run as run_module,
+        )
+
+        Run = run_module.CustomerSegmentationRun
+        self.env["ir.config_parameter"].sudo().set_param(
+            run_module.PARALLEL_PARAM, str(parallel)
+        )
+        later = []
+        process_later = Run._process_later
+
+        def counted(run, scope, upper, count, env, wait_turn):
+            if env.cr is not run.env.cr:
+                later.append(upper)
+                if len(later) == fail_later_at:
+                    raise RuntimeError("test_upgrade: a batch that fails")
+            return process_later(run, scope, upper, count, env, wait_turn)
+
+        Run._process_later = counted
+        run = self.env["customer.segmentation.run"].sudo()
+        run = run.with_company(self.main)._start_committed("manual", self.main)
+        try:
+            run._process(batch_size=3)
+        except RuntimeError as error:
+            if fail_later_at is None:
+                raise
+            print(f"    stopped as planned: {error}")
+        finally:
+            Run._process_later = process_later
+            self.env["ir.config_parameter"].sudo().set_param(
+                run_module.PARALLEL_PARAM, "True"
+            )
+        self.env.invalidate_all()
+        return run, later
+
+    def lifecycle_ids(self):
+        """Ids of the customers (commercial partners) holding a lifecycle
+        stage in the main company."""
+        key = str(self.main.id)
+        return {
+            row[0]
+            for row in self.sql(
+                """SELECT id FROM res_partner
+                    WHERE commercial_partner_id = id AND segment_lifecycle_id ? %s""",
+                key,
+            )
+        }
+
+    def check_parallel_batches(self):
+        segments = self.segment_state(self.main)
+        for parallel in (True, False):
+            history = self.history_count(self.main)
+            emptied = self.empty_lifecycle()
+            self.expect(emptied > 10, f"lifecycle emptied for {emptied} customers")
+            run, later = self.small_run(parallel)
+            label = "two batches at once" if parallel else "one batch at a time"
+            self.expect(
+                bool(later) == parallel,
+                f"{label}: {len(later)} batches on the second connection",
+            )
+            self.equal(run.state, "done", f"{label}: the run's state")
+            self.equal(
+                run.changes_lifecycle, emptied, f"{label}: lifecycle changes counted"
+            )
+            self.equal(
+                run.customers_done, run.customers_total, f"{label}: customers counted"
+            )
+            self.equal(
+                self.history_count(self.main) - history,
+                emptied,
+                f"{label}: history rows of the run",
+            )
+            self.equal(self.segment_state(self.main), segments, f"{label}: segments")
+        # a batch of the second connection fails: the batches committed
+        # before it stay, in order, and the next call resumes after them
+        emptied = self.empty_lifecycle()
+        run, later = self.small_run(True, fail_later_at=2)
+        self.equal(run.state, "running", "failed run: still running")
+        self.expect(
+            0 < run.last_customer_id < later[-1],
+            f"failed run: resume point {run.last_customer_id} before the "
+            f"failed batch's end {later[-1]}",
+        )
+        held = self.lifecycle_ids()
+        restored = {i for i in held if i <= run.last_customer_id}
+        self.expect(
+            held == restored and len(restored) == run.changes_lifecycle > 0,
+            f"failed run: {len(held)} customers restored, {len(restored)} of them "
+            f"up to the resume point, {run.changes_lifecycle} counted",
+        )
+        self.expect(len(held) < emptied, "failed run: some customers left")
+        run._process(batch_size=3)
+        self.env.invalidate_all()
+        self.equal(run.state, "done", "resumed run: its state")
+        self.equal(
+            run.changes_lifecycle, emptied, "resumed run: lifecycle changes counted"
+        )
+        self.equal(self.segment_state(self.main), segments, "resumed run: segments")
 
 
 if __name__ == "__main__":

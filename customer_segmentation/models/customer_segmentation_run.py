@@ -3,14 +3,21 @@ import bisect
 import json
 import logging
 import time
+from contextlib import contextmanager
 from functools import partial
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, str2bool
 
 from .res_partner import _segmentation_today
-from .segmentation_batch import lock_customer_ids, lock_customers, run_batch
+from .segmentation_batch import (
+    SecondConnection,
+    committing,
+    lock_customer_ids,
+    lock_customers,
+    run_batch,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -32,6 +39,9 @@ SCORING_PARAMS = (
 # change (``_planned_moving``: 3 MiB of ids and positions); with more, it classifies
 # every customer.
 MOVING_LIMIT = 200_000
+# System parameter: whether runs in batches work on two batches at once, on
+# two connections (see ``segmentation_batch.SecondConnection``); default on.
+PARALLEL_PARAM = "customer_segmentation.parallel_batches"
 
 
 class CustomerSegmentationRun(models.Model):
@@ -305,21 +315,80 @@ class CustomerSegmentationRun(models.Model):
         self.ensure_one()
         started = time.monotonic()
         plan = {}
-        while self.state == "running":
-            run_batch(
-                self.env,
-                partial(self._process_batch, batch_size, plan),
-                self._job_name(),
-            )
-            if time_budget and time.monotonic() - started > time_budget:
-                break
+        with self._second_connection(batch_size) as second:
+            while self.state == "running":
+                if not (second and self._process_pair(batch_size, plan, second)):
+                    run_batch(
+                        self.env,
+                        partial(self._process_batch, batch_size, plan),
+                        self._job_name(),
+                    )
+                if time_budget and time.monotonic() - started > time_budget:
+                    break
+
+    @contextmanager
+    def _second_connection(self, batch_size):
+        """A ``SecondConnection`` for the run's batches, or None: a run in
+        one transaction, in a test or an installation (whose transaction
+        must stay one), or with the system parameter PARALLEL_PARAM off."""
+        value = self.env["ir.config_parameter"].sudo().get_param(PARALLEL_PARAM)
+        try:
+            parallel = str2bool(value or "true")
+        except ValueError as error:
+            raise UserError(
+                self.env._(
+                    "The system parameter %(name)s must be true or false, not "
+                    "%(value)r.",
+                    name=PARALLEL_PARAM,
+                    value=value,
+                )
+            ) from error
+        if not (batch_size and parallel and committing(self.env)):
+            yield None
+            return
+        second = SecondConnection(self.env)
+        try:
+            yield second
+        finally:
+            second.close()
+
+    def _process_pair(self, batch_size, plan, second):
+        """The next two batches of the current phase at once, the second on
+        the ``second`` connection, committed in their order; False when
+        fewer than two are left before the end of the phase (the caller
+        then takes one, and the step to the next phase, on its own)."""
+        first = self._next_scope(batch_size, plan)
+        if first[1] is None:
+            return False
+        then = self._next_scope(batch_size, plan, after=first[1])
+        if then[1] is None:
+            return False
+        second.run_pair(
+            partial(self._process_scope, *first),
+            partial(self._process_later, *then),
+            self._job_name(),
+        )
+        self.invalidate_recordset()
+        return True
+
+    def _process_later(self, scope, upper, count, env, wait_turn):
+        """``_process_scope`` in ``env`` (another connection's), whose
+        ``wait_turn()`` returns once the batch before it is committed."""
+        scope = scope._replace(env=env, company=scope.company.with_env(env))
+        self.with_env(env)._process_scope(scope, upper, count, wait_turn)
 
     def _process_batch(self, batch_size, plan=None):
         """One batch of the current phase, or the step to the next phase.
 
         :param plan: the batches ``_process`` planned (see ``_planned_upper``)
         """
-        scope, upper, count = self._next_scope(batch_size, plan)
+        self._process_scope(*self._next_scope(batch_size, plan))
+
+    def _process_scope(self, scope, upper, count, wait_turn=None):
+        """The batch of ``count`` customers of ``scope`` up to the id
+        ``upper`` (see ``_next_scope``), or, with ``upper`` None, the step to
+        the next phase. ``wait_turn()``, when given, is called before the
+        run's resume point is written (see ``SecondConnection.run_pair``)."""
         pipeline = self.env["customer.segmentation.pipeline"]
         params = self._run_params()
         if upper is None:
@@ -327,16 +396,18 @@ class CustomerSegmentationRun(models.Model):
             return
         if scope.customer_ids == ():
             # customers the search found nothing to do for
+            self._resume_after(wait_turn)
             self._add_counts({}, upper, count)
             return
         if scope.customer_ids is not None:
             lock_customer_ids(self.env, scope.customer_ids)
-        elif batch_size:
+        elif scope.id_range is not None:
             # the batch's customers and contacts, locked first in id order
             lock_customers(self.env, *scope.id_range)
         if self.phase == "figures":
             written = pipeline._refresh(scope, self.date, params)
             self._unqueue(scope)
+            self._resume_after(wait_turn)
             self.write(
                 {
                     "last_customer_id": upper,
@@ -345,21 +416,32 @@ class CustomerSegmentationRun(models.Model):
             )
         else:
             counts = pipeline._classify(scope, self.date, params, self.stats, run=self)
+            self._resume_after(wait_turn)
             self._add_counts(counts, upper, count)
 
-    def _next_scope(self, batch_size, plan=None):
+    def _resume_after(self, wait_turn):
+        """Wait for the batch before this one to commit (``wait_turn``), then
+        read the run again: that batch moved its resume point and counts."""
+        if wait_turn is not None:
+            wait_turn()
+            self.invalidate_recordset()
+
+    def _next_scope(self, batch_size, plan=None, after=None):
         """``(scope, highest id, customers)`` of the next batch of the
-        company's customers after the resume point, or ``(None, None, 0)``
-        when none is left. A whole run (no batch size) needs no id filter."""
+        company's customers after the resume point (or after the id
+        ``after``), or ``(None, None, 0)`` when none is left. A whole run (no
+        batch size) needs no id filter."""
+        if after is None:
+            after = self.last_customer_id
         if self.phase == "figures" and self.figures_scope == "changed":
-            return self._next_changed(batch_size)
+            return self._next_changed(batch_size, after)
         if self.phase == "classify" and batch_size and plan is not None:
-            moving = self._planned_moving(batch_size, plan)
+            moving = self._planned_moving(batch_size, plan, after)
             if moving is not None:
                 return moving
         pipeline = self.env["customer.segmentation.pipeline"]
         company_scope = pipeline._scope(self.company_id)
-        upper = self._planned_upper(batch_size, plan) if batch_size else None
+        upper = self._planned_upper(batch_size, plan, after) if batch_size else None
         if upper is not None:
             count = batch_size
         else:
@@ -373,7 +455,7 @@ class CustomerSegmentationRun(models.Model):
                            SELECT id FROM (%s) c WHERE id > %s ORDER BY id %s
                        ) batch""",
                     company_scope.customers_sql(),
-                    self.last_customer_id,
+                    after,
                     limit,
                 )
             )
@@ -381,12 +463,10 @@ class CustomerSegmentationRun(models.Model):
             return None, None, 0
         if not batch_size:
             return company_scope, upper, count
-        scope = pipeline._scope(
-            self.company_id, id_range=(self.last_customer_id, upper)
-        )
+        scope = pipeline._scope(self.company_id, id_range=(after, upper))
         return scope, upper, count
 
-    def _planned_moving(self, batch_size, plan):
+    def _planned_moving(self, batch_size, plan, after):
         """``_next_scope`` of the classification from the customers that may
         change (``_customers_to_classify``), searched once in ``plan``: the
         next ``batch_size`` of them, then one step over the customers left
@@ -399,12 +479,12 @@ class CustomerSegmentationRun(models.Model):
         if plan.get("moving_key") != key:
             plan.update(moving_key=key, moving=self._search_moving())
         moving = plan["moving"]
-        if moving is None or self.last_customer_id >= moving["until"]:
+        if moving is None or after >= moving["until"]:
             return None
         # nothing is taken off the list: a batch retried after a conflict
         # finds its customers again, until its commit moves the resume point
         ids, positions = moving["ids"], moving["positions"]
-        start = bisect.bisect_right(ids, self.last_customer_id)
+        start = bisect.bisect_right(ids, after)
         batch = ids[start : start + batch_size].tolist()
         if batch:
             upper, reached = batch[-1], positions[start + len(batch) - 1]
@@ -463,7 +543,7 @@ class CustomerSegmentationRun(models.Model):
             "total": rows[-1][1],
         }
 
-    def _planned_upper(self, batch_size, plan):
+    def _planned_upper(self, batch_size, plan, after):
         """The highest id of the next batch of ``batch_size`` customers after
         the resume point, from the phase's full batches, numbered once in
         ``plan`` (a dict ``_process`` keeps across its batches) instead of
@@ -479,7 +559,7 @@ class CustomerSegmentationRun(models.Model):
         if plan.get("key") != key:
             plan.update(key=key, uppers=self._full_batch_uppers(batch_size))
         uppers = plan["uppers"]
-        while uppers and uppers[0] <= self.last_customer_id:
+        while uppers and uppers[0] <= after:
             uppers.pop(0)
         return uppers[0] if uppers else None
 
@@ -505,7 +585,7 @@ class CustomerSegmentationRun(models.Model):
         )
         return [row[0] for row in rows]
 
-    def _next_changed(self, batch_size):
+    def _next_changed(self, batch_size, after):
         """``_next_scope`` of a run refreshing the figures of the changed
         customers only: the next ``batch_size`` of those queued and those
         whose figures are stale on the run's day, by ascending id."""
@@ -526,7 +606,7 @@ class CustomerSegmentationRun(models.Model):
                               ORDER BY q.partner_id LIMIT %(size)s)
                            ) changed ORDER BY partner_id LIMIT %(size)s) batch""",
                 stale=Figure._stale_sql(self.company_id, self.date, self._run_params()),
-                last=self.last_customer_id,
+                last=after,
                 size=batch_size,
                 company=self.company_id.id,
             )

@@ -24,15 +24,25 @@ committed:
 - it is short, so that a user's request that waited for it and then fails
   with a serialization error (the user's transaction began before the batch
   committed) is retried by Odoo's RPC layer in time.
+
+A run of the recompute works on two batches at once (``SecondConnection``):
+its next batch runs on a second connection, in a thread, while the caller's
+connection runs the current one, so that PostgreSQL uses two CPUs. The two
+commit in their order: the second batch, once its work is done, waits for the
+first one's commit before it writes the run's resume point, so an interrupted
+run still resumes after its last committed batch.
 """
 
 import logging
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from functools import partial
 
 from psycopg2 import errors
 
+from odoo import api
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -51,6 +61,9 @@ CONCURRENCY_ERRORS = (
 # apart): at most about 3 s of waiting in all.
 BATCH_TRIES = 5
 FIRST_RETRY_DELAY = 0.2
+# How often (seconds) a second batch waiting for its turn checks that it does
+# not hold a lock the first one waits for.
+TURN_POLL = 0.2
 
 
 def committing(env):
@@ -175,3 +188,79 @@ def next_batch(env, after, size):
     return env.execute_query(
         SQL("SELECT max(id), count(*) FROM %s batch", query.subselect())
     )[0]
+
+
+class YieldTurn(Exception):
+    """The second batch gives up its transaction: the first one failed, or
+    waits for a lock the second one holds."""
+
+
+class SecondConnection:
+    """A second connection to the database, with a thread of its own, on
+    which a job runs its next batch while the caller's connection runs the
+    current one (``run_pair``). Close it after use (``close``)."""
+
+    def __init__(self, env):
+        self.env = env
+        self.cr = env.registry.cursor()
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="segmentation")
+        [(self.first_pid,)] = env.execute_query(SQL("SELECT pg_backend_pid()"))
+        self.cr.execute(SQL("SELECT pg_backend_pid()"))
+        [(self.second_pid,)] = self.cr.fetchall()
+
+    def close(self):
+        self.executor.shutdown(wait=True)
+        self.cr.close()
+
+    def run_pair(self, first, second, job):
+        """Run ``first()`` on the caller's connection and, at the same time,
+        ``second(env, wait_turn)`` on this one, each as one batch
+        (``run_batch``): ``second`` works with ``env`` and calls
+        ``wait_turn()`` before it writes what must follow ``first``'s commit
+        (the resume point). When the second batch yields (``YieldTurn``: the
+        first one failed or needed its locks), it is rolled back and, if the
+        first one committed, run again after it on the caller's connection.
+        Errors of either batch are raised here."""
+        turn = threading.Event()
+        outcome = {}
+        future = self.executor.submit(self._second, second, turn, outcome, job)
+        try:
+            run_batch(self.env, first, job)
+            outcome["first"] = "committed"
+        finally:
+            turn.set()
+            wait([future])
+        if future.result() is YieldTurn:
+            run_batch(self.env, partial(second, self.env, lambda: None), job)
+
+    def _second(self, second, turn, outcome, job):
+        threading.current_thread().dbname = self.cr.dbname
+        env = api.Environment(self.cr, self.env.uid, self.env.context, self.env.su)
+
+        def wait_turn():
+            while not turn.wait(TURN_POLL):
+                if self._blocks_first(env):
+                    raise YieldTurn()
+            if outcome.get("first") != "committed":
+                raise YieldTurn()
+
+        try:
+            run_batch(env, partial(second, env, wait_turn), job)
+        except YieldTurn:
+            self.cr.rollback()
+            return YieldTurn
+        except Exception:
+            self.cr.rollback()
+            raise
+        return None
+
+    def _blocks_first(self, env):
+        """Whether the first connection waits for a lock this one holds."""
+        [(blocks,)] = env.execute_query(
+            SQL(
+                "SELECT %s = ANY(pg_blocking_pids(%s))",
+                self.second_pid,
+                self.first_pid,
+            )
+        )
+        return blocks

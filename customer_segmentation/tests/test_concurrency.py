@@ -235,6 +235,24 @@ class TestConcurrency(SegmentationCase):
         self.assertTrue(self.population["cant_lose"].rfm_frequency)
         self.assertFalse(self.population["champions"].rfm_frequency)
 
+    def test_parallel_batches_parameter_is_checked(self):
+        # two batches at once run only where batches are committed (not in
+        # tests: scripts/test_upgrade.py checks them); the parameter is
+        # checked wherever a run goes through its batches
+        Param = self.env["ir.config_parameter"].sudo()
+        Param.set_param("customer_segmentation.parallel_batches", "twice")
+        with self.assertRaisesRegex(
+            UserError,
+            "The system parameter customer_segmentation.parallel_batches must "
+            "be true or false, not 'twice'",
+        ):
+            self._recompute_all()
+        run = self.Run.search([("trigger", "=", "manual")], limit=1)
+        self.assertEqual(run.state, "abandoned")
+        self.assertFalse(run.customers_done)
+        Param.set_param("customer_segmentation.parallel_batches", "False")
+        self.assertEqual(self._recompute_all()["customers"], run.customers_total)
+
     def test_batch_locks_its_customers_first(self):
         # a one-statement run locks nothing it does not write
         self.Run._start("manual", self.env.company)._process(batch_size=None)
