@@ -1994,7 +1994,10 @@ def print_incremental(d, suffix):
         )
 
 
-# Where a recompute spends its time: (label, instrumented keys summed).
+# Where a recompute spends its time: (label, instrumented keys summed). A run
+# works on two batches at once (segmentation_batch.SecondConnection): the
+# parts of its batches add up the time of both connections, so they may add
+# up to more than the step's wall-clock seconds.
 PARTS = (
     ("figures", ("customer.segmentation.pipeline._refresh",)),
     ("thresholds", ("customer.segmentation.figure._population_stats",)),
@@ -2052,7 +2055,8 @@ def print_parts(steps):
             continue
         s = steps[key]
         print(
-            f"({key}) seconds: {describe_parts(s)}; written: history "
+            f"({key}) seconds (both connections' batches added up): "
+            f"{describe_parts(s)}; written: history "
             f"{s['rows_customer_segment_history']:,.0f}, messages "
             f"{s['rows_mail_message']:,.0f}, tracking values "
             f"{s['rows_mail_tracking_value']:,.0f}"
