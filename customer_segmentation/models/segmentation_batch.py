@@ -230,10 +230,12 @@ class SecondConnection:
         finally:
             turn.set()
             wait([future])
-        if future.result() is YieldTurn:
+        if not future.result():
             run_batch(self.env, partial(second, self.env, lambda: None), job)
 
     def _second(self, second, turn, outcome, job):
+        """Run the second batch on this connection; False when it yielded
+        (rolled back)."""
         threading.current_thread().dbname = self.cr.dbname
         env = api.Environment(self.cr, self.env.uid, self.env.context, self.env.su)
 
@@ -248,11 +250,11 @@ class SecondConnection:
             run_batch(env, partial(second, env, wait_turn), job)
         except YieldTurn:
             self.cr.rollback()
-            return YieldTurn
+            return False
         except Exception:
             self.cr.rollback()
             raise
-        return None
+        return True
 
     def _blocks_first(self, env):
         """Whether the first connection waits for a lock this one holds."""
