@@ -13,7 +13,8 @@ upgrade to the current version; run by scripts/test_upgrade.sh.
         Then runs in small batches, two at a time on two connections (what
         the tests of the suite cannot do: they never commit), put back
         segments emptied in SQL as runs one batch at a time do, commit in
-        order and resume after a failure where they stopped.
+        order, resume after a failure where they stopped, and a second batch
+        holding a lock the first one needs gives way.
 
 Exits 1 and lists what failed. Odoo is used as a library, as in
 benchmarks/benchlib.py; the database is written to and committed.
@@ -21,9 +22,11 @@ benchmarks/benchlib.py; the database is written to and committed.
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import sys
+import threading
 import time
 from decimal import Decimal
 
@@ -749,45 +752,81 @@ class Checker:
         self.env.invalidate_all()
         return emptied
 
-    def small_run(self, parallel, fail_later_at=None):
+    def small_run(self, parallel, fail_later_at=None, hold_run_at=None):
         """A manual run of the main company in batches of 3 customers, with
-        the system parameter of two batches at once set to ``parallel``;
-        the ``fail_later_at``-th batch run on the second connection raises.
-        Returns the run and the batches run on the second connection."""
+        the system parameter of two batches at once set to ``parallel``.
+        The ``fail_later_at``-th batch run on the second connection raises;
+        the ``hold_run_at``-th locks the run's row first, which the batch
+        beside it then needs (that batch starts once the row is locked).
+
+        :return: ``(run, later, again, error)``: the ids ending the batches
+            run on the second connection, those run again on the run's own
+            after giving way, and the error that stopped the run, or None
+        """
+        from odoo.exceptions import UserError
+
         from odoo.addons.customer_segmentation.models import (
             customer_segmentation_run as run_module,
         )
+        from odoo.addons.customer_segmentation.models import (
+            segmentation_batch as batch_module,
+        )
 
         Run = run_module.CustomerSegmentationRun
+        Second = batch_module.SecondConnection
         self.env["ir.config_parameter"].sudo().set_param(
             run_module.PARALLEL_PARAM, str(parallel)
         )
-        later = []
-        process_later = Run._process_later
+        later, again = [], []
+        held = threading.Event()
+        process_later, run_pair = Run._process_later, Second.run_pair
 
         def counted(run, scope, upper, count, env, wait_turn):
-            if env.cr is not run.env.cr:
+            if env.cr is run.env.cr:
+                again.append(upper)
+            else:
                 later.append(upper)
                 if len(later) == fail_later_at:
                     raise RuntimeError("test_upgrade: a batch that fails")
+                if len(later) == hold_run_at:
+                    env.cr.execute(
+                        "SELECT id FROM customer_segmentation_run"
+                        " WHERE id = %s FOR UPDATE",
+                        [run.id],
+                    )
+                    held.set()
             return process_later(run, scope, upper, count, env, wait_turn)
 
-        Run._process_later = counted
+        def after_hold(first):
+            held.wait(30)
+            return first()
+
+        def paired(second, first, then, job):
+            if len(later) + 1 == hold_run_at:
+                first = functools.partial(after_hold, first)
+            return run_pair(second, first, then, job)
+
+        Run._process_later, Second.run_pair = counted, paired
+        # without giving way, the first batch would wait for the run's row
+        # for ever: a lock it waits for 10 s fails it (five times, then the
+        # run stops with an error)
+        self.env.cr.execute("SET lock_timeout = '10s'")
         run = self.env["customer.segmentation.run"].sudo()
         run = run.with_company(self.main)._start_committed("manual", self.main)
+        error = None
         try:
             run._process(batch_size=3)
-        except RuntimeError as error:
-            if fail_later_at is None:
-                raise
-            print(f"    stopped as planned: {error}")
+        except (RuntimeError, UserError) as stopped:
+            error = stopped
+            print(f"    stopped: {error}")
         finally:
-            Run._process_later = process_later
+            Run._process_later, Second.run_pair = process_later, run_pair
+            self.env.cr.execute("RESET lock_timeout")
             self.env["ir.config_parameter"].sudo().set_param(
                 run_module.PARALLEL_PARAM, "True"
             )
         self.env.invalidate_all()
-        return run, later
+        return run, later, again, error
 
     def lifecycle_ids(self):
         """Ids of the customers (commercial partners) holding a lifecycle
@@ -808,8 +847,9 @@ class Checker:
             history = self.history_count(self.main)
             emptied = self.empty_lifecycle()
             self.expect(emptied > 10, f"lifecycle emptied for {emptied} customers")
-            run, later = self.small_run(parallel)
+            run, later, _again, error = self.small_run(parallel)
             label = "two batches at once" if parallel else "one batch at a time"
+            self.equal(error, None, f"{label}: the run's error")
             self.expect(
                 bool(later) == parallel,
                 f"{label}: {len(later)} batches on the second connection",
@@ -830,7 +870,8 @@ class Checker:
         # a batch of the second connection fails: the batches committed
         # before it stay, in order, and the next call resumes after them
         emptied = self.empty_lifecycle()
-        run, later = self.small_run(True, fail_later_at=2)
+        run, later, _again, error = self.small_run(True, fail_later_at=2)
+        self.expect(isinstance(error, RuntimeError), f"failed run: stopped by {error}")
         self.equal(run.state, "running", "failed run: still running")
         self.expect(
             0 < run.last_customer_id < later[-1],
@@ -852,6 +893,26 @@ class Checker:
             run.changes_lifecycle, emptied, "resumed run: lifecycle changes counted"
         )
         self.equal(self.segment_state(self.main), segments, "resumed run: segments")
+        # the second batch holds a lock the first one needs: it gives way,
+        # rolled back, and runs again after the first on the run's connection
+        emptied = self.empty_lifecycle()
+        run, later, again, error = self.small_run(True, hold_run_at=2)
+        self.equal(error, None, "second batch giving way: the run's error")
+        self.equal(again, later[1:2], "second batch giving way: run again")
+        self.equal(run.state, "done", "second batch giving way: the run's state")
+        self.equal(
+            run.changes_lifecycle,
+            emptied,
+            "second batch giving way: lifecycle changes counted",
+        )
+        self.equal(
+            run.customers_done,
+            run.customers_total,
+            "second batch giving way: customers counted",
+        )
+        self.equal(
+            self.segment_state(self.main), segments, "second batch giving way: segments"
+        )
 
 
 if __name__ == "__main__":
